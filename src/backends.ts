@@ -1,0 +1,5 @@
+/** The backends shipped with celeriac, registered by URL scheme and loaded on first use. */
+import { registerBackend } from './core/backends.js'
+
+registerBackend('memory', async () => (await import('./brokers/memory/index.js')).backend)
+registerBackend('sqlite', async () => (await import('./brokers/sqlite/index.js')).backend)

@@ -1,0 +1,2 @@
+export type * from './broker.js'
+export type * from './result-store.js'

@@ -1,0 +1,220 @@
+/**
+ * The app: configuration, the task registry and the producer. Workers, beat, the dashboard and
+ * the CLI are all given an app.
+ */
+import { randomUUID } from 'node:crypto'
+import type { Broker, OutgoingJob } from '../contracts/broker.js'
+import type { ResultStore } from '../contracts/result-store.js'
+import { createBroker, createResultStore, hasResultStore } from './backends.js'
+import { type Duration, toMs } from './duration.js'
+import { ConfigError } from './errors.js'
+import { DEFAULT_MAX_MESSAGE_BYTES, ENVELOPE_VERSION, encodeMessage, type Message } from './message.js'
+import { AsyncResult } from './result.js'
+import { Task, type SendDefaults, type SendOptions, type TaskFn, type TaskOptions } from './task.js'
+
+export const APP_BRAND = Symbol.for('celeriac.app')
+
+export const DEFAULT_BROKER_URL = 'sqlite://./celeriac.db'
+
+export interface AppOptions {
+  /** Broker URL or instance. Default: $CELERIAC_BROKER, else sqlite://./celeriac.db. */
+  readonly broker?: string | Broker
+  /**
+   * Result store URL or instance, or false for none. Default: $CELERIAC_RESULT_BACKEND, else the
+   * broker's URL when that backend stores results (sqlite, memory, redis).
+   */
+  readonly resultBackend?: string | ResultStore | false
+  /** Queue for tasks that name none (default 'default'). */
+  readonly defaultQueue?: string
+  /** How long results are kept (default 1 day; $CELERIAC_RESULT_EXPIRES). */
+  readonly resultExpires?: Duration
+  /** Largest encoded message accepted by send (default 1 MiB). */
+  readonly maxMessageBytes?: number
+  /** A name shown in banners and logs. */
+  readonly name?: string
+}
+
+function envOr(name: string): string | undefined {
+  const v = process.env[name]
+  return v === undefined || v === '' ? undefined : v
+}
+
+function toEpoch(value: Date | string | number, what: string): number {
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'number' ? value : Date.parse(value)
+  if (!Number.isFinite(ms)) throw new ConfigError(`${what} is not a valid time: ${String(value)}`)
+  return ms
+}
+
+export class App {
+  readonly [APP_BRAND] = true
+  readonly name: string
+  readonly defaultQueue: string
+  readonly resultExpiresMs: number
+  readonly maxMessageBytes: number
+  readonly brokerUrl: string | null
+  readonly resultBackendUrl: string | null | undefined
+  private readonly tasks = new Map<string, Task<never[], unknown>>()
+  private brokerPromise: Promise<Broker> | null = null
+  private storePromise: Promise<ResultStore | null> | null = null
+
+  constructor(private readonly opts: AppOptions = {}) {
+    this.name = opts.name ?? 'celeriac'
+    this.defaultQueue = opts.defaultQueue ?? 'default'
+    this.resultExpiresMs = toMs(opts.resultExpires ?? envOr('CELERIAC_RESULT_EXPIRES') ?? 86_400_000, 'resultExpires')
+    this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+    this.brokerUrl = typeof opts.broker === 'object' ? null : (opts.broker ?? envOr('CELERIAC_BROKER') ?? DEFAULT_BROKER_URL)
+    const rb = opts.resultBackend
+    // undefined: decided when first needed (the broker's URL if its backend stores results).
+    this.resultBackendUrl = rb === false ? null : typeof rb === 'object' ? null : (rb ?? envOr('CELERIAC_RESULT_BACKEND'))
+  }
+
+  /**
+   * Registers a task under a name. The returned handle is typed by the function: its arguments
+   * (after the context) are what `delay` takes, its return value what `get` resolves.
+   */
+  task<A extends unknown[], R>(name: string, fn: TaskFn<A, R>, options: TaskOptions<A> = {}): Task<A, Awaited<R>> {
+    if (!name || typeof name !== 'string') throw new ConfigError('a task needs a non-empty name')
+    if (this.tasks.has(name)) throw new ConfigError(`task "${name}" is registered twice; task names must be unique`)
+    if (options.priority !== undefined) checkPriority(options.priority)
+    const task = new Task<A, Awaited<R>>(name, fn as TaskFn<A, Awaited<R>>, options, this)
+    this.tasks.set(name, task as unknown as Task<never[], unknown>)
+    return task
+  }
+
+  /** The registered task, or undefined. */
+  getTask(name: string): Task<never[], unknown> | undefined {
+    return this.tasks.get(name)
+  }
+
+  /** Names of all registered tasks, sorted. */
+  taskNames(): string[] {
+    return [...this.tasks.keys()].sort()
+  }
+
+  /** The broker, connected on first use. */
+  broker(): Promise<Broker> {
+    this.brokerPromise ??= (async () => {
+      const b = typeof this.opts.broker === 'object' ? this.opts.broker : await createBroker(this.brokerUrl!)
+      await b.connect()
+      return b
+    })()
+    this.brokerPromise.catch(() => {
+      this.brokerPromise = null
+    })
+    return this.brokerPromise
+  }
+
+  /** The result store, connected on first use, or null when results are off. */
+  resultStore(): Promise<ResultStore | null> {
+    this.storePromise ??= (async () => {
+      const rb = this.opts.resultBackend
+      if (rb === false) return null
+      let store: ResultStore
+      if (typeof rb === 'object') store = rb
+      else if (this.resultBackendUrl) store = await createResultStore(this.resultBackendUrl)
+      else if (this.brokerUrl && (await hasResultStore(this.brokerUrl))) store = await createResultStore(this.brokerUrl)
+      else return null
+      await store.connect()
+      return store
+    })()
+    this.storePromise.catch(() => {
+      this.storePromise = null
+    })
+    return this.storePromise
+  }
+
+  /** A handle on a task's result by id. */
+  asyncResult<R = unknown>(id: string): AsyncResult<R> {
+    return new AsyncResult<R>(id, () => this.resultStore())
+  }
+
+  /** Sends a task by name, for producers that do not import the task's code. */
+  async sendTask<R = unknown>(name: string, args: unknown[] = [], options?: SendOptions): Promise<AsyncResult<R>> {
+    const defaults: SendDefaults = this.tasks.get(name)?.options ?? {}
+    const [r] = await this.send<R>(name, [{ args, options }], defaults)
+    return r!
+  }
+
+  /** Builds messages (exported for the CLI and workflows). */
+  buildMessage(task: string, args: unknown[], options: SendOptions = {}, defaults: SendDefaults = {}, now = Date.now()): { message: Message; availableAt: number } {
+    if (!Array.isArray(args)) throw new ConfigError(`arguments for task "${task}" must be an array`)
+    const priority = options.priority ?? defaults.priority ?? 0
+    checkPriority(priority)
+    let availableAt = now
+    if (options.eta !== undefined) availableAt = toEpoch(options.eta, 'eta')
+    else if (options.countdown !== undefined) availableAt = now + toMs(options.countdown, 'countdown')
+    let expires: number | null = null
+    const exp = options.expires ?? defaults.expires
+    if (exp instanceof Date) expires = exp.getTime()
+    else if (exp !== undefined) expires = now + toMs(exp, 'expires')
+    const soft = defaults.softTimeLimit !== undefined ? toMs(defaults.softTimeLimit) / 1000 : null
+    const hard = defaults.timeLimit !== undefined ? toMs(defaults.timeLimit) / 1000 : null
+    const id = options.id ?? randomUUID()
+    const message: Message = {
+      v: ENVELOPE_VERSION,
+      id,
+      task,
+      args,
+      kwargs: options.kwargs ?? {},
+      queue: options.queue ?? defaults.queue ?? this.defaultQueue,
+      priority,
+      eta: availableAt > now ? new Date(availableAt).toISOString() : null,
+      expires: expires === null ? null : new Date(expires).toISOString(),
+      retries: 0,
+      timelimit: [soft, hard],
+      root_id: options.rootId ?? id,
+      parent_id: options.parentId ?? null,
+      group: options.group ?? null,
+      ignore_result: options.ignoreResult ?? defaults.ignoreResult ?? false,
+      sent_at: new Date(now).toISOString(),
+      headers: options.headers ?? {},
+    }
+    return { message, availableAt }
+  }
+
+  /** @internal The producer path behind delay, applyAsync, sendMany and sendTask. */
+  async send<R>(task: string, calls: readonly { args: unknown[]; options?: SendOptions }[], defaults: SendDefaults): Promise<AsyncResult<R>[]> {
+    const now = Date.now()
+    const jobs: OutgoingJob[] = new Array(calls.length)
+    const results: AsyncResult<R>[] = new Array(calls.length)
+    for (let i = 0; i < calls.length; i++) {
+      const call = calls[i]!
+      const { message, availableAt } = this.buildMessage(task, call.args, call.options, defaults, now)
+      jobs[i] = { id: message.id, queue: message.queue, priority: message.priority, body: encodeMessage(message, this.maxMessageBytes), availableAt }
+      results[i] = this.asyncResult<R>(message.id)
+    }
+    const broker = await this.broker()
+    await broker.publish(jobs)
+    return results
+  }
+
+  /** Closes the broker and result store connections this app opened. */
+  async close(): Promise<void> {
+    const b = this.brokerPromise
+    const s = this.storePromise
+    this.brokerPromise = null
+    this.storePromise = null
+    const [broker, store] = await Promise.all([b?.catch(() => null), s?.catch(() => null)])
+    await Promise.all([broker?.close(), store?.close()])
+  }
+}
+
+function checkPriority(p: number): void {
+  if (!Number.isInteger(p) || p < 0 || p > 9) throw new ConfigError(`priority must be an integer from 0 to 9, got ${p}`)
+}
+
+/**
+ * Creates an app.
+ *
+ * @example
+ * export const app = createApp({ broker: process.env.CELERIAC_BROKER ?? 'sqlite://./celeriac.db' })
+ * export const add = app.task('math.add', (_ctx, a: number, b: number) => a + b)
+ */
+export function createApp(options: AppOptions = {}): App {
+  return new App(options)
+}
+
+/** Whether a value is a celeriac App (works across copies of the package). */
+export function isApp(value: unknown): value is App {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[APP_BRAND] === true
+}

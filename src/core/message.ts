@@ -1,0 +1,113 @@
+/**
+ * The message envelope: what a producer sends and a worker receives, one JSON object per task.
+ *
+ * Field names follow Celery's message protocol v2 where the two overlap (`id`, `task`, `args`,
+ * `kwargs`, `eta`, `expires`, `retries`, `timelimit`, `root_id`, `parent_id`, `group`), so that a
+ * Celery wire mode is a codec and a key layout, not a rewrite. `v` is the envelope version.
+ */
+import { decode, encode } from './codec.js'
+import { MalformedMessageError, MessageTooLargeError } from './errors.js'
+
+export const ENVELOPE_VERSION = 1
+
+export interface Message {
+  /** Envelope version, 1 today. */
+  v: number
+  /** Task id: the id of its result, unique per task call. */
+  id: string
+  /** Registered task name. */
+  task: string
+  args: unknown[]
+  kwargs: Record<string, unknown>
+  queue: string
+  /** 0 (default) to 9; higher runs first. */
+  priority: number
+  /** ISO time before which the task must not start, or null. */
+  eta: string | null
+  /** ISO time after which the task is not run but marked REVOKED, or null. */
+  expires: string | null
+  /** How many times this task has been retried so far. */
+  retries: number
+  /** [soft, hard] time limits in seconds, as Celery writes them; null for the task's default. */
+  timelimit: [number | null, number | null]
+  root_id: string | null
+  parent_id: string | null
+  group: string | null
+  /** Whether the worker should store the result. */
+  ignore_result: boolean
+  /** ISO time the message was first sent. */
+  sent_at: string
+  /** Free-form headers, carried untouched (trace context and the like). */
+  headers: Record<string, string>
+}
+
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
+
+export function encodeMessage(msg: Message, maxBytes = DEFAULT_MAX_MESSAGE_BYTES): string {
+  const body = encode(msg)
+  // A JS string never takes fewer bytes than its length; only measure when it could be over.
+  if (body.length * 3 > maxBytes) {
+    const bytes = Buffer.byteLength(body)
+    if (bytes > maxBytes) throw new MessageTooLargeError(msg.task, bytes, maxBytes)
+  }
+  return body
+}
+
+
+function isStringOrNull(v: unknown): v is string | null {
+  return v === null || typeof v === 'string'
+}
+
+/**
+ * Decodes and checks a message body. Throws MalformedMessageError naming the first thing wrong;
+ * the worker dead-letters such messages with that reason.
+ */
+export function decodeMessage(body: string): Message {
+  let raw: unknown
+  try {
+    raw = decode(body)
+  } catch (err) {
+    throw new MalformedMessageError(`body is not valid JSON (${(err as Error).message})`, { cause: err })
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new MalformedMessageError('body is not a JSON object')
+  const m = raw as Record<string, unknown>
+  if (m.v !== ENVELOPE_VERSION) throw new MalformedMessageError(`unsupported envelope version ${JSON.stringify(m.v)} (this worker reads ${ENVELOPE_VERSION})`)
+  if (typeof m.id !== 'string' || m.id === '') throw new MalformedMessageError('"id" must be a non-empty string')
+  if (typeof m.task !== 'string' || m.task === '') throw new MalformedMessageError('"task" must be a non-empty string')
+  if (!Array.isArray(m.args)) throw new MalformedMessageError('"args" must be an array')
+  if (m.kwargs === null || typeof m.kwargs !== 'object' || Array.isArray(m.kwargs)) throw new MalformedMessageError('"kwargs" must be an object')
+  if (!isStringOrNull(m.eta) || !isStringOrNull(m.expires)) throw new MalformedMessageError('"eta" and "expires" must be ISO strings or null')
+  if (typeof m.retries !== 'number' || !Number.isInteger(m.retries) || m.retries < 0) throw new MalformedMessageError('"retries" must be a non-negative integer')
+  return {
+    v: ENVELOPE_VERSION,
+    id: m.id,
+    task: m.task,
+    args: m.args,
+    kwargs: m.kwargs as Record<string, unknown>,
+    queue: typeof m.queue === 'string' ? m.queue : 'default',
+    priority: typeof m.priority === 'number' ? m.priority : 0,
+    eta: m.eta,
+    expires: m.expires,
+    retries: m.retries,
+    timelimit: Array.isArray(m.timelimit) ? (m.timelimit as [number | null, number | null]) : [null, null],
+    root_id: isStringOrNull(m.root_id) ? m.root_id : null,
+    parent_id: isStringOrNull(m.parent_id) ? m.parent_id : null,
+    group: isStringOrNull(m.group) ? m.group : null,
+    ignore_result: m.ignore_result === true,
+    sent_at: typeof m.sent_at === 'string' ? m.sent_at : new Date(0).toISOString(),
+    headers: m.headers && typeof m.headers === 'object' ? (m.headers as Record<string, string>) : {},
+  }
+}
+
+/**
+ * Reads the task name and id from a body that failed to decode, for the dead-letter record.
+ * Never throws.
+ */
+export function peekMessage(body: string): { id?: string; task?: string } {
+  try {
+    const m = JSON.parse(body) as Record<string, unknown>
+    return { id: typeof m.id === 'string' ? m.id : undefined, task: typeof m.task === 'string' ? m.task : undefined }
+  } catch {
+    return {}
+  }
+}

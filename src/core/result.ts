@@ -1,0 +1,89 @@
+/** AsyncResult: a handle on a sent task's state and result. */
+import type { ResultRecord, ResultStore } from '../contracts/result-store.js'
+import { decode, shapeToError, type ErrorShape } from './codec.js'
+import { type Duration, toMs } from './duration.js'
+import { ConfigError, ResultTimeoutError, TaskFailedError } from './errors.js'
+import { isReady, type TaskState } from './states.js'
+
+export interface GetOptions {
+  /** Give up after this long (default: wait for ever). */
+  readonly timeout?: Duration
+  /** Reject with the task's error on FAILURE/REVOKED (default true); false resolves it instead. */
+  readonly propagate?: boolean
+  readonly signal?: AbortSignal
+}
+
+/** Decodes a stored error into an Error with the task's name, message, stack and cause. */
+export function decodeError(encoded: string | null, fallback: string): Error {
+  if (!encoded) return new TaskFailedError(fallback)
+  const value = decode<unknown>(encoded)
+  if (value instanceof Error) return value
+  if (value && typeof value === 'object' && 'message' in value) return shapeToError(value as ErrorShape)
+  return new TaskFailedError(`${fallback}: ${String(value)}`)
+}
+
+export class AsyncResult<R = unknown> {
+  constructor(
+    /** The task id. */
+    readonly id: string,
+    private readonly store: () => Promise<ResultStore | null>,
+  ) {}
+
+  private async requireStore(): Promise<ResultStore> {
+    const store = await this.store()
+    if (!store) throw new ConfigError('this app has no result backend; set resultBackend (or CELERIAC_RESULT_BACKEND) to read results')
+    return store
+  }
+
+  /** The stored record, or null while nothing is stored (PENDING). */
+  async record(): Promise<ResultRecord | null> {
+    const [rec] = await (await this.requireStore()).get([this.id])
+    return rec ?? null
+  }
+
+  /** PENDING when nothing is stored: an unknown id and a queued task look the same, as in Celery. */
+  async state(): Promise<TaskState> {
+    return (await this.record())?.state ?? 'PENDING'
+  }
+
+  async ready(): Promise<boolean> {
+    return isReady(await this.state())
+  }
+
+  async successful(): Promise<boolean> {
+    return (await this.state()) === 'SUCCESS'
+  }
+
+  async failed(): Promise<boolean> {
+    return (await this.state()) === 'FAILURE'
+  }
+
+  /**
+   * Waits for the task to finish and resolves its return value; rejects with the task's error
+   * (name, message, stack and cause as the task threw it) on FAILURE or REVOKED, and with
+   * ResultTimeoutError when `timeout` passes first.
+   *
+   * @example
+   * const r = await add.delay(2, 3)
+   * const sum: number = await r.get({ timeout: '10s' })
+   */
+  async get(options: GetOptions = {}): Promise<R> {
+    const store = await this.requireStore()
+    const timeoutMs = options.timeout === undefined ? Number.POSITIVE_INFINITY : toMs(options.timeout, 'timeout')
+    const rec = await store.wait(this.id, { timeoutMs, signal: options.signal })
+    if (!rec || !isReady(rec.state)) throw new ResultTimeoutError(this.id, timeoutMs, rec?.state ?? 'PENDING')
+    if (rec.state === 'SUCCESS') return (rec.result === null ? undefined : decode(rec.result)) as R
+    const err = decodeError(rec.error, `task ${this.id} ended in ${rec.state}`)
+    if (options.propagate === false) return err as R
+    throw err
+  }
+
+  /** Deletes the stored result. */
+  async forget(): Promise<void> {
+    await (await this.requireStore()).forget([this.id])
+  }
+
+  toJSON(): { id: string } {
+    return { id: this.id }
+  }
+}

@@ -1,0 +1,149 @@
+/** Task definitions and the typed handle `app.task()` returns. */
+import type { Duration } from './duration.js'
+import { RetryRequest } from './errors.js'
+import type { Message } from './message.js'
+import type { AsyncResult } from './result.js'
+import type { RetryPolicy } from './retry.js'
+
+/** What a task function sees besides its arguments. */
+export interface TaskContext {
+  /** Task id (the id of its result). */
+  readonly id: string
+  /** Registered task name. */
+  readonly name: string
+  /** How many times this task has been retried before this run. */
+  readonly retries: number
+  /** How many times this message has been delivered (more than 1 after a worker crash). */
+  readonly deliveries: number
+  readonly queue: string
+  /**
+   * Aborted when the soft time limit passes (reason: SoftTimeLimitExceededError), when the hard
+   * time limit passes, or when the worker must stop at once. Pass it to fetch, streams and timers.
+   */
+  readonly signal: AbortSignal
+  /** The whole message, read-only. */
+  readonly message: Readonly<Message>
+  /** A logger bound to this task's name and id. */
+  readonly log: TaskLogger
+  /**
+   * Asks for this task to run again later; call as `throw ctx.retry()` or just `ctx.retry()`.
+   * Counts against the task's retry limit unless `max` overrides it.
+   */
+  retry(options?: { countdown?: Duration; error?: unknown; max?: number }): never
+}
+
+export interface TaskLogger {
+  debug(obj: object | string, msg?: string): void
+  info(obj: object | string, msg?: string): void
+  warn(obj: object | string, msg?: string): void
+  error(obj: object | string, msg?: string): void
+}
+
+export type TaskFn<A extends unknown[], R> = (ctx: TaskContext, ...args: A) => R | Promise<R>
+
+/** Validates decoded arguments; a zod tuple schema fits (`z.tuple([...])`). */
+export type ArgsValidator<A extends unknown[]> = ((args: unknown[]) => A) | { parse(args: unknown): A }
+
+export interface TaskOptions<A extends unknown[] = unknown[]> {
+  /** Queue the task is sent to unless the caller names another (default: the app's default queue). */
+  readonly queue?: string
+  /** Automatic retries: a count, or a policy (backoff, jitter, which errors). Default: none. */
+  readonly retries?: number | RetryPolicy
+  /** Hard limit: past it the worker records FAILURE (TimeLimitExceededError) and frees the slot. */
+  readonly timeLimit?: Duration
+  /** Soft limit: past it the task's `ctx.signal` aborts, so the task can clean up. */
+  readonly softTimeLimit?: Duration
+  /** Tasks not started within this long after sending are marked REVOKED instead of run. */
+  readonly expires?: Duration
+  /** 0 to 9, higher first (default 0). */
+  readonly priority?: number
+  /** Do not store the result (states are not stored either). */
+  readonly ignoreResult?: boolean
+  /** Keep the result this long (default: the app's resultExpires). */
+  readonly resultExpires?: Duration
+  /** Check arguments on the worker before the task runs; failures go to the dead-letter store. */
+  readonly validate?: ArgsValidator<A>
+}
+
+/** Options for one send, overriding the task's own. */
+export interface SendOptions {
+  /** Choose the task id (idempotent producers); default a random UUID. */
+  readonly id?: string
+  /** Run no sooner than this long from now. */
+  readonly countdown?: Duration
+  /** Run no sooner than this time. */
+  readonly eta?: Date | string | number
+  /** Do not run after this (a Date, or a duration from now). */
+  readonly expires?: Date | Duration
+  readonly queue?: string
+  readonly priority?: number
+  readonly kwargs?: Record<string, unknown>
+  readonly headers?: Record<string, string>
+  readonly parentId?: string
+  readonly rootId?: string
+  readonly group?: string
+  readonly ignoreResult?: boolean
+}
+
+/** One call in a batch send. */
+export interface BatchCall<A extends unknown[]> {
+  readonly args: A
+  readonly options?: SendOptions
+}
+
+/** The task options a producer applies when sending. */
+export type SendDefaults = Omit<TaskOptions, 'validate'>
+
+/** The producer side the task handle needs from the app. */
+export interface TaskSender {
+  send<R>(task: string, calls: readonly { args: unknown[]; options?: SendOptions }[], defaults: SendDefaults): Promise<AsyncResult<R>[]>
+}
+
+/**
+ * A registered task. Calling `delay` sends it; `run` calls the function in this process.
+ *
+ * @example
+ * const add = app.task('math.add', (_ctx, a: number, b: number) => a + b)
+ * const result = await add.delay(2, 3)      // (a: number, b: number)
+ * const sum = await result.get()            // number
+ */
+export class Task<A extends unknown[] = unknown[], R = unknown> {
+  constructor(
+    readonly name: string,
+    readonly fn: TaskFn<A, R>,
+    readonly options: TaskOptions<A>,
+    private readonly sender: TaskSender,
+  ) {}
+
+  /** Sends the task with these arguments and the task's default options. */
+  delay(...args: A): Promise<AsyncResult<R>> {
+    return this.applyAsync(args)
+  }
+
+  /** Sends the task with options: countdown, eta, expires, queue, priority, id, … */
+  async applyAsync(args: A, options?: SendOptions): Promise<AsyncResult<R>> {
+    const [r] = await this.sender.send<R>(this.name, [{ args, options }], this.options)
+    return r!
+  }
+
+  /**
+   * Sends many calls in one broker round trip. Each item is an argument tuple, or
+   * `{ args, options }` for per-call options.
+   */
+  sendMany(calls: readonly (A | BatchCall<A>)[], options?: SendOptions): Promise<AsyncResult<R>[]> {
+    return this.sender.send<R>(
+      this.name,
+      calls.map((c) => (Array.isArray(c) ? { args: c as unknown[], options } : { args: (c as BatchCall<A>).args, options: { ...options, ...(c as BatchCall<A>).options } })),
+      this.options,
+    )
+  }
+}
+
+/** Thrown from inside a task to retry it; see TaskContext.retry. */
+export function retryRequest(options?: { countdown?: number; error?: unknown; max?: number }): RetryRequest {
+  return new RetryRequest(options?.countdown, options?.error, options?.max)
+}
+
+/** Argument and result types of a task handle, for code that imports task types only. */
+export type TaskArgs<T> = T extends Task<infer A, infer _R> ? A : never
+export type TaskResult<T> = T extends Task<infer _A, infer R> ? R : never
