@@ -1,0 +1,272 @@
+/**
+ * The SQLite broker, celeriac's embedded default: one file shared safely by an API process and
+ * several worker processes (WAL, BEGIN IMMEDIATE). Every batch call is one transaction.
+ *
+ * A delivery's token is "<seq>:<n>": seq is the job's rowid (so acks are primary-key lookups)
+ * and n a random number drawn per reserve, stored in the row; a stale token no longer matches.
+ */
+import { randomInt } from 'node:crypto'
+import type {
+  Broker,
+  BrokerCapabilities,
+  DeadJob,
+  DeadLetterItem,
+  Delivery,
+  LeaseRef,
+  ListDeadOptions,
+  OutgoingJob,
+  QueueStats,
+  ReserveOptions,
+  RetryItem,
+} from '../../contracts/broker.js'
+import { BrokerError } from '../../core/errors.js'
+import { acquire, type SharedDb } from './database.js'
+import { prepareStatements, type Statements } from './statements.js'
+
+const READY = 0
+const DELAYED = 1
+const LEASED = 2
+
+interface Row {
+  seq: number
+  id: string
+  queue: string
+  body: string
+  priority: number
+  deliveries: number
+}
+
+function parseToken(ref: LeaseRef): [number, number] | null {
+  const i = ref.token.indexOf(':')
+  if (i <= 0) return null
+  const seq = Number(ref.token.slice(0, i))
+  const n = Number(ref.token.slice(i + 1))
+  return Number.isSafeInteger(seq) && Number.isSafeInteger(n) ? [seq, n] : null
+}
+
+export class SqliteBroker implements Broker {
+  readonly scheme = 'sqlite'
+  readonly capabilities: BrokerCapabilities = {
+    leases: 'timed',
+    blockingReserve: false,
+    transactionalPublish: false,
+  }
+  private shared: SharedDb | null = null
+  private st!: Statements
+  private publishTx!: (jobs: readonly OutgoingJob[], now: number) => void
+  private reserveTx!: (queues: readonly string[], max: number, leaseMs: number) => Row[] & { token?: number }
+  private readonly seenQueues = new Set<string>()
+
+  constructor(readonly path: string) {}
+
+  async connect(): Promise<void> {
+    if (this.shared) return
+    this.shared = acquire(this.path)
+    const db = this.shared.db
+    this.st = prepareStatements(db)
+    const st = this.st
+    this.publishTx = db.transaction((jobs: readonly OutgoingJob[], now: number) => {
+      for (const j of jobs) {
+        const delayed = j.availableAt !== undefined && j.availableAt > now
+        st.insert.run(
+          j.id,
+          j.queue,
+          j.priority,
+          delayed ? DELAYED : READY,
+          delayed ? j.availableAt : 0,
+          j.body,
+        )
+        if (!this.seenQueues.has(j.queue)) {
+          st.addQueue.run(j.queue)
+          this.seenQueues.add(j.queue)
+        }
+      }
+    })
+    this.reserveTx = db.transaction((queues: readonly string[], max: number, leaseMs: number) => {
+      const now = Date.now()
+      st.promoteDue.run(now)
+      let seqs: number[]
+      if (queues.length === 1) {
+        seqs = st.pickOne.all(queues[0], max) as number[]
+      } else {
+        const picked: { seq: number; priority: number }[] = []
+        for (const q of queues)
+          picked.push(...(st.pickOneWithPriority.all(q, max) as { seq: number; priority: number }[]))
+        picked.sort((a, b) => b.priority - a.priority || a.seq - b.seq)
+        seqs = picked.slice(0, max).map((p) => p.seq)
+      }
+      if (seqs.length === 0) return []
+      const n = randomInt(1, 2 ** 47)
+      const rows = st.lease.all(now + leaseMs, n, JSON.stringify(seqs)) as Row[]
+      rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq)
+      return Object.assign(rows, { token: n })
+    })
+  }
+
+  private get db() {
+    if (!this.shared) throw new BrokerError('the SQLite broker is not connected (call connect() first)')
+    return this.shared.db
+  }
+
+  async close(): Promise<void> {
+    this.shared?.release()
+    this.shared = null
+  }
+
+  async publish(jobs: readonly OutgoingJob[]): Promise<void> {
+    if (jobs.length === 0) return
+    this.db
+    this.publishTx(jobs, Date.now())
+    this.shared!.notify()
+  }
+
+  async reserve(queues: readonly string[], max: number, options: ReserveOptions): Promise<Delivery[]> {
+    this.db
+    const deadline = Date.now() + (options.waitMs ?? 0)
+    for (;;) {
+      const rows = this.reserveTx(queues, max, options.leaseMs)
+      if (rows.length) {
+        const n = rows.token!
+        return rows.map((r) => ({
+          id: r.id,
+          token: `${r.seq}:${n}`,
+          queue: r.queue,
+          body: r.body,
+          priority: r.priority,
+          deliveries: r.deliveries,
+        }))
+      }
+      const left = deadline - Date.now()
+      if (left <= 0 || options.signal?.aborted || !this.shared) return []
+      const next = this.st.nextDue.get() as number | null
+      const untilDue = next === null ? left : Math.max(1, next - Date.now())
+      await this.shared.changed(Math.min(left, untilDue), options.signal)
+    }
+  }
+
+  /** Runs `fn` for each ref with a valid token in one transaction; false for the others. */
+  private fenced<T extends LeaseRef>(
+    items: readonly T[],
+    fn: (item: T, seq: number, n: number) => number,
+  ): boolean[] {
+    const db = this.db
+    return db.transaction(() =>
+      items.map((it) => {
+        const t = parseToken(it)
+        return t !== null && fn(it, t[0], t[1]) > 0
+      }),
+    )()
+  }
+
+  async ack(refs: readonly LeaseRef[]): Promise<boolean[]> {
+    return this.fenced(refs, (_r, seq, n) => this.st.ack.run(seq, n).changes)
+  }
+
+  async extend(refs: readonly LeaseRef[], leaseMs: number): Promise<boolean[]> {
+    const until = Date.now() + leaseMs
+    return this.fenced(refs, (_r, seq, n) => this.st.extend.run(until, seq, n).changes)
+  }
+
+  async release(refs: readonly LeaseRef[]): Promise<boolean[]> {
+    const out = this.fenced(refs, (_r, seq, n) => this.st.release.run(seq, n).changes)
+    this.shared?.notify()
+    return out
+  }
+
+  async retry(items: readonly RetryItem[]): Promise<boolean[]> {
+    const now = Date.now()
+    const out = this.fenced(
+      items,
+      (it, seq, n) =>
+        this.st.retry.run(
+          it.delayMs > 0 ? DELAYED : READY,
+          it.delayMs > 0 ? now + it.delayMs : 0,
+          it.body,
+          seq,
+          n,
+        ).changes,
+    )
+    this.shared?.notify()
+    return out
+  }
+
+  async deadLetter(items: readonly DeadLetterItem[]): Promise<boolean[]> {
+    const now = Date.now()
+    return this.fenced(items, (it, seq, n) => {
+      const row = this.st.take.get(seq, n) as Row | undefined
+      if (!row) return 0
+      this.st.insertDead.run(row.id, row.queue, row.priority, row.body, it.reason, now, row.deliveries)
+      return 1
+    })
+  }
+
+  async listDead(options: ListDeadOptions = {}): Promise<DeadJob[]> {
+    const limit = options.limit ?? 100
+    const offset = options.offset ?? 0
+    const rows = (
+      options.queue
+        ? this.st.listDeadQueue.all(options.queue, limit, offset)
+        : this.st.listDead.all(limit, offset)
+    ) as {
+      id: string
+      queue: string
+      priority: number
+      body: string
+      reason: string
+      failed_at: number
+      deliveries: number
+    }[]
+    return rows.map((r) => ({
+      id: r.id,
+      queue: r.queue,
+      priority: r.priority,
+      body: r.body,
+      reason: r.reason,
+      failedAt: r.failed_at,
+      deliveries: r.deliveries,
+    }))
+  }
+
+  async replayDead(ids?: readonly string[]): Promise<number> {
+    const n = this.db.transaction(() => {
+      if (!ids) {
+        const moved = this.st.replayAll.run().changes
+        this.st.deleteAllDead.run()
+        return moved
+      }
+      let moved = 0
+      for (const id of ids) {
+        moved += this.st.replayOne.run(id).changes
+        this.st.deleteDead.run(id)
+      }
+      return moved
+    })()
+    this.shared?.notify()
+    return n
+  }
+
+  async deleteDead(ids?: readonly string[]): Promise<number> {
+    if (!ids) return this.st.deleteAllDead.run().changes
+    return this.db.transaction(() => ids.reduce((n, id) => n + this.st.deleteDead.run(id).changes, 0))()
+  }
+
+  async purge(queue: string): Promise<number> {
+    return this.st.purge.run(queue).changes
+  }
+
+  async stats(queues?: readonly string[]): Promise<QueueStats[]> {
+    const names = queues ?? (this.st.listQueues.all() as string[])
+    const now = Date.now()
+    return this.db.transaction(() =>
+      names.map((queue) => {
+        const c = this.st.countQueue.get(now, now, queue) as {
+          waiting: number | null
+          delayed: number | null
+          active: number | null
+        }
+        const dead = this.st.countDead.get(queue) as number
+        return { queue, waiting: c.waiting ?? 0, delayed: c.delayed ?? 0, active: c.active ?? 0, dead }
+      }),
+    )()
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Schema of the SQLite backend. A job is in one row of celeriac_jobs whose `state` says where it
+ * is: 0 ready (ordered by priority, then seq), 1 delayed until available_at, 2 leased until
+ * available_at. Due delayed jobs and expired leases are both found through one partial index on
+ * available_at, and become ready again in the reserve transaction.
+ */
+export const SCHEMA_VERSION = 1
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS celeriac_jobs (
+  seq          INTEGER PRIMARY KEY,
+  id           TEXT    NOT NULL UNIQUE,
+  queue        TEXT    NOT NULL,
+  priority     INTEGER NOT NULL DEFAULT 0,
+  state        INTEGER NOT NULL DEFAULT 0,
+  available_at INTEGER NOT NULL DEFAULT 0,
+  token        INTEGER NOT NULL DEFAULT 0,
+  deliveries   INTEGER NOT NULL DEFAULT 0,
+  body         TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS celeriac_jobs_ready ON celeriac_jobs (queue, priority DESC, seq) WHERE state = 0;
+CREATE INDEX IF NOT EXISTS celeriac_jobs_timed ON celeriac_jobs (available_at) WHERE state <> 0;
+
+CREATE TABLE IF NOT EXISTS celeriac_dead (
+  id         TEXT    PRIMARY KEY,
+  queue      TEXT    NOT NULL,
+  priority   INTEGER NOT NULL,
+  body       TEXT    NOT NULL,
+  reason     TEXT    NOT NULL,
+  failed_at  INTEGER NOT NULL,
+  deliveries INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS celeriac_dead_failed ON celeriac_dead (failed_at);
+
+CREATE TABLE IF NOT EXISTS celeriac_queues (name TEXT PRIMARY KEY) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS celeriac_results (
+  id         TEXT    PRIMARY KEY,
+  state      TEXT    NOT NULL,
+  task       TEXT,
+  result     TEXT,
+  error      TEXT,
+  retries    INTEGER NOT NULL DEFAULT 0,
+  worker     TEXT,
+  started_at INTEGER,
+  done_at    INTEGER,
+  updated_at INTEGER NOT NULL,
+  expires_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS celeriac_results_expires ON celeriac_results (expires_at) WHERE expires_at IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS celeriac_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO celeriac_meta (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}');
+`

@@ -1,0 +1,92 @@
+/** Every SQL statement of the SQLite broker, prepared once per connection. */
+import type BetterSqlite3 from 'better-sqlite3'
+import type { Db } from './database.js'
+
+export type Statement = BetterSqlite3.Statement<unknown[]>
+
+export function prepareStatements(db: Db): Statements {
+  return {
+    insert: db.prepare(
+      'INSERT INTO celeriac_jobs (id, queue, priority, state, available_at, body) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    addQueue: db.prepare('INSERT OR IGNORE INTO celeriac_queues (name) VALUES (?)'),
+    // Due delayed jobs and expired leases become ready; both are found through the partial index.
+    promoteDue: db.prepare('UPDATE celeriac_jobs SET state = 0 WHERE state <> 0 AND available_at <= ?'),
+    pickOne: db
+      .prepare(
+        'SELECT seq FROM celeriac_jobs WHERE state = 0 AND queue = ? ORDER BY priority DESC, seq LIMIT ?',
+      )
+      .pluck(),
+    pickOneWithPriority: db.prepare(
+      'SELECT seq, priority FROM celeriac_jobs WHERE state = 0 AND queue = ? ORDER BY priority DESC, seq LIMIT ?',
+    ),
+    lease: db.prepare(
+      `UPDATE celeriac_jobs SET state = 2, available_at = ?, token = ?, deliveries = deliveries + 1
+       WHERE seq IN (SELECT value FROM json_each(?))
+       RETURNING seq, id, queue, body, priority, deliveries`,
+    ),
+    nextDue: db.prepare('SELECT min(available_at) FROM celeriac_jobs WHERE state <> 0').pluck(),
+    ack: db.prepare('DELETE FROM celeriac_jobs WHERE seq = ? AND token = ? AND state = 2'),
+    extend: db.prepare('UPDATE celeriac_jobs SET available_at = ? WHERE seq = ? AND token = ? AND state = 2'),
+    release: db.prepare(
+      'UPDATE celeriac_jobs SET state = 0, token = 0, deliveries = max(deliveries - 1, 0) WHERE seq = ? AND token = ? AND state = 2',
+    ),
+    retry: db.prepare(
+      'UPDATE celeriac_jobs SET state = ?, available_at = ?, body = ?, token = 0 WHERE seq = ? AND token = ? AND state = 2',
+    ),
+    take: db.prepare(
+      'DELETE FROM celeriac_jobs WHERE seq = ? AND token = ? AND state = 2 RETURNING id, queue, priority, body, deliveries',
+    ),
+    insertDead: db.prepare(
+      'INSERT OR REPLACE INTO celeriac_dead (id, queue, priority, body, reason, failed_at, deliveries) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    listDead: db.prepare('SELECT * FROM celeriac_dead ORDER BY failed_at DESC, rowid DESC LIMIT ? OFFSET ?'),
+    listDeadQueue: db.prepare(
+      'SELECT * FROM celeriac_dead WHERE queue = ? ORDER BY failed_at DESC, rowid DESC LIMIT ? OFFSET ?',
+    ),
+    replayOne: db.prepare(
+      'INSERT OR IGNORE INTO celeriac_jobs (id, queue, priority, state, available_at, body) SELECT id, queue, priority, 0, 0, body FROM celeriac_dead WHERE id = ?',
+    ),
+    replayAll: db.prepare(
+      'INSERT OR IGNORE INTO celeriac_jobs (id, queue, priority, state, available_at, body) SELECT id, queue, priority, 0, 0, body FROM celeriac_dead ORDER BY failed_at',
+    ),
+    deleteDead: db.prepare('DELETE FROM celeriac_dead WHERE id = ?'),
+    deleteAllDead: db.prepare('DELETE FROM celeriac_dead'),
+    purge: db.prepare('DELETE FROM celeriac_jobs WHERE queue = ? AND state <> 2'),
+    listQueues: db.prepare('SELECT name FROM celeriac_queues ORDER BY name').pluck(),
+    countQueue: db.prepare(
+      `SELECT sum(state = 0 OR (state = 1 AND available_at <= ?)) AS waiting,
+              sum(state = 1 AND available_at > ?) AS delayed,
+              sum(state = 2) AS active
+       FROM celeriac_jobs WHERE queue = ?`,
+    ),
+    countDead: db.prepare('SELECT count(*) FROM celeriac_dead WHERE queue = ?').pluck(),
+  }
+}
+
+export type Statements = Record<StatementName, Statement>
+
+type StatementName =
+  | 'insert'
+  | 'addQueue'
+  | 'promoteDue'
+  | 'pickOne'
+  | 'pickOneWithPriority'
+  | 'lease'
+  | 'nextDue'
+  | 'ack'
+  | 'extend'
+  | 'release'
+  | 'retry'
+  | 'take'
+  | 'insertDead'
+  | 'listDead'
+  | 'listDeadQueue'
+  | 'replayOne'
+  | 'replayAll'
+  | 'deleteDead'
+  | 'deleteAllDead'
+  | 'purge'
+  | 'listQueues'
+  | 'countQueue'
+  | 'countDead'
