@@ -188,6 +188,28 @@ export class App {
     return results
   }
 
+  /**
+   * Moves dead-lettered jobs back to their queues (all of them when ids is absent) and forgets
+   * their stored FAILURE, so that their results read PENDING until they run again.
+   */
+  async replayDead(ids?: readonly string[]): Promise<number> {
+    const broker = await this.broker()
+    const chosen = ids ?? (await this.allDeadIds(broker))
+    if (!chosen.length) return 0
+    const store = await this.resultStore()
+    if (store) await store.forget(chosen)
+    return broker.replayDead(chosen)
+  }
+
+  private async allDeadIds(broker: Broker): Promise<string[]> {
+    const ids: string[] = []
+    for (let offset = 0; ; offset += 1000) {
+      const page = await broker.listDead({ limit: 1000, offset })
+      ids.push(...page.map((d) => d.id))
+      if (page.length < 1000) return ids
+    }
+  }
+
   /** Closes the broker and result store connections this app opened. */
   async close(): Promise<void> {
     const b = this.brokerPromise

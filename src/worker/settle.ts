@@ -1,0 +1,106 @@
+/**
+ * Settling finished deliveries in batches: every outcome that finishes in the same turn of the
+ * event loop is written with one result-store call and one broker call per kind (ack, retry,
+ * dead-letter). Results are written before the broker forgets the job, so a crash in between
+ * re-runs the task rather than losing its result.
+ */
+import type { Broker, Delivery } from '../contracts/broker.js'
+import type { ResultRecord, ResultStore } from '../contracts/result-store.js'
+
+export type Outcome =
+  | { readonly kind: 'ack'; readonly delivery: Delivery; readonly result?: ResultRecord }
+  | { readonly kind: 'retry'; readonly delivery: Delivery; readonly body: string; readonly delayMs: number; readonly result?: ResultRecord }
+  | { readonly kind: 'dead'; readonly delivery: Delivery; readonly reason: string; readonly result?: ResultRecord }
+
+export interface SettlerHooks {
+  /** Called once per outcome when the broker answered; `live` is false for a stale token. */
+  settled(outcome: Outcome, live: boolean): void
+  /** A batch could not be written; it will be tried again. */
+  failed(error: unknown, count: number): void
+}
+
+export class Settler {
+  private pending: Outcome[] = []
+  private flushing: Promise<void> | null = null
+  private scheduled = false
+  private backoffMs = 0
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly results: ResultStore | null,
+    private readonly hooks: SettlerHooks,
+  ) {}
+
+  get size(): number {
+    return this.pending.length
+  }
+
+  add(outcome: Outcome): void {
+    this.pending.push(outcome)
+    if (!this.scheduled && !this.flushing) {
+      this.scheduled = true
+      setImmediate(() => {
+        this.scheduled = false
+        void this.flush()
+      })
+    }
+  }
+
+  /** Writes everything pending; resolves when nothing is left (or after one failed try). */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing
+    if (!this.pending.length) return Promise.resolve()
+    this.flushing = this.write().finally(() => {
+      this.flushing = null
+      if (this.pending.length && !this.scheduled) {
+        this.scheduled = true
+        setTimeout(() => {
+          this.scheduled = false
+          void this.flush()
+        }, this.backoffMs)
+      }
+    })
+    return this.flushing
+  }
+
+  /** Flushes until nothing is pending or `deadline` passes. */
+  async drain(deadline: number): Promise<void> {
+    while (this.pending.length && Date.now() < deadline) {
+      await this.flush()
+      if (this.pending.length && this.backoffMs) await new Promise((r) => setTimeout(r, Math.min(this.backoffMs, Math.max(0, deadline - Date.now()))))
+    }
+  }
+
+  private async write(): Promise<void> {
+    const batch = this.pending
+    this.pending = []
+    try {
+      const records: ResultRecord[] = []
+      const acks: Outcome[] = []
+      const retries: Extract<Outcome, { kind: 'retry' }>[] = []
+      const deads: Extract<Outcome, { kind: 'dead' }>[] = []
+      for (const o of batch) {
+        if (o.result) records.push(o.result)
+        if (o.kind === 'ack') acks.push(o)
+        else if (o.kind === 'retry') retries.push(o)
+        else deads.push(o)
+      }
+      if (records.length && this.results) await this.results.set(records)
+      const [a, r, d] = await Promise.all([
+        acks.length ? this.broker.ack(acks.map((o) => o.delivery)) : [],
+        retries.length ? this.broker.retry(retries.map((o) => ({ id: o.delivery.id, token: o.delivery.token, body: o.body, delayMs: o.delayMs }))) : [],
+        deads.length ? this.broker.deadLetter(deads.map((o) => ({ id: o.delivery.id, token: o.delivery.token, reason: o.reason }))) : [],
+      ])
+      acks.forEach((o, i) => this.hooks.settled(o, a[i] ?? false))
+      retries.forEach((o, i) => this.hooks.settled(o, r[i] ?? false))
+      deads.forEach((o, i) => this.hooks.settled(o, d[i] ?? false))
+      this.backoffMs = 0
+    } catch (err) {
+      // Nothing is lost: the batch goes back to the front and is written again after a pause.
+      // Results are idempotent upserts; a broker call that did apply fences the second try off.
+      this.pending = batch.concat(this.pending)
+      this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 100), 5000)
+      this.hooks.failed(err, batch.length)
+    }
+  }
+}
