@@ -1,0 +1,67 @@
+/**
+ * Loads the user's app module (`-A ./tasks.ts`, `-A ./dist/tasks.js`, `-A ./tasks.ts:myApp`).
+ * TypeScript modules are loaded through tsx, so a project needs no build step to run a worker.
+ */
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { createApp, isApp, type App } from '../core/app.js'
+import { ConfigError } from '../core/errors.js'
+
+let tsxRegistered = false
+
+async function importModule(file: string): Promise<Record<string, unknown>> {
+  if (/\.[cm]?tsx?$/.test(file) && !tsxRegistered) {
+    const { register } = await import('tsx/esm/api')
+    register()
+    tsxRegistered = true
+  }
+  return (await import(pathToFileURL(file).href)) as Record<string, unknown>
+}
+
+/** Splits `path[:export]`, leaving Windows drive letters alone. */
+function splitSpec(spec: string): [string, string | undefined] {
+  const i = spec.lastIndexOf(':')
+  if (i > 1) return [spec.slice(0, i), spec.slice(i + 1)]
+  return [spec, undefined]
+}
+
+export async function loadApp(spec: string): Promise<{ app: App; file: string }> {
+  const [path, name] = splitSpec(spec)
+  const file = resolve(path)
+  if (!existsSync(file)) throw new ConfigError(`app module not found: ${file} (from -A ${spec})`)
+  const mod = await importModule(file)
+  const candidates = name ? [name] : ['app', 'default', 'celery']
+  for (const key of candidates) {
+    const v = mod[key]
+    if (isApp(v)) return { app: v, file }
+  }
+  if (!name) {
+    const found = Object.values(mod).find(isApp)
+    if (found) return { app: found, file }
+  }
+  throw new ConfigError(
+    name
+      ? `${file} has no export "${name}" that is a celeriac app`
+      : `${file} exports no celeriac app; export one as "app" (export const app = createApp(...)) or name it with -A ${path}:<export>`,
+  )
+}
+
+export interface AppFlags {
+  readonly app?: string
+  readonly broker?: string
+  readonly resultBackend?: string
+}
+
+/**
+ * The app for a command: the module given with -A (its broker overridden by -b), or, for
+ * operator commands that need no task code, a bare app on -b / $CELERIAC_BROKER.
+ */
+export async function appFromFlags(flags: AppFlags): Promise<{ app: App; file: string | null }> {
+  if (flags.app) {
+    if (flags.broker) process.env.CELERIAC_BROKER = flags.broker
+    if (flags.resultBackend) process.env.CELERIAC_RESULT_BACKEND = flags.resultBackend
+    return loadApp(flags.app)
+  }
+  return { app: createApp({ broker: flags.broker, resultBackend: flags.resultBackend }), file: null }
+}

@@ -1,0 +1,146 @@
+/**
+ * The `celeriac` command. Thin: flags become the options the library takes, then the library's
+ * own functions run. Errors a user can fix print as one line and exit 1.
+ */
+import '../backends.js'
+import { Command, InvalidArgumentError, Option } from 'commander'
+import { CeleriacError } from '../core/errors.js'
+import { appFromFlags, type AppFlags } from './load.js'
+import { call, deadDelete, deadList, deadReplay, purge, showResult, stats } from './ops.js'
+import { VERSION } from './version.js'
+import { runWorker } from './worker.js'
+
+function int(name: string) {
+  return (v: string) => {
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number, got "${v}"`)
+    return n
+  }
+}
+
+const program = new Command()
+program
+  .name('celeriac')
+  .description('Background jobs for TypeScript: workers, and operator commands for queues, results and dead letters.')
+  .version(VERSION)
+  .option('-A, --app <module>', 'app module: ./tasks.ts, ./dist/tasks.js, or path:exportName')
+  .option('-b, --broker <url>', 'broker URL (overrides $CELERIAC_BROKER): sqlite://./celeriac.db, memory://, redis://host:6379/0')
+  .option('--result-backend <url>', 'result store URL (overrides $CELERIAC_RESULT_BACKEND)')
+  .showHelpAfterError()
+
+const globals = (): AppFlags => program.opts<AppFlags>()
+
+program
+  .command('worker')
+  .description('run a worker: consume queues and run tasks')
+  .option('-c, --concurrency <n>', 'tasks run at once (default: number of CPUs)', int('--concurrency'))
+  .option('-Q, --queues <list>', 'comma-separated queues to consume (default: the app default queue)')
+  .option('-l, --loglevel <level>', 'trace, debug, info, warn, error, silent', 'info')
+  .addOption(new Option('--log-format <format>', 'json, or pretty (default: pretty on a terminal)').choices(['json', 'pretty']))
+  .option('--prefetch <n>', 'deliveries reserved beyond the running ones (default: concurrency)', int('--prefetch'))
+  .option('--lease <duration>', 'visibility timeout; leases are extended while tasks run (default 30s)')
+  .option('--grace <duration>', 'on SIGTERM, how long running tasks may take to finish (default 30s)')
+  .option('--max-deliveries <n>', 'dead-letter a message delivered more often than this (default 10)', int('--max-deliveries'))
+  .option('-n, --hostname <name>', 'worker name (%h is the host name)')
+  .option('--no-banner', 'do not print the start banner')
+  .action(async (flags) => {
+    const g = globals()
+    if (!g.app) throw new CeleriacError('the worker needs the app module that registers its tasks: celeriac worker -A ./tasks.ts')
+    const { app, file } = await appFromFlags(g)
+    await runWorker(app, file!, flags)
+  })
+
+program
+  .command('call <task>')
+  .description('send a task by name; prints its id')
+  .option('-a, --args <json>', 'positional arguments as a JSON array', undefined)
+  .option('-k, --kwargs <json>', 'keyword arguments as a JSON object')
+  .option('-Q, --queue <name>', 'queue (default: the task or app default)')
+  .option('--countdown <duration>', 'run no sooner than this from now (e.g. 10s)')
+  .option('--eta <time>', 'run no sooner than this ISO time')
+  .option('--expires <duration>', 'do not run after this long from now')
+  .option('--priority <n>', '0 to 9, higher first', int('--priority'))
+  .option('--id <id>', 'choose the task id')
+  .option('-w, --wait [timeout]', 'wait for the result and print it (default 60s)')
+  .action(async (task: string, flags) => {
+    const { app } = await appFromFlags(globals())
+    await call(app, task, flags)
+    await app.close()
+  })
+
+program
+  .command('result <id>')
+  .description('print the state and result of a task')
+  .option('-w, --wait [timeout]', 'wait until it finishes (default 60s)')
+  .action(async (id: string, flags: { wait?: string | boolean }) => {
+    const { app } = await appFromFlags(globals())
+    await showResult(app, id, flags.wait)
+    await app.close()
+  })
+
+program
+  .command('stats')
+  .description('waiting, delayed, active and dead jobs per queue')
+  .option('-Q, --queues <list>', 'comma-separated queues (default: all)')
+  .action(async (flags: { queues?: string }) => {
+    const { app } = await appFromFlags(globals())
+    await stats(app, flags.queues)
+    await app.close()
+  })
+
+program
+  .command('purge')
+  .description('delete every waiting and delayed job of queues')
+  .requiredOption('-Q, --queues <list>', 'comma-separated queues')
+  .option('-f, --force', 'really do it')
+  .action(async (flags: { queues: string; force?: boolean }) => {
+    const { app } = await appFromFlags(globals())
+    await purge(app, flags.queues, flags.force === true)
+    await app.close()
+  })
+
+const dead = program.command('dead').description('the dead-letter store: messages that could not be run')
+dead
+  .command('list')
+  .description('list dead-lettered messages with the reason, newest first')
+  .option('-Q, --queue <name>', 'only this queue')
+  .option('--limit <n>', 'how many (default 50)', int('--limit'))
+  .option('--json', 'print JSON, bodies included')
+  .action(async (flags: { queue?: string; limit?: number; json?: boolean }) => {
+    const { app } = await appFromFlags(globals())
+    await deadList(app, flags)
+    await app.close()
+  })
+dead
+  .command('replay [ids...]')
+  .description('send dead-lettered messages back to their queues')
+  .option('--all', 'replay every dead-lettered message')
+  .action(async (ids: string[], flags: { all?: boolean }) => {
+    const { app } = await appFromFlags(globals())
+    await deadReplay(app, ids, flags.all === true)
+    await app.close()
+  })
+dead
+  .command('delete [ids...]')
+  .description('delete dead-lettered messages')
+  .option('--all', 'delete every dead-lettered message')
+  .action(async (ids: string[], flags: { all?: boolean }) => {
+    const { app } = await appFromFlags(globals())
+    await deadDelete(app, ids, flags.all === true)
+    await app.close()
+  })
+
+export async function main(argv = process.argv): Promise<void> {
+  try {
+    await program.parseAsync(argv)
+  } catch (err) {
+    if (err instanceof CeleriacError || (err as Error)?.name?.endsWith('Error')) {
+      const e = err as Error
+      process.stderr.write(`celeriac: error: ${e.message}\n`)
+      if (process.env.CELERIAC_DEBUG) process.stderr.write(`${e.stack}\n`)
+      process.exit(1)
+    }
+    throw err
+  }
+}
+

@@ -1,0 +1,80 @@
+/** `celeriac worker`: the banner, the worker, and signal handling. */
+import { hostname, platform, release } from 'node:os'
+import { relative } from 'node:path'
+import type { App } from '../core/app.js'
+import { redactUrl } from '../core/errors.js'
+import { createLogger } from '../worker/logger.js'
+import { Worker } from '../worker/worker.js'
+import { VERSION } from './version.js'
+
+export interface WorkerFlags {
+  readonly concurrency?: number
+  readonly queues?: string
+  readonly loglevel?: string
+  readonly logFormat?: 'json' | 'pretty'
+  readonly prefetch?: number
+  readonly lease?: string
+  readonly grace?: string
+  readonly hostname?: string
+  readonly maxDeliveries?: number
+  readonly banner?: boolean
+}
+
+function banner(app: App, file: string, w: Worker, resultUrl: string): string {
+  const lines = [
+    ` -------------- ${w.name} v${VERSION} (Node ${process.version})`,
+    `--- ***** ----- ${platform()} ${release()} ${new Date().toISOString()}`,
+    `-- ******* ---- [config]`,
+    `- *** --- * --- .> app:         ${app.name} (${relative(process.cwd(), file) || file})`,
+    `- ** ---------- .> broker:      ${redactUrl(app.brokerUrl ?? '(instance)')}`,
+    `- ** ---------- .> results:     ${resultUrl}`,
+    `- ** ---------- .> concurrency: ${w.concurrency} (async slots)`,
+    `- *** --- * --- .> prefetch:    ${w.prefetch}`,
+    `-- ******* ---- .> lease:       ${w.leaseMs / 1000}s`,
+    `--- ***** ----- `,
+    ` -------------- [queues]`,
+    ...w.queues.map((q) => `                .> ${q}`),
+    '',
+    '[tasks]',
+    ...app.taskNames().map((t) => `  . ${t}`),
+    '',
+  ]
+  return lines.join('\n')
+}
+
+export async function runWorker(app: App, file: string, flags: WorkerFlags): Promise<void> {
+  const logger = createLogger({ level: (flags.loglevel?.toLowerCase() as 'info') ?? 'info', format: flags.logFormat })
+  const worker = new Worker(app, {
+    concurrency: flags.concurrency,
+    queues: flags.queues ? flags.queues.split(',').map((q) => q.trim()).filter(Boolean) : undefined,
+    prefetch: flags.prefetch,
+    lease: flags.lease,
+    shutdownGrace: flags.grace,
+    maxDeliveries: flags.maxDeliveries,
+    name: flags.hostname ? flags.hostname.replace('%h', hostname()) : undefined,
+    logger,
+  })
+  await worker.start()
+  const store = await app.resultStore()
+  const resultUrl = store ? redactUrl(app.resultBackendUrl ?? app.brokerUrl ?? store.scheme) : 'disabled'
+  if (flags.banner !== false) process.stdout.write(banner(app, file, worker, resultUrl) + '\n')
+  logger.info({ worker: worker.name }, `${worker.name} ready.`)
+
+  let signals = 0
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++
+    if (signals === 1) {
+      logger.info({ signal: sig }, 'warm shutdown: finishing running tasks (send the signal again for a cold shutdown)')
+      void worker.stop()
+    } else {
+      logger.warn({ signal: sig }, 'cold shutdown: handing running tasks back to the broker')
+      void worker.stop({ grace: 0 })
+    }
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  await worker.done
+  await app.close()
+  logger.info(worker.stats, 'worker stopped')
+  logger.flush?.()
+}
