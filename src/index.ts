@@ -9,13 +9,30 @@
 import './backends.js'
 
 export { App, createApp, isApp, DEFAULT_BROKER_URL, type AppOptions } from './core/app.js'
-export { Task, type TaskContext, type TaskFn, type TaskOptions, type SendOptions, type BatchCall, type TaskArgs, type TaskResult, type TaskLogger, type ArgsValidator } from './core/task.js'
+export {
+  Task,
+  type TaskContext,
+  type TaskFn,
+  type TaskOptions,
+  type SendOptions,
+  type BatchCall,
+  type TaskArgs,
+  type TaskResult,
+  type TaskLogger,
+  type ArgsValidator,
+} from './core/task.js'
 export { AsyncResult, type GetOptions } from './core/result.js'
 export { States, READY_STATES, isReady, type TaskState } from './core/states.js'
 export { encode, decode } from './core/codec.js'
 export { type Message, ENVELOPE_VERSION, encodeMessage, decodeMessage } from './core/message.js'
 export { type RetryPolicy, type ErrorClass } from './core/retry.js'
 export { type Duration, toMs } from './core/duration.js'
-export { registerBackend, createBroker, createResultStore, supportedSchemes, type BackendFactory } from './core/backends.js'
+export {
+  registerBackend,
+  createBroker,
+  createResultStore,
+  supportedSchemes,
+  type BackendFactory,
+} from './core/backends.js'
 export * from './core/errors.js'
 export type * from './contracts/index.js'

@@ -13,7 +13,8 @@ import { runWorker } from './worker.js'
 function int(name: string) {
   return (v: string) => {
     const n = Number(v)
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number, got "${v}"`)
+    if (!Number.isInteger(n) || n < 0)
+      throw new InvalidArgumentError(`${name} must be a whole number, got "${v}"`)
     return n
   }
 }
@@ -21,10 +22,15 @@ function int(name: string) {
 const program = new Command()
 program
   .name('celeriac')
-  .description('Background jobs for TypeScript: workers, and operator commands for queues, results and dead letters.')
+  .description(
+    'Background jobs for TypeScript: workers, and operator commands for queues, results and dead letters.',
+  )
   .version(VERSION)
   .option('-A, --app <module>', 'app module: ./tasks.ts, ./dist/tasks.js, or path:exportName')
-  .option('-b, --broker <url>', 'broker URL (overrides $CELERIAC_BROKER): sqlite://./celeriac.db, memory://, redis://host:6379/0')
+  .option(
+    '-b, --broker <url>',
+    'broker URL (overrides $CELERIAC_BROKER): sqlite://./celeriac.db, memory://, redis://host:6379/0',
+  )
   .option('--result-backend <url>', 'result store URL (overrides $CELERIAC_RESULT_BACKEND)')
   .showHelpAfterError()
 
@@ -36,16 +42,32 @@ program
   .option('-c, --concurrency <n>', 'tasks run at once (default: number of CPUs)', int('--concurrency'))
   .option('-Q, --queues <list>', 'comma-separated queues to consume (default: the app default queue)')
   .option('-l, --loglevel <level>', 'trace, debug, info, warn, error, silent', 'info')
-  .addOption(new Option('--log-format <format>', 'json, or pretty (default: pretty on a terminal)').choices(['json', 'pretty']))
-  .option('--prefetch <n>', 'deliveries reserved beyond the running ones (default: concurrency)', int('--prefetch'))
+  .addOption(
+    new Option('--log-format <format>', 'json, or pretty (default: pretty on a terminal)').choices([
+      'json',
+      'pretty',
+    ]),
+  )
+  .option(
+    '--prefetch <n>',
+    'deliveries reserved beyond the running ones (default: concurrency)',
+    int('--prefetch'),
+  )
   .option('--lease <duration>', 'visibility timeout; leases are extended while tasks run (default 30s)')
   .option('--grace <duration>', 'on SIGTERM, how long running tasks may take to finish (default 30s)')
-  .option('--max-deliveries <n>', 'dead-letter a message delivered more often than this (default 10)', int('--max-deliveries'))
+  .option(
+    '--max-deliveries <n>',
+    'dead-letter a message delivered more often than this (default 10)',
+    int('--max-deliveries'),
+  )
   .option('-n, --hostname <name>', 'worker name (%h is the host name)')
   .option('--no-banner', 'do not print the start banner')
   .action(async (flags) => {
     const g = globals()
-    if (!g.app) throw new CeleriacError('the worker needs the app module that registers its tasks: celeriac worker -A ./tasks.ts')
+    if (!g.app)
+      throw new CeleriacError(
+        'the worker needs the app module that registers its tasks: celeriac worker -A ./tasks.ts',
+      )
     const { app, file } = await appFromFlags(g)
     await runWorker(app, file!, flags)
   })
@@ -143,4 +165,3 @@ export async function main(argv = process.argv): Promise<void> {
     throw err
   }
 }
-

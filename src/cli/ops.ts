@@ -32,31 +32,46 @@ export interface CallFlags {
 }
 
 const out = (s: string): void => {
-  process.stdout.write(s + "\n")
+  process.stdout.write(s + '\n')
 }
 
 export async function call(app: App, name: string, flags: CallFlags): Promise<void> {
   const args = parseJson(flags.args, '--args', 'array') as unknown[]
   const kwargs = parseJson(flags.kwargs, '--kwargs', 'object') as Record<string, unknown>
   const r = await app.sendTask(name, args, {
-    kwargs, queue: flags.queue, countdown: flags.countdown, eta: flags.eta, expires: flags.expires, priority: flags.priority, id: flags.id,
+    kwargs,
+    queue: flags.queue,
+    countdown: flags.countdown,
+    eta: flags.eta,
+    expires: flags.expires,
+    priority: flags.priority,
+    id: flags.id,
   })
   out(r.id)
-  if (flags.wait !== undefined && flags.wait !== false) await showResult(app, r.id, flags.wait === true ? '60s' : flags.wait)
+  if (flags.wait !== undefined && flags.wait !== false)
+    await showResult(app, r.id, flags.wait === true ? '60s' : flags.wait)
 }
 
 export async function showResult(app: App, id: string, wait?: string | boolean): Promise<void> {
   const r = app.asyncResult(id)
   if (wait !== undefined && wait !== false) {
     const store = await app.resultStore()
-    await store?.wait(id, { timeoutMs: wait === true ? 60_000 : toMs(/^\d+(\.\d+)?$/.test(wait) ? `${wait}s` : wait, '--wait') })
+    await store?.wait(id, {
+      timeoutMs: wait === true ? 60_000 : toMs(/^\d+(\.\d+)?$/.test(wait) ? `${wait}s` : wait, '--wait'),
+    })
   }
   const rec = await r.record()
   if (!rec) {
     out(JSON.stringify({ id, state: 'PENDING' }))
     return
   }
-  const body: Record<string, unknown> = { id, state: rec.state, task: rec.task, retries: rec.retries, worker: rec.worker }
+  const body: Record<string, unknown> = {
+    id,
+    state: rec.state,
+    task: rec.task,
+    retries: rec.retries,
+    worker: rec.worker,
+  }
   if (rec.result !== null) body.result = decode(rec.result)
   if (rec.error !== null) {
     const e = decodeError(rec.error, rec.state)
@@ -70,17 +85,31 @@ export async function stats(app: App, queues?: string): Promise<void> {
   const broker = await app.broker()
   const rows = await broker.stats(queues ? queues.split(',') : undefined)
   if (!rows.length) return out('no queues yet')
-  out(table(['queue', 'waiting', 'delayed', 'active', 'dead'], rows.map((r) => [r.queue, r.waiting, r.delayed, r.active, r.dead])))
+  out(
+    table(
+      ['queue', 'waiting', 'delayed', 'active', 'dead'],
+      rows.map((r) => [r.queue, r.waiting, r.delayed, r.active, r.dead]),
+    ),
+  )
 }
 
 export async function purge(app: App, queues: string, force: boolean): Promise<void> {
-  const names = queues.split(',').map((q) => q.trim()).filter(Boolean)
-  if (!force) throw new ConfigError(`purge deletes every waiting and delayed job of ${names.join(', ')}; add --force to do it`)
+  const names = queues
+    .split(',')
+    .map((q) => q.trim())
+    .filter(Boolean)
+  if (!force)
+    throw new ConfigError(
+      `purge deletes every waiting and delayed job of ${names.join(', ')}; add --force to do it`,
+    )
   const broker = await app.broker()
   for (const q of names) out(`purged ${await broker.purge(q)} jobs from ${q}`)
 }
 
-export async function deadList(app: App, flags: { queue?: string; limit?: number; json?: boolean }): Promise<void> {
+export async function deadList(
+  app: App,
+  flags: { queue?: string; limit?: number; json?: boolean },
+): Promise<void> {
   const broker = await app.broker()
   const dead = await broker.listDead({ queue: flags.queue, limit: flags.limit ?? 50 })
   if (flags.json) return out(JSON.stringify(dead, null, 2))
@@ -92,7 +121,19 @@ export async function deadList(app: App, flags: { queue?: string; limit?: number
       return '(undecodable)'
     }
   }
-  out(table(['id', 'queue', 'task', 'failed at', 'deliveries', 'reason'], dead.map((d) => [d.id, d.queue, taskOf(d.body), new Date(d.failedAt).toISOString(), d.deliveries, d.reason])))
+  out(
+    table(
+      ['id', 'queue', 'task', 'failed at', 'deliveries', 'reason'],
+      dead.map((d) => [
+        d.id,
+        d.queue,
+        taskOf(d.body),
+        new Date(d.failedAt).toISOString(),
+        d.deliveries,
+        d.reason,
+      ]),
+    ),
+  )
 }
 
 export async function deadReplay(app: App, ids: string[], all: boolean): Promise<void> {

@@ -43,10 +43,18 @@ function banner(app: App, file: string, w: Worker, resultUrl: string): string {
 }
 
 export async function runWorker(app: App, file: string, flags: WorkerFlags): Promise<void> {
-  const logger = createLogger({ level: (flags.loglevel?.toLowerCase() as 'info') ?? 'info', format: flags.logFormat })
+  const logger = createLogger({
+    level: (flags.loglevel?.toLowerCase() as 'info') ?? 'info',
+    format: flags.logFormat,
+  })
   const worker = new Worker(app, {
     concurrency: flags.concurrency,
-    queues: flags.queues ? flags.queues.split(',').map((q) => q.trim()).filter(Boolean) : undefined,
+    queues: flags.queues
+      ? flags.queues
+          .split(',')
+          .map((q) => q.trim())
+          .filter(Boolean)
+      : undefined,
     prefetch: flags.prefetch,
     lease: flags.lease,
     shutdownGrace: flags.grace,
@@ -64,7 +72,10 @@ export async function runWorker(app: App, file: string, flags: WorkerFlags): Pro
   const onSignal = (sig: NodeJS.Signals) => {
     signals++
     if (signals === 1) {
-      logger.info({ signal: sig }, 'warm shutdown: finishing running tasks (send the signal again for a cold shutdown)')
+      logger.info(
+        { signal: sig },
+        'warm shutdown: finishing running tasks (send the signal again for a cold shutdown)',
+      )
       void worker.stop()
     } else {
       logger.warn({ signal: sig }, 'cold shutdown: handing running tasks back to the broker')

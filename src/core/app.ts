@@ -60,21 +60,31 @@ export class App {
   constructor(private readonly opts: AppOptions = {}) {
     this.name = opts.name ?? 'celeriac'
     this.defaultQueue = opts.defaultQueue ?? 'default'
-    this.resultExpiresMs = toMs(opts.resultExpires ?? envOr('CELERIAC_RESULT_EXPIRES') ?? 86_400_000, 'resultExpires')
+    this.resultExpiresMs = toMs(
+      opts.resultExpires ?? envOr('CELERIAC_RESULT_EXPIRES') ?? 86_400_000,
+      'resultExpires',
+    )
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
-    this.brokerUrl = typeof opts.broker === 'object' ? null : (opts.broker ?? envOr('CELERIAC_BROKER') ?? DEFAULT_BROKER_URL)
+    this.brokerUrl =
+      typeof opts.broker === 'object' ? null : (opts.broker ?? envOr('CELERIAC_BROKER') ?? DEFAULT_BROKER_URL)
     const rb = opts.resultBackend
     // undefined: decided when first needed (the broker's URL if its backend stores results).
-    this.resultBackendUrl = rb === false ? null : typeof rb === 'object' ? null : (rb ?? envOr('CELERIAC_RESULT_BACKEND'))
+    this.resultBackendUrl =
+      rb === false ? null : typeof rb === 'object' ? null : (rb ?? envOr('CELERIAC_RESULT_BACKEND'))
   }
 
   /**
    * Registers a task under a name. The returned handle is typed by the function: its arguments
    * (after the context) are what `delay` takes, its return value what `get` resolves.
    */
-  task<A extends unknown[], R>(name: string, fn: TaskFn<A, R>, options: TaskOptions<A> = {}): Task<A, Awaited<R>> {
+  task<A extends unknown[], R>(
+    name: string,
+    fn: TaskFn<A, R>,
+    options: TaskOptions<A> = {},
+  ): Task<A, Awaited<R>> {
     if (!name || typeof name !== 'string') throw new ConfigError('a task needs a non-empty name')
-    if (this.tasks.has(name)) throw new ConfigError(`task "${name}" is registered twice; task names must be unique`)
+    if (this.tasks.has(name))
+      throw new ConfigError(`task "${name}" is registered twice; task names must be unique`)
     if (options.priority !== undefined) checkPriority(options.priority)
     const task = new Task<A, Awaited<R>>(name, fn as TaskFn<A, Awaited<R>>, options, this)
     this.tasks.set(name, task as unknown as Task<never[], unknown>)
@@ -112,7 +122,8 @@ export class App {
       let store: ResultStore
       if (typeof rb === 'object') store = rb
       else if (this.resultBackendUrl) store = await createResultStore(this.resultBackendUrl)
-      else if (this.brokerUrl && (await hasResultStore(this.brokerUrl))) store = await createResultStore(this.brokerUrl)
+      else if (this.brokerUrl && (await hasResultStore(this.brokerUrl)))
+        store = await createResultStore(this.brokerUrl)
       else return null
       await store.connect()
       return store
@@ -129,14 +140,24 @@ export class App {
   }
 
   /** Sends a task by name, for producers that do not import the task's code. */
-  async sendTask<R = unknown>(name: string, args: unknown[] = [], options?: SendOptions): Promise<AsyncResult<R>> {
+  async sendTask<R = unknown>(
+    name: string,
+    args: unknown[] = [],
+    options?: SendOptions,
+  ): Promise<AsyncResult<R>> {
     const defaults: SendDefaults = this.tasks.get(name)?.options ?? {}
     const [r] = await this.send<R>(name, [{ args, options }], defaults)
     return r!
   }
 
   /** Builds messages (exported for the CLI and workflows). */
-  buildMessage(task: string, args: unknown[], options: SendOptions = {}, defaults: SendDefaults = {}, now = Date.now()): { message: Message; availableAt: number } {
+  buildMessage(
+    task: string,
+    args: unknown[],
+    options: SendOptions = {},
+    defaults: SendDefaults = {},
+    now = Date.now(),
+  ): { message: Message; availableAt: number } {
     if (!Array.isArray(args)) throw new ConfigError(`arguments for task "${task}" must be an array`)
     const priority = options.priority ?? defaults.priority ?? 0
     checkPriority(priority)
@@ -173,14 +194,24 @@ export class App {
   }
 
   /** @internal The producer path behind delay, applyAsync, sendMany and sendTask. */
-  async send<R>(task: string, calls: readonly { args: unknown[]; options?: SendOptions }[], defaults: SendDefaults): Promise<AsyncResult<R>[]> {
+  async send<R>(
+    task: string,
+    calls: readonly { args: unknown[]; options?: SendOptions }[],
+    defaults: SendDefaults,
+  ): Promise<AsyncResult<R>[]> {
     const now = Date.now()
     const jobs: OutgoingJob[] = new Array(calls.length)
     const results: AsyncResult<R>[] = new Array(calls.length)
     for (let i = 0; i < calls.length; i++) {
       const call = calls[i]!
       const { message, availableAt } = this.buildMessage(task, call.args, call.options, defaults, now)
-      jobs[i] = { id: message.id, queue: message.queue, priority: message.priority, body: encodeMessage(message, this.maxMessageBytes), availableAt }
+      jobs[i] = {
+        id: message.id,
+        queue: message.queue,
+        priority: message.priority,
+        body: encodeMessage(message, this.maxMessageBytes),
+        availableAt,
+      }
       results[i] = this.asyncResult<R>(message.id)
     }
     const broker = await this.broker()
@@ -222,7 +253,8 @@ export class App {
 }
 
 function checkPriority(p: number): void {
-  if (!Number.isInteger(p) || p < 0 || p > 9) throw new ConfigError(`priority must be an integer from 0 to 9, got ${p}`)
+  if (!Number.isInteger(p) || p < 0 || p > 9)
+    throw new ConfigError(`priority must be an integer from 0 to 9, got ${p}`)
 }
 
 /**

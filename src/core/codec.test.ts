@@ -11,7 +11,10 @@ describe('codec', () => {
       big: -(2n ** 70n),
       buf: Buffer.from([0, 1, 2, 255]),
       u8: new Uint8Array([9, 8, 7]),
-      map: new Map<unknown, unknown>([['k', new Set([1, 2])], [3, { deep: new Date(0) }]]),
+      map: new Map<unknown, unknown>([
+        ['k', new Set([1, 2])],
+        [3, { deep: new Date(0) }],
+      ]),
       list: [1, 'two', null, true, { x: 1n }],
     }
     const back = decode<typeof v>(encode(v))
@@ -47,7 +50,10 @@ describe('codec', () => {
   })
 
   it('never evaluates anything: an error tag names no class to construct', () => {
-    const text = JSON.stringify({ $t: 'err', v: { name: 'constructor', message: 'x', __proto__: { polluted: true } } })
+    const text = JSON.stringify({
+      $t: 'err',
+      v: { name: 'constructor', message: 'x', __proto__: { polluted: true } },
+    })
     const back = decode<Error>(text)
     assert.ok(back instanceof Error)
     assert.equal(({} as Record<string, unknown>).polluted, undefined)
@@ -56,9 +62,23 @@ describe('codec', () => {
 
 describe('message envelope', () => {
   const msg: Message = {
-    v: 1, id: 'abc', task: 't', args: [1], kwargs: {}, queue: 'default', priority: 0, eta: null, expires: null,
-    retries: 0, timelimit: [null, null], root_id: 'abc', parent_id: null, group: null, ignore_result: false,
-    sent_at: new Date().toISOString(), headers: {},
+    v: 1,
+    id: 'abc',
+    task: 't',
+    args: [1],
+    kwargs: {},
+    queue: 'default',
+    priority: 0,
+    eta: null,
+    expires: null,
+    retries: 0,
+    timelimit: [null, null],
+    root_id: 'abc',
+    parent_id: null,
+    group: null,
+    ignore_result: false,
+    sent_at: new Date().toISOString(),
+    headers: {},
   }
 
   it('encodes and decodes', () => {
@@ -66,7 +86,10 @@ describe('message envelope', () => {
   })
 
   it('rejects a message over the size limit with a clear error', () => {
-    assert.throws(() => encodeMessage({ ...msg, args: ['x'.repeat(2000)] }, 1000), (e: Error) => e instanceof MessageTooLargeError && /over the limit of 1000 bytes/.test(e.message))
+    assert.throws(
+      () => encodeMessage({ ...msg, args: ['x'.repeat(2000)] }, 1000),
+      (e: Error) => e instanceof MessageTooLargeError && /over the limit of 1000 bytes/.test(e.message),
+    )
   })
 
   it('names what is wrong with a malformed message', () => {
@@ -78,6 +101,10 @@ describe('message envelope', () => {
       [JSON.stringify({ ...msg, kwargs: [] }), /"kwargs" must be an object/],
       [JSON.stringify({ ...msg, retries: -1 }), /"retries"/],
     ]
-    for (const [body, re] of cases) assert.throws(() => decodeMessage(body), (e: Error) => e instanceof MalformedMessageError && re.test(e.message))
+    for (const [body, re] of cases)
+      assert.throws(
+        () => decodeMessage(body),
+        (e: Error) => e instanceof MalformedMessageError && re.test(e.message),
+      )
   })
 })

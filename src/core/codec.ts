@@ -43,10 +43,18 @@ function errorToShape(err: Error): ErrorShape {
 
 /** Rebuilds an Error from its encoded shape (plain fields only). */
 export function shapeToError(shape: ErrorShape): Error {
-  const err = new Error(String(shape.message ?? ''), shape.cause !== undefined ? { cause: shape.cause } : undefined)
+  const err = new Error(
+    String(shape.message ?? ''),
+    shape.cause !== undefined ? { cause: shape.cause } : undefined,
+  )
   for (const [k, v] of Object.entries(shape)) {
     if (k === 'cause' || k === 'message') continue
-    Object.defineProperty(err, k, { value: v, enumerable: k !== 'stack' && k !== 'name', writable: true, configurable: true })
+    Object.defineProperty(err, k, {
+      value: v,
+      enumerable: k !== 'stack' && k !== 'name',
+      writable: true,
+      configurable: true,
+    })
   }
   return err
 }
@@ -61,8 +69,10 @@ function replacer(this: unknown, key: string, value: unknown): unknown {
       return Array.isArray(this) ? { [TAG]: 'u' } : undefined
     case 'object': {
       if (raw === null) return null
-      if (raw instanceof Date) return { [TAG]: 'date', v: Number.isNaN(raw.getTime()) ? null : raw.toISOString() }
-      if (raw instanceof Uint8Array) return { [TAG]: 'bin', v: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') }
+      if (raw instanceof Date)
+        return { [TAG]: 'date', v: Number.isNaN(raw.getTime()) ? null : raw.toISOString() }
+      if (raw instanceof Uint8Array)
+        return { [TAG]: 'bin', v: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') }
       if (raw instanceof Map) return { [TAG]: 'map', v: [...raw.entries()] }
       if (raw instanceof Set) return { [TAG]: 'set', v: [...raw.values()] }
       if (raw instanceof Error) return { [TAG]: 'err', v: errorToShape(raw) }

@@ -8,10 +8,14 @@ const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000,
 /** Parses a duration to milliseconds; `what` names the option in the error. */
 export function toMs(value: Duration, what = 'duration'): number {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw new ConfigError(`${what} must be a non-negative number of milliseconds, got ${value}`)
+    if (!Number.isFinite(value) || value < 0)
+      throw new ConfigError(`${what} must be a non-negative number of milliseconds, got ${value}`)
     return value
   }
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value)
-  if (!m) throw new ConfigError(`${what} "${value}" is not a duration; write milliseconds or a number with ms, s, m, h or d`)
+  if (!m)
+    throw new ConfigError(
+      `${what} "${value}" is not a duration; write milliseconds or a number with ms, s, m, h or d`,
+    )
   return Number(m[1]) * UNITS[m[2] ?? 'ms']!
 }

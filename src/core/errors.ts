@@ -32,9 +32,7 @@ export class UnknownTaskError extends CeleriacError {
     readonly task: string,
     readonly registered: readonly string[],
   ) {
-    super(
-      `unknown task "${task}"; registered tasks: ${registered.length ? registered.join(', ') : '(none)'}`,
-    )
+    super(`unknown task "${task}"; registered tasks: ${registered.length ? registered.join(', ') : '(none)'}`)
   }
 }
 

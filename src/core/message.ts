@@ -53,7 +53,6 @@ export function encodeMessage(msg: Message, maxBytes = DEFAULT_MAX_MESSAGE_BYTES
   return body
 }
 
-
 function isStringOrNull(v: unknown): v is string | null {
   return v === null || typeof v === 'string'
 }
@@ -69,15 +68,24 @@ export function decodeMessage(body: string): Message {
   } catch (err) {
     throw new MalformedMessageError(`body is not valid JSON (${(err as Error).message})`, { cause: err })
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new MalformedMessageError('body is not a JSON object')
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new MalformedMessageError('body is not a JSON object')
   const m = raw as Record<string, unknown>
-  if (m.v !== ENVELOPE_VERSION) throw new MalformedMessageError(`unsupported envelope version ${JSON.stringify(m.v)} (this worker reads ${ENVELOPE_VERSION})`)
-  if (typeof m.id !== 'string' || m.id === '') throw new MalformedMessageError('"id" must be a non-empty string')
-  if (typeof m.task !== 'string' || m.task === '') throw new MalformedMessageError('"task" must be a non-empty string')
+  if (m.v !== ENVELOPE_VERSION)
+    throw new MalformedMessageError(
+      `unsupported envelope version ${JSON.stringify(m.v)} (this worker reads ${ENVELOPE_VERSION})`,
+    )
+  if (typeof m.id !== 'string' || m.id === '')
+    throw new MalformedMessageError('"id" must be a non-empty string')
+  if (typeof m.task !== 'string' || m.task === '')
+    throw new MalformedMessageError('"task" must be a non-empty string')
   if (!Array.isArray(m.args)) throw new MalformedMessageError('"args" must be an array')
-  if (m.kwargs === null || typeof m.kwargs !== 'object' || Array.isArray(m.kwargs)) throw new MalformedMessageError('"kwargs" must be an object')
-  if (!isStringOrNull(m.eta) || !isStringOrNull(m.expires)) throw new MalformedMessageError('"eta" and "expires" must be ISO strings or null')
-  if (typeof m.retries !== 'number' || !Number.isInteger(m.retries) || m.retries < 0) throw new MalformedMessageError('"retries" must be a non-negative integer')
+  if (m.kwargs === null || typeof m.kwargs !== 'object' || Array.isArray(m.kwargs))
+    throw new MalformedMessageError('"kwargs" must be an object')
+  if (!isStringOrNull(m.eta) || !isStringOrNull(m.expires))
+    throw new MalformedMessageError('"eta" and "expires" must be ISO strings or null')
+  if (typeof m.retries !== 'number' || !Number.isInteger(m.retries) || m.retries < 0)
+    throw new MalformedMessageError('"retries" must be a non-negative integer')
   return {
     v: ENVELOPE_VERSION,
     id: m.id,
@@ -106,7 +114,10 @@ export function decodeMessage(body: string): Message {
 export function peekMessage(body: string): { id?: string; task?: string } {
   try {
     const m = JSON.parse(body) as Record<string, unknown>
-    return { id: typeof m.id === 'string' ? m.id : undefined, task: typeof m.task === 'string' ? m.task : undefined }
+    return {
+      id: typeof m.id === 'string' ? m.id : undefined,
+      task: typeof m.task === 'string' ? m.task : undefined,
+    }
   } catch {
     return {}
   }

@@ -31,7 +31,10 @@ export class AsyncResult<R = unknown> {
 
   private async requireStore(): Promise<ResultStore> {
     const store = await this.store()
-    if (!store) throw new ConfigError('this app has no result backend; set resultBackend (or CELERIAC_RESULT_BACKEND) to read results')
+    if (!store)
+      throw new ConfigError(
+        'this app has no result backend; set resultBackend (or CELERIAC_RESULT_BACKEND) to read results',
+      )
     return store
   }
 
@@ -69,7 +72,8 @@ export class AsyncResult<R = unknown> {
    */
   async get(options: GetOptions = {}): Promise<R> {
     const store = await this.requireStore()
-    const timeoutMs = options.timeout === undefined ? Number.POSITIVE_INFINITY : toMs(options.timeout, 'timeout')
+    const timeoutMs =
+      options.timeout === undefined ? Number.POSITIVE_INFINITY : toMs(options.timeout, 'timeout')
     const rec = await store.wait(this.id, { timeoutMs, signal: options.signal })
     if (!rec || !isReady(rec.state)) throw new ResultTimeoutError(this.id, timeoutMs, rec?.state ?? 'PENDING')
     if (rec.state === 'SUCCESS') return (rec.result === null ? undefined : decode(rec.result)) as R

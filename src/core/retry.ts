@@ -48,7 +48,12 @@ export function shouldRetry(policy: NormalizedRetryPolicy, error: unknown): bool
 }
 
 /** Delay in ms before retry number `retry` (1-based). `random` is injectable for tests. */
-export function backoffDelay(policy: NormalizedRetryPolicy, retry: number, error?: unknown, random = Math.random): number {
+export function backoffDelay(
+  policy: NormalizedRetryPolicy,
+  retry: number,
+  error?: unknown,
+  random = Math.random,
+): number {
   let ms: number
   if (typeof policy.backoff === 'function') ms = policy.backoff(retry, error)
   else if (policy.backoff === 'fixed') ms = policy.delayMs

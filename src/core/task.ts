@@ -96,7 +96,11 @@ export type SendDefaults = Omit<TaskOptions, 'validate'>
 
 /** The producer side the task handle needs from the app. */
 export interface TaskSender {
-  send<R>(task: string, calls: readonly { args: unknown[]; options?: SendOptions }[], defaults: SendDefaults): Promise<AsyncResult<R>[]>
+  send<R>(
+    task: string,
+    calls: readonly { args: unknown[]; options?: SendOptions }[],
+    defaults: SendDefaults,
+  ): Promise<AsyncResult<R>[]>
 }
 
 /**
@@ -133,7 +137,11 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
   sendMany(calls: readonly (A | BatchCall<A>)[], options?: SendOptions): Promise<AsyncResult<R>[]> {
     return this.sender.send<R>(
       this.name,
-      calls.map((c) => (Array.isArray(c) ? { args: c as unknown[], options } : { args: (c as BatchCall<A>).args, options: { ...options, ...(c as BatchCall<A>).options } })),
+      calls.map((c) =>
+        Array.isArray(c)
+          ? { args: c as unknown[], options }
+          : { args: (c as BatchCall<A>).args, options: { ...options, ...(c as BatchCall<A>).options } },
+      ),
       this.options,
     )
   }

@@ -10,12 +10,23 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const level = options.level ?? ((process.env.CELERIAC_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info')
-  const format = options.format ?? (process.env.CELERIAC_LOG_FORMAT as 'json' | 'pretty' | undefined) ?? (process.stdout.isTTY ? 'pretty' : 'json')
+  const level = options.level ?? (process.env.CELERIAC_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info'
+  const format =
+    options.format ??
+    (process.env.CELERIAC_LOG_FORMAT as 'json' | 'pretty' | undefined) ??
+    (process.stdout.isTTY ? 'pretty' : 'json')
   if (format === 'pretty') {
     return pino({
       level,
-      transport: { target: 'pino-pretty', options: { colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true } },
+      transport: {
+        target: 'pino-pretty',
+        options: {
+          colorize: process.stdout.isTTY,
+          translateTime: 'SYS:HH:MM:ss.l',
+          ignore: 'pid,hostname',
+          singleLine: true,
+        },
+      },
     })
   }
   return pino({ level, base: { pid: process.pid } })

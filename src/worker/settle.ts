@@ -9,8 +9,19 @@ import type { ResultRecord, ResultStore } from '../contracts/result-store.js'
 
 export type Outcome =
   | { readonly kind: 'ack'; readonly delivery: Delivery; readonly result?: ResultRecord }
-  | { readonly kind: 'retry'; readonly delivery: Delivery; readonly body: string; readonly delayMs: number; readonly result?: ResultRecord }
-  | { readonly kind: 'dead'; readonly delivery: Delivery; readonly reason: string; readonly result?: ResultRecord }
+  | {
+      readonly kind: 'retry'
+      readonly delivery: Delivery
+      readonly body: string
+      readonly delayMs: number
+      readonly result?: ResultRecord
+    }
+  | {
+      readonly kind: 'dead'
+      readonly delivery: Delivery
+      readonly reason: string
+      readonly result?: ResultRecord
+    }
 
 export interface SettlerHooks {
   /** Called once per outcome when the broker answered; `live` is false for a stale token. */
@@ -67,7 +78,8 @@ export class Settler {
   async drain(deadline: number): Promise<void> {
     while (this.pending.length && Date.now() < deadline) {
       await this.flush()
-      if (this.pending.length && this.backoffMs) await new Promise((r) => setTimeout(r, Math.min(this.backoffMs, Math.max(0, deadline - Date.now()))))
+      if (this.pending.length && this.backoffMs)
+        await new Promise((r) => setTimeout(r, Math.min(this.backoffMs, Math.max(0, deadline - Date.now()))))
     }
   }
 
@@ -88,8 +100,21 @@ export class Settler {
       if (records.length && this.results) await this.results.set(records)
       const [a, r, d] = await Promise.all([
         acks.length ? this.broker.ack(acks.map((o) => o.delivery)) : [],
-        retries.length ? this.broker.retry(retries.map((o) => ({ id: o.delivery.id, token: o.delivery.token, body: o.body, delayMs: o.delayMs }))) : [],
-        deads.length ? this.broker.deadLetter(deads.map((o) => ({ id: o.delivery.id, token: o.delivery.token, reason: o.reason }))) : [],
+        retries.length
+          ? this.broker.retry(
+              retries.map((o) => ({
+                id: o.delivery.id,
+                token: o.delivery.token,
+                body: o.body,
+                delayMs: o.delayMs,
+              })),
+            )
+          : [],
+        deads.length
+          ? this.broker.deadLetter(
+              deads.map((o) => ({ id: o.delivery.id, token: o.delivery.token, reason: o.reason })),
+            )
+          : [],
       ])
       acks.forEach((o, i) => this.hooks.settled(o, a[i] ?? false))
       retries.forEach((o, i) => this.hooks.settled(o, r[i] ?? false))

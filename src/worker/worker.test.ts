@@ -10,7 +10,13 @@ const silent = pino({ level: 'silent' })
 function setup(opts: { concurrency?: number; lease?: number } = {}) {
   const url = `memory://${randomUUID()}`
   const app = createApp({ broker: url })
-  const worker = () => new Worker(app, { concurrency: opts.concurrency ?? 4, logger: silent, lease: opts.lease ?? 30_000, shutdownGrace: 2000 })
+  const worker = () =>
+    new Worker(app, {
+      concurrency: opts.concurrency ?? 4,
+      logger: silent,
+      lease: opts.lease ?? 30_000,
+      shutdownGrace: 2000,
+    })
   return { app, worker }
 }
 
@@ -33,11 +39,20 @@ describe('worker (in process, memory broker)', () => {
 
   it('round-trips rich values through the codec', async () => {
     const { app, worker } = setup()
-    const echo = app.task('echo', (_ctx, v: { d: Date; n: bigint; m: Map<string, number>; s: Set<string>; b: Buffer }) => v)
+    const echo = app.task(
+      'echo',
+      (_ctx, v: { d: Date; n: bigint; m: Map<string, number>; s: Set<string>; b: Buffer }) => v,
+    )
     const w = worker()
     await w.start()
     stops.push(() => w.stop())
-    const v = { d: new Date('2020-01-02T03:04:05Z'), n: 12345678901234567890n, m: new Map([['a', 1]]), s: new Set(['x']), b: Buffer.from('hi') }
+    const v = {
+      d: new Date('2020-01-02T03:04:05Z'),
+      n: 12345678901234567890n,
+      m: new Map([['a', 1]]),
+      s: new Set(['x']),
+      b: Buffer.from('hi'),
+    }
     const out = await (await echo.delay(v)).get({ timeout: 5000 })
     assert.deepEqual(out, v)
   })
@@ -67,11 +82,15 @@ describe('worker (in process, memory broker)', () => {
   it('retries with backoff until the task succeeds; ctx.retry() works from inside', async () => {
     const { app, worker } = setup()
     let calls = 0
-    const flaky = app.task('flaky', (ctx) => {
-      calls++
-      if (ctx.retries < 2) throw new Error(`try ${ctx.retries}`)
-      return ctx.retries
-    }, { retries: { max: 3, delay: 20, jitter: false } })
+    const flaky = app.task(
+      'flaky',
+      (ctx) => {
+        calls++
+        if (ctx.retries < 2) throw new Error(`try ${ctx.retries}`)
+        return ctx.retries
+      },
+      { retries: { max: 3, delay: 20, jitter: false } },
+    )
     let asked = 0
     const polite = app.task('polite', (ctx) => {
       asked++
@@ -89,12 +108,20 @@ describe('worker (in process, memory broker)', () => {
 
   it('gives up after max retries with the last error and dead-letters the job', async () => {
     const { app, worker } = setup()
-    const never = app.task('never', () => {
-      throw new TypeError('still broken')
-    }, { retries: { max: 2, delay: 5 } })
-    const onlyTypeErrors = app.task('only-type', () => {
-      throw new RangeError('not retried')
-    }, { retries: { max: 5, delay: 5, on: [TypeError] } })
+    const never = app.task(
+      'never',
+      () => {
+        throw new TypeError('still broken')
+      },
+      { retries: { max: 2, delay: 5 } },
+    )
+    const onlyTypeErrors = app.task(
+      'only-type',
+      () => {
+        throw new RangeError('not retried')
+      },
+      { retries: { max: 5, delay: 5, on: [TypeError] } },
+    )
     const w = worker()
     await w.start()
     stops.push(() => w.stop())
@@ -105,12 +132,21 @@ describe('worker (in process, memory broker)', () => {
     await assert.rejects(r2.get({ timeout: 5000 }), { name: 'RangeError' })
     assert.equal((await r2.record())!.retries, 0)
     const dead = await (await app.broker()).listDead()
-    assert.ok(dead.some((d) => d.id === r.id && /failed after 2 retries: TypeError: still broken/.test(d.reason)))
+    assert.ok(
+      dead.some((d) => d.id === r.id && /failed after 2 retries: TypeError: still broken/.test(d.reason)),
+    )
   })
 
   it('soft time limit aborts ctx.signal; hard limit fails the task and frees the slot', async () => {
     const { app, worker } = setup({ concurrency: 1 })
-    const soft = app.task('soft', (ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve(String((ctx.signal.reason as Error).name)))), { softTimeLimit: 50 })
+    const soft = app.task(
+      'soft',
+      (ctx) =>
+        new Promise((resolve) =>
+          ctx.signal.addEventListener('abort', () => resolve(String((ctx.signal.reason as Error).name))),
+        ),
+      { softTimeLimit: 50 },
+    )
     const hang = app.task('hang', () => new Promise(() => {}), { timeLimit: 100 })
     const quick = app.task('quick', () => 'next')
     const w = worker()
@@ -155,7 +191,10 @@ describe('worker (in process, memory broker)', () => {
     await assert.rejects(ghost.get({ timeout: 5000 }), /unknown task "ghost.task"/)
     const dead = await broker.listDead()
     assert.match(dead.find((d) => d.id === 'bad-json')!.reason, /malformed message/)
-    assert.match(dead.find((d) => d.id === ghost.id)!.reason, /unknown task "ghost.task"; registered tasks: ok/)
+    assert.match(
+      dead.find((d) => d.id === ghost.id)!.reason,
+      /unknown task "ghost.task"; registered tasks: ok/,
+    )
     app.task('ghost.task', (_ctx, n: number) => n * 10)
     assert.equal(await app.replayDead([ghost.id]), 1)
     assert.equal(await ghost.get({ timeout: 5000 }), 10)
@@ -173,7 +212,10 @@ describe('worker (in process, memory broker)', () => {
     await w.start()
     stops.push(() => w.stop())
     const bad = await app.sendTask('strict', ['seven'])
-    await assert.rejects(bad.get({ timeout: 5000 }), { name: 'InvalidArgumentsError', message: /expected a number, got string/ })
+    await assert.rejects(bad.get({ timeout: 5000 }), {
+      name: 'InvalidArgumentsError',
+      message: /expected a number, got string/,
+    })
     assert.equal(await (await strict.delay(7)).get({ timeout: 5000 }), 7)
   })
 

@@ -82,7 +82,8 @@ export class Worker extends EventEmitter {
   ) {
     super()
     this.concurrency = options.concurrency ?? availableParallelism()
-    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new ConfigError(`concurrency must be a positive integer, got ${options.concurrency}`)
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1)
+      throw new ConfigError(`concurrency must be a positive integer, got ${options.concurrency}`)
     this.queues = options.queues?.length ? [...options.queues] : [app.defaultQueue]
     this.prefetch = options.prefetch ?? this.concurrency
     this.leaseMs = toMs(options.lease ?? 30_000, 'lease')
@@ -103,10 +104,20 @@ export class Worker extends EventEmitter {
     if (this.loop) return
     this.broker = await this.app.broker()
     this.results = await this.app.resultStore()
-    this.env = { app: this.app, worker: this.name, log: this.log, maxDeliveries: this.maxDeliveries, aborts: new Set() }
+    this.env = {
+      app: this.app,
+      worker: this.name,
+      log: this.log,
+      maxDeliveries: this.maxDeliveries,
+      aborts: new Set(),
+    }
     this.settler = new Settler(this.broker, this.results, {
       settled: (o, live) => this.settled(o, live),
-      failed: (err, n) => this.log.error({ err: (err as Error).message, count: n }, 'could not settle finished tasks; will retry'),
+      failed: (err, n) =>
+        this.log.error(
+          { err: (err as Error).message, count: n },
+          'could not settle finished tasks; will retry',
+        ),
     })
     this.heartbeat = setInterval(() => void this.extendLeases(), Math.max(50, Math.floor(this.leaseMs / 3)))
     this.heartbeat.unref()
@@ -138,12 +149,20 @@ export class Worker extends EventEmitter {
       }
       let got: Delivery[]
       try {
-        got = await this.broker.reserve(this.queues, free, { leaseMs: this.leaseMs, waitMs: 1000, signal: this.stopReserving.signal })
+        got = await this.broker.reserve(this.queues, free, {
+          leaseMs: this.leaseMs,
+          waitMs: 1000,
+          signal: this.stopReserving.signal,
+        })
         if (this.brokerDown) this.log.info('broker reachable again; consuming')
         this.brokerDown = false
         errorDelay = 0
       } catch (err) {
-        if (!this.brokerDown) this.log.error({ err: (err as Error).message, broker: redactUrl(this.app.brokerUrl ?? this.broker.scheme) }, 'cannot reserve from the broker; retrying with backoff')
+        if (!this.brokerDown)
+          this.log.error(
+            { err: (err as Error).message, broker: redactUrl(this.app.brokerUrl ?? this.broker.scheme) },
+            'cannot reserve from the broker; retrying with backoff',
+          )
         this.brokerDown = true
         errorDelay = Math.min(Math.max(errorDelay * 2, 250), 10_000)
         await new Promise((r) => setTimeout(r, errorDelay))
@@ -198,7 +217,10 @@ export class Worker extends EventEmitter {
     this.held.delete(o.delivery.token)
     if (!live) {
       this.counts.stale++
-      this.log.warn({ id: o.delivery.id }, 'lease was lost before the task finished; the job may have run twice')
+      this.log.warn(
+        { id: o.delivery.id },
+        'lease was lost before the task finished; the job may have run twice',
+      )
     }
     this.emit('settled', o, live)
   }
@@ -209,7 +231,11 @@ export class Worker extends EventEmitter {
     try {
       const ok = await this.broker.extend(refs, this.leaseMs)
       ok.forEach((live, i) => {
-        if (!live) this.log.warn({ id: refs[i]!.id }, 'lease lost while holding the job (it expired or was taken over)')
+        if (!live)
+          this.log.warn(
+            { id: refs[i]!.id },
+            'lease lost while holding the job (it expired or was taken over)',
+          )
       })
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'could not extend leases')
@@ -260,7 +286,10 @@ export class Worker extends EventEmitter {
     await this.settler.drain(Date.now() + 10_000)
     if (this.running > 0) {
       const abandoned = [...this.held.values()]
-      this.log.warn({ count: abandoned.length }, 'grace period over; handing unfinished tasks back to the broker')
+      this.log.warn(
+        { count: abandoned.length },
+        'grace period over; handing unfinished tasks back to the broker',
+      )
       for (const abort of this.env.aborts) abort(new Error('worker shut down'))
       await this.broker.release(abandoned).catch(() => {})
     }

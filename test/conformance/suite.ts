@@ -22,7 +22,13 @@ function q(): string {
 }
 
 function jobs(queue: string, n: number, extra: Partial<OutgoingJob> = {}): OutgoingJob[] {
-  return Array.from({ length: n }, (_, i) => ({ id: randomUUID(), queue, body: `body-${i}`, priority: 0, ...extra }))
+  return Array.from({ length: n }, (_, i) => ({
+    id: randomUUID(),
+    queue,
+    body: `body-${i}`,
+    priority: 0,
+    ...extra,
+  }))
 }
 
 async function drain(b: Broker, queues: string[], leaseMs = 30_000): Promise<Delivery[]> {
@@ -52,8 +58,14 @@ export function brokerConformance(target: ConformanceTarget): void {
       const sent = jobs(queue, 3)
       await b.publish(sent)
       const got = await b.reserve([queue], 10, { leaseMs: 30_000 })
-      assert.deepEqual(got.map((d) => d.id), sent.map((j) => j.id))
-      assert.deepEqual(got.map((d) => d.body), ['body-0', 'body-1', 'body-2'])
+      assert.deepEqual(
+        got.map((d) => d.id),
+        sent.map((j) => j.id),
+      )
+      assert.deepEqual(
+        got.map((d) => d.body),
+        ['body-0', 'body-1', 'body-2'],
+      )
       for (const d of got) {
         assert.equal(d.deliveries, 1)
         assert.equal(d.queue, queue)
@@ -76,7 +88,11 @@ export function brokerConformance(target: ConformanceTarget): void {
       const got = await drain(b, [queue])
       assert.equal(got.length, 1000)
       assert.equal(new Set(got.map((d) => d.id)).size, 1000)
-      assert.deepEqual(got.map((d) => d.id), sent.map((j) => j.id), 'oldest first')
+      assert.deepEqual(
+        got.map((d) => d.id),
+        sent.map((j) => j.id),
+        'oldest first',
+      )
       assert.ok((await b.ack(got)).every(Boolean))
     })
 
@@ -98,7 +114,10 @@ export function brokerConformance(target: ConformanceTarget): void {
       const sent = order.map((p, i) => ({ id: randomUUID(), queue, body: `p${p}-${i}`, priority: p }))
       for (const j of sent) await b.publish([j])
       const got = await drain(b, [queue])
-      assert.deepEqual(got.map((d) => d.body), ['p9-1', 'p9-3', 'p5-2', 'p5-5', 'p0-0', 'p0-4'])
+      assert.deepEqual(
+        got.map((d) => d.body),
+        ['p9-1', 'p9-3', 'p5-2', 'p5-5', 'p0-0', 'p0-4'],
+      )
     })
 
     it('keeps delayed jobs in the broker until their time', async () => {
@@ -112,7 +131,10 @@ export function brokerConformance(target: ConformanceTarget): void {
       assert.equal(s!.waiting, 0)
       await sleep(500)
       const got = await b.reserve([queue], 10, { leaseMs: 30_000 })
-      assert.deepEqual(got.map((d) => d.id), [j!.id])
+      assert.deepEqual(
+        got.map((d) => d.id),
+        [j!.id],
+      )
     })
 
     it('redelivers when a lease expires, with a new token; the stale token is fenced off', async () => {
@@ -121,7 +143,11 @@ export function brokerConformance(target: ConformanceTarget): void {
       await b.publish(jobs(queue, 1))
       const [first] = await b.reserve([queue], 1, { leaseMs: 150 })
       assert.ok(first)
-      assert.deepEqual(await b.reserve([queue], 1, { leaseMs: 150 }), [], 'not redelivered while the lease lives')
+      assert.deepEqual(
+        await b.reserve([queue], 1, { leaseMs: 150 }),
+        [],
+        'not redelivered while the lease lives',
+      )
       await sleep(300)
       const [second] = await b.reserve([queue], 1, { leaseMs: 30_000 })
       assert.ok(second, 'redelivered after the lease expired')
@@ -166,7 +192,9 @@ export function brokerConformance(target: ConformanceTarget): void {
       const queue = q()
       await b.publish(jobs(queue, 1))
       const [d] = await b.reserve([queue], 1, { leaseMs: 30_000 })
-      assert.deepEqual(await b.retry([{ id: d!.id, token: d!.token, body: 'second try', delayMs: 300 }]), [true])
+      assert.deepEqual(await b.retry([{ id: d!.id, token: d!.token, body: 'second try', delayMs: 300 }]), [
+        true,
+      ])
       assert.deepEqual(await b.reserve([queue], 1, { leaseMs: 30_000 }), [], 'not before the delay')
       const [s] = await b.stats([queue])
       assert.equal(s!.delayed, 1)
@@ -184,7 +212,10 @@ export function brokerConformance(target: ConformanceTarget): void {
       const sent = jobs(queue, 2)
       await b.publish(sent)
       const got = await b.reserve([queue], 2, { leaseMs: 30_000 })
-      assert.deepEqual(await b.deadLetter(got.map((d, i) => ({ id: d.id, token: d.token, reason: `reason ${i}` }))), [true, true])
+      assert.deepEqual(
+        await b.deadLetter(got.map((d, i) => ({ id: d.id, token: d.token, reason: `reason ${i}` }))),
+        [true, true],
+      )
       const dead = await b.listDead({ queue })
       assert.equal(dead.length, 2)
       assert.deepEqual(new Set(dead.map((d) => d.reason)), new Set(['reason 0', 'reason 1']))
@@ -219,7 +250,10 @@ export function brokerConformance(target: ConformanceTarget): void {
       const [s] = await b.stats([queue])
       assert.deepEqual(s, { queue, waiting: 2, delayed: 3, active: 1, dead: 1 })
       const all = await b.stats()
-      assert.ok(all.some((x) => x.queue === queue), 'stats() with no queues lists known queues')
+      assert.ok(
+        all.some((x) => x.queue === queue),
+        'stats() with no queues lists known queues',
+      )
       await b.purge(queue)
     })
 
@@ -270,7 +304,10 @@ export function brokerConformance(target: ConformanceTarget): void {
         }),
       )
       assert.equal(seen.size, total)
-      assert.ok([...seen.values()].every((n) => n === 1), 'no job delivered twice while its lease lived')
+      assert.ok(
+        [...seen.values()].every((n) => n === 1),
+        'no job delivered twice while its lease lived',
+      )
       assert.equal(acked, total)
     })
   })

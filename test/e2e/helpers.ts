@@ -60,7 +60,10 @@ export function run(args: string[], env: Record<string, string> = {}): Proc {
 }
 
 /** Runs a command to completion. */
-export async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
+export async function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; out: string }> {
   const p = run(args, env)
   const code = await p.exited()
   return { code, out: p.output() }
@@ -82,7 +85,11 @@ export function journal(file: string): { event: string; id: string; pid: number 
     })
 }
 
-export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { createApp, type App } from 'celeriac'
-import { cli, journal, tempDir, until, worker, type Proc } from './helpers.js'
+import { journal, tempDir, until, worker, type Proc } from './helpers.js'
 
 function setup(): { db: string; jfile: string; app: App; procs: Proc[] } {
   const dir = tempDir()
@@ -59,7 +59,11 @@ describe('worker processes on SQLite', () => {
     await Promise.all(s.procs.map((p) => p.waitFor(/ready/)))
     const results = await sleepy.sendMany(Array.from({ length: 1000 }, () => [10] as [number]))
     await until(() => journal(s.jfile).filter((l) => l.event === 'done').length >= 1000, 60_000, '1,000 runs')
-    await until(async () => (await Promise.all(results.map((r) => r.state()))).every((st) => st === 'SUCCESS'), 20_000, 'all SUCCESS')
+    await until(
+      async () => (await Promise.all(results.map((r) => r.state()))).every((st) => st === 'SUCCESS'),
+      20_000,
+      'all SUCCESS',
+    )
     const runs = journal(s.jfile).filter((l) => l.event === 'done')
     const perId = new Map<string, number>()
     for (const l of runs) perId.set(l.id, (perId.get(l.id) ?? 0) + 1)
@@ -70,9 +74,11 @@ describe('worker processes on SQLite', () => {
     assert.equal(usedWorkers.size, 3, 'all three workers took work')
     const [st] = await (await s.app.broker()).stats(['default'])
     assert.deepEqual(st, { queue: 'default', waiting: 0, delayed: 0, active: 0, dead: 0 })
-    await Promise.all(s.procs.map(async (p) => {
-      p.kill('SIGTERM')
-      assert.equal(await p.exited(), 0)
-    }))
+    await Promise.all(
+      s.procs.map(async (p) => {
+        p.kill('SIGTERM')
+        assert.equal(await p.exited(), 0)
+      }),
+    )
   })
 })

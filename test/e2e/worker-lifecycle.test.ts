@@ -52,7 +52,10 @@ describe('worker lifecycle and bad input', () => {
     procs.push(w)
     const hang = await app.sendTask('hang')
     const add = await app.sendTask<number>('add', [20, 22])
-    await assert.rejects(hang.get({ timeout: 10_000 }), { name: 'TimeLimitExceededError', message: /hard time limit of 300 ms/ })
+    await assert.rejects(hang.get({ timeout: 10_000 }), {
+      name: 'TimeLimitExceededError',
+      message: /hard time limit of 300 ms/,
+    })
     assert.equal(await hang.state(), 'FAILURE')
     assert.equal(await add.get({ timeout: 10_000 }), 42, 'the only slot was freed')
     w.kill('SIGTERM')
@@ -63,7 +66,14 @@ describe('worker lifecycle and bad input', () => {
     const { db, app } = setup()
     const broker = await app.broker()
     await broker.publish([{ id: 'garbage-1', queue: 'default', priority: 0, body: '\u0000not json' }])
-    await broker.publish([{ id: 'wrong-shape', queue: 'default', priority: 0, body: JSON.stringify({ v: 1, id: 'wrong-shape', task: 'add', args: 'nope' }) }])
+    await broker.publish([
+      {
+        id: 'wrong-shape',
+        queue: 'default',
+        priority: 0,
+        body: JSON.stringify({ v: 1, id: 'wrong-shape', task: 'add', args: 'nope' }),
+      },
+    ])
     const unknown = await app.sendTask('reports.monthly', [2026, 11])
     const w = worker(db, ['-c', '2'])
     procs.push(w)
@@ -75,7 +85,10 @@ describe('worker lifecycle and bad input', () => {
     assert.equal(list.code, 0)
     assert.match(list.out, /garbage-1 .*malformed message: body is not valid JSON/)
     assert.match(list.out, /wrong-shape .*malformed message: "args" must be an array/)
-    assert.match(list.out, /reports\.monthly .*unknown task "reports\.monthly"; registered tasks: add, hang, noop, sleepy/)
+    assert.match(
+      list.out,
+      /reports\.monthly .*unknown task "reports\.monthly"; registered tasks: add, hang, noop, sleepy/,
+    )
     // Replaying an unknown task without new code dead-letters it again; the others stay visible.
     const replay = await cli(['dead', 'replay', unknown.id], env)
     assert.match(replay.out, /replayed 1 jobs/)
@@ -86,12 +99,18 @@ describe('worker lifecycle and bad input', () => {
   })
 
   it('a bad broker URL is one clear line naming the URL and the supported schemes', async () => {
-    for (const args of [['-b', 'kafka://localhost:9092', 'stats'], ['-A', 'test/fixtures/tasks.ts', 'worker']]) {
+    for (const args of [
+      ['-b', 'kafka://localhost:9092', 'stats'],
+      ['-A', 'test/fixtures/tasks.ts', 'worker'],
+    ]) {
       const r = await cli(args, { CELERIAC_BROKER: 'kafka://localhost:9092' })
       assert.equal(r.code, 1)
       const lines = r.out.trim().split('\n')
       assert.equal(lines.length, 1, r.out)
-      assert.match(lines[0]!, /^celeriac: error: cannot use broker URL "kafka:\/\/localhost:9092": unknown scheme "kafka"\. Supported schemes: .*sqlite:\/\//)
+      assert.match(
+        lines[0]!,
+        /^celeriac: error: cannot use broker URL "kafka:\/\/localhost:9092": unknown scheme "kafka"\. Supported schemes: .*sqlite:\/\//,
+      )
     }
     const noScheme = await cli(['-b', 'localhost:6379', 'stats'])
     assert.match(noScheme.out, /cannot use broker URL "localhost:6379": it has no scheme/)

@@ -7,7 +7,10 @@ import { createApp, type AsyncResult, type TaskArgs, type TaskResult } from '../
 const app = createApp({ broker: 'memory://types' })
 
 const add = app.task('add', (_ctx, a: number, b: number) => a + b)
-const greet = app.task('greet', async (_ctx, name: string, opts?: { loud: boolean }) => ({ text: `hi ${name}`, loud: opts?.loud ?? false }))
+const greet = app.task('greet', async (_ctx, name: string, opts?: { loud: boolean }) => ({
+  text: `hi ${name}`,
+  loud: opts?.loud ?? false,
+}))
 
 export async function typeFlow(): Promise<void> {
   const r: AsyncResult<number> = await add.delay(1, 2)
@@ -23,7 +26,10 @@ export async function typeFlow(): Promise<void> {
   // @ts-expect-error applyAsync takes the argument tuple
   await add.applyAsync([1, '2'], { countdown: '5s' })
   // @ts-expect-error sendMany takes argument tuples
-  await add.sendMany([[1, 2], ['x', 2]])
+  await add.sendMany([
+    [1, 2],
+    ['x', 2],
+  ])
 
   const g = await greet.delay('Ada')
   const value = await g.get({ timeout: '5s' })

@@ -3,8 +3,17 @@
  * producer and worker share a process. Keeps the same contract as every other broker.
  */
 import type {
-  Broker, BrokerCapabilities, DeadJob, DeadLetterItem, Delivery, LeaseRef, ListDeadOptions,
-  OutgoingJob, QueueStats, ReserveOptions, RetryItem,
+  Broker,
+  BrokerCapabilities,
+  DeadJob,
+  DeadLetterItem,
+  Delivery,
+  LeaseRef,
+  ListDeadOptions,
+  OutgoingJob,
+  QueueStats,
+  ReserveOptions,
+  RetryItem,
 } from '../../contracts/broker.js'
 import { Waiters } from './waiters.js'
 
@@ -25,7 +34,11 @@ const PRIORITIES = 10
 
 export class MemoryBroker implements Broker {
   readonly scheme = 'memory'
-  readonly capabilities: BrokerCapabilities = { leases: 'timed', blockingReserve: true, transactionalPublish: false }
+  readonly capabilities: BrokerCapabilities = {
+    leases: 'timed',
+    blockingReserve: true,
+    transactionalPublish: false,
+  }
   private readonly jobs = new Map<string, Job>()
   /** Per queue, one FIFO per priority; entries go stale when a job leaves the ready state. */
   private readonly ready = new Map<string, { job: Job; seq: number }[][]>()
@@ -67,7 +80,17 @@ export class MemoryBroker implements Broker {
       if (this.jobs.has(j.id)) throw new Error(`a job with id ${j.id} is already queued`)
     }
     for (const j of jobs) {
-      const job: Job = { id: j.id, queue: j.queue, body: j.body, priority: clampPriority(j.priority), seq: ++this.seq, state: 'ready', availableAt: now, token: '', deliveries: 0 }
+      const job: Job = {
+        id: j.id,
+        queue: j.queue,
+        body: j.body,
+        priority: clampPriority(j.priority),
+        seq: ++this.seq,
+        state: 'ready',
+        availableAt: now,
+        token: '',
+        deliveries: 0,
+      }
       this.jobs.set(job.id, job)
       if (j.availableAt !== undefined && j.availableAt > now) this.makeTimed(job, 'delayed', j.availableAt)
       else this.makeReady(job)
@@ -96,7 +119,8 @@ export class MemoryBroker implements Broker {
         for (const q of queues) {
           const fifo = this.ready.get(q)?.[p]
           if (!fifo) continue
-          while (fifo.length && (fifo[0]!.job.state !== 'ready' || fifo[0]!.seq !== fifo[0]!.job.seq)) fifo.shift()
+          while (fifo.length && (fifo[0]!.job.state !== 'ready' || fifo[0]!.seq !== fifo[0]!.job.seq))
+            fifo.shift()
           if (fifo.length && (!best || fifo[0]!.seq < best[0]!.seq)) best = fifo
         }
         if (!best) break
@@ -104,7 +128,14 @@ export class MemoryBroker implements Broker {
         job.token = `${++this.tokenSeq}`
         job.deliveries++
         this.makeTimed(job, 'leased', now + leaseMs)
-        out.push({ id: job.id, token: job.token, queue: job.queue, body: job.body, priority: job.priority, deliveries: job.deliveries })
+        out.push({
+          id: job.id,
+          token: job.token,
+          queue: job.queue,
+          body: job.body,
+          priority: job.priority,
+          deliveries: job.deliveries,
+        })
       }
     }
     return out
@@ -181,7 +212,15 @@ export class MemoryBroker implements Broker {
       this.timed.delete(job)
       this.jobs.delete(job.id)
       this.dead.delete(job.id)
-      this.dead.set(job.id, { id: job.id, queue: job.queue, body: job.body, priority: job.priority, reason: it.reason, failedAt: now, deliveries: job.deliveries })
+      this.dead.set(job.id, {
+        id: job.id,
+        queue: job.queue,
+        body: job.body,
+        priority: job.priority,
+        reason: it.reason,
+        failedAt: now,
+        deliveries: job.deliveries,
+      })
       return true
     })
   }
@@ -193,11 +232,23 @@ export class MemoryBroker implements Broker {
   }
 
   async replayDead(ids?: readonly string[]): Promise<number> {
-    const chosen = ids ? ids.map((id) => this.dead.get(id)).filter((d): d is DeadJob => d !== undefined) : [...this.dead.values()]
+    const chosen = ids
+      ? ids.map((id) => this.dead.get(id)).filter((d): d is DeadJob => d !== undefined)
+      : [...this.dead.values()]
     for (const d of chosen) {
       this.dead.delete(d.id)
       if (this.jobs.has(d.id)) continue
-      const job: Job = { id: d.id, queue: d.queue, body: d.body, priority: d.priority, seq: ++this.seq, state: 'ready', availableAt: 0, token: '', deliveries: 0 }
+      const job: Job = {
+        id: d.id,
+        queue: d.queue,
+        body: d.body,
+        priority: d.priority,
+        seq: ++this.seq,
+        state: 'ready',
+        availableAt: 0,
+        token: '',
+        deliveries: 0,
+      }
       this.jobs.set(job.id, job)
       this.makeReady(job)
     }

@@ -25,7 +25,6 @@ import { prepareStatements, type Statements } from './statements.js'
 
 const READY = 0
 const DELAYED = 1
-const LEASED = 2
 
 interface Row {
   seq: number
@@ -104,8 +103,12 @@ export class SqliteBroker implements Broker {
   }
 
   private get db() {
+    return this.connected().db
+  }
+
+  private connected(): SharedDb {
     if (!this.shared) throw new BrokerError('the SQLite broker is not connected (call connect() first)')
-    return this.shared.db
+    return this.shared
   }
 
   async close(): Promise<void> {
@@ -115,13 +118,13 @@ export class SqliteBroker implements Broker {
 
   async publish(jobs: readonly OutgoingJob[]): Promise<void> {
     if (jobs.length === 0) return
-    this.db
+    const shared = this.connected()
     this.publishTx(jobs, Date.now())
-    this.shared!.notify()
+    shared.notify()
   }
 
   async reserve(queues: readonly string[], max: number, options: ReserveOptions): Promise<Delivery[]> {
-    this.db
+    this.connected()
     const deadline = Date.now() + (options.waitMs ?? 0)
     for (;;) {
       const rows = this.reserveTx(queues, max, options.leaseMs)

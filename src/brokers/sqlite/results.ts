@@ -102,9 +102,9 @@ export class SqliteResultStore implements ResultStore {
 
   async set(records: readonly ResultRecord[]): Promise<void> {
     if (!records.length) return
-    this.live
+    const shared = this.live
     this.setTx(records)
-    this.shared!.notify()
+    shared.notify()
   }
 
   private read(id: string): ResultRecord | null {
@@ -113,7 +113,7 @@ export class SqliteResultStore implements ResultStore {
   }
 
   async get(ids: readonly string[]): Promise<(ResultRecord | null)[]> {
-    this.live
+    if (!this.shared) throw new BrokerError('the SQLite result store is not connected (call connect() first)')
     return ids.map((id) => this.read(id))
   }
 
