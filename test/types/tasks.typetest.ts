@@ -25,11 +25,12 @@ export async function typeFlow(): Promise<void> {
   await add.delay(1, 2, 3)
   // @ts-expect-error applyAsync takes the argument tuple
   await add.applyAsync([1, '2'], { countdown: '5s' })
-  // @ts-expect-error sendMany takes argument tuples
-  await add.sendMany([
-    [1, 2],
-    ['x', 2],
-  ])
+  const badBatch: [number, number][] = [[1, 2]]
+  // @ts-expect-error sendMany takes argument tuples of the task's types
+  badBatch.push(['x', 2])
+  await add.sendMany(badBatch)
+  // @ts-expect-error a batch item's args are checked too
+  await add.sendMany([{ args: ['x', 2] }])
 
   const g = await greet.delay('Ada')
   const value = await g.get({ timeout: '5s' })

@@ -1,0 +1,101 @@
+/**
+ * `celeriac/express`: in-request background tasks (`req.background`) and the task status route
+ * for Express 5. Express is an optional peer dependency.
+ */
+import { Router, type RequestHandler } from 'express'
+import type { App } from '../core/app.js'
+import type { Duration } from '../core/duration.js'
+import { BackgroundRunner, BackgroundTasks, type BackgroundOptions } from './background.js'
+import { closeServer, type ClosableServer } from './server.js'
+import { normalizePrefix, taskStatus, type TaskStatusOptions } from './status.js'
+
+export {
+  BackgroundRunner,
+  BackgroundTasks,
+  consoleLogger,
+  type BackgroundLogger,
+  type BackgroundOptions,
+} from './background.js'
+export { closeServer, type ClosableServer } from './server.js'
+export { toJsonSafe, InvalidTaskIdError, type TaskStatusBody, type TaskStatusOptions } from './status.js'
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- Express's own way to extend Request
+  namespace Express {
+    interface Request {
+      /** Functions to run after this request's response has been sent (celeriac). */
+      background: BackgroundTasks
+    }
+  }
+}
+
+/** The middleware, with the tracker and shutdown helpers attached. */
+export interface ExpressBackground extends RequestHandler {
+  readonly runner: BackgroundRunner
+  /** Waits for background work (see `BackgroundRunner.drain`). */
+  drain(timeoutMs?: Duration): Promise<boolean>
+  /** Closes the server from `app.listen()`, then drains (see `closeServer`). */
+  close(server: ClosableServer, timeoutMs?: Duration): Promise<boolean>
+}
+
+/**
+ * The background-tasks middleware. Functions added with `req.background.add(fn, ...args)` run
+ * once the response has finished (or the connection closed first), in order.
+ *
+ * @example
+ * import express from 'express'
+ * import { backgroundTasks } from 'celeriac/express'
+ *
+ * const bg = backgroundTasks({ shutdownTimeout: '10s' })
+ * const api = express()
+ * api.use(bg)
+ * api.post('/users', async (req, res) => {
+ *   const user = await db.createUser(req.body)
+ *   req.background.add(audit, 'user.created', user.id)
+ *   res.json({ id: user.id })
+ * })
+ * const server = api.listen(3000)
+ * process.once('SIGTERM', async () => process.exit((await bg.close(server)) ? 0 : 1))
+ */
+export function backgroundTasks(options: BackgroundOptions = {}): ExpressBackground {
+  const runner = new BackgroundRunner(options)
+  const middleware: RequestHandler = (req, res, next) => {
+    const tasks = runner.create()
+    req.background = tasks
+    const start = (): void => tasks.start()
+    res.once('finish', start)
+    res.once('close', start)
+    next()
+  }
+  return Object.assign(middleware, {
+    runner,
+    drain: (timeoutMs?: Duration) => runner.drain(timeoutMs),
+    close: (server: ClosableServer, timeoutMs?: Duration) => closeServer(server, runner, timeoutMs),
+  })
+}
+
+/**
+ * The task status route as an Express router: `GET /tasks/:id` (prefix configurable) answers
+ * `{ id, state, result?, error?, retries, task, startedAt, doneAt, updatedAt }`; an unknown id
+ * answers PENDING, a malformed one 400.
+ *
+ * @example
+ * import { taskStatusRouter } from 'celeriac/express'
+ * api.use(taskStatusRouter(app))                      // GET /tasks/:id
+ * api.use(taskStatusRouter(app, { prefix: '/jobs' })) // GET /jobs/:id
+ */
+export function taskStatusRouter(app: App, options: TaskStatusOptions = {}): Router {
+  const prefix = normalizePrefix(options.prefix)
+  const router = Router()
+  router.get(`${prefix}/:id`, async (req, res) => {
+    const { status, body } = await taskStatus(app, req.params.id, options)
+    res.status(status).json(body)
+  })
+  if (prefix !== '') {
+    router.get(`${prefix}/`, async (_req, res) => {
+      const { status, body } = await taskStatus(app, '', options)
+      res.status(status).json(body)
+    })
+  }
+  return router
+}

@@ -1,0 +1,114 @@
+/**
+ * `celeriac/fastify`: in-request background tasks (`request.background`) and the task status
+ * route, as Fastify plugins. Fastify is an optional peer dependency and only its types are
+ * imported here.
+ */
+import type { FastifyPluginAsync } from 'fastify'
+import type { App } from '../core/app.js'
+import { BackgroundRunner, BackgroundTasks, consoleLogger, type BackgroundOptions } from './background.js'
+import { DEFAULT_STATUS_PREFIX, taskStatus, type TaskStatusOptions } from './status.js'
+
+export {
+  BackgroundRunner,
+  BackgroundTasks,
+  consoleLogger,
+  type BackgroundLogger,
+  type BackgroundOptions,
+} from './background.js'
+export { toJsonSafe, InvalidTaskIdError, type TaskStatusBody, type TaskStatusOptions } from './status.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Functions to run after this request's response has been sent (celeriac). */
+    background: BackgroundTasks
+  }
+  interface FastifyInstance {
+    /** The tracker of all background work, for `drain()` (celeriac). */
+    celeriacBackground: BackgroundRunner
+  }
+}
+
+/** Options of `backgroundTasks`; the logger defaults to Fastify's own when enabled, else the console. */
+export type FastifyBackgroundOptions = BackgroundOptions
+
+/** Options of `taskStatusRoutes`: the app to read results from, plus the route options. */
+export interface FastifyTaskStatusOptions extends TaskStatusOptions {
+  readonly app: App
+}
+
+/** Does what the fastify-plugin package does: no encapsulation, so decorators and hooks apply app-wide. */
+function shareScope<T extends object>(plugin: T, name: string): T {
+  Object.defineProperty(plugin, Symbol.for('skip-override'), { value: true })
+  Object.defineProperty(plugin, Symbol.for('fastify.display-name'), { value: name })
+  Object.defineProperty(plugin, Symbol.for('plugin-meta'), { value: { name, fastify: '5.x' } })
+  return plugin
+}
+
+/**
+ * The background-tasks plugin. Functions added to `request.background` run after the response
+ * has been sent (`onResponse`, or when the connection closes early); `fastify.close()` waits for
+ * them up to `shutdownTimeout` (default 30 s).
+ *
+ * @example
+ * import Fastify from 'fastify'
+ * import { backgroundTasks } from 'celeriac/fastify'
+ *
+ * const server = Fastify({ logger: true })
+ * await server.register(backgroundTasks, { shutdownTimeout: '10s' })
+ * server.post('/users', async (req) => {
+ *   const user = await db.createUser(req.body)
+ *   req.background.add(audit, 'user.created', user.id)
+ *   return { id: user.id }
+ * })
+ */
+export const backgroundTasks: FastifyPluginAsync<FastifyBackgroundOptions> = shareScope(
+  async (fastify, opts) => {
+    // With `logger: false` Fastify's logger drops everything; failures must not vanish.
+    const fastifyLogs = typeof (fastify.log as { level?: unknown }).level === 'string'
+    const runner = new BackgroundRunner({
+      ...opts,
+      logger: opts.logger ?? (fastifyLogs ? fastify.log : consoleLogger),
+    })
+    fastify.decorate('celeriacBackground', runner)
+    fastify.decorateRequest('background', null as unknown as BackgroundTasks)
+    fastify.addHook('onRequest', (request, reply, done) => {
+      const tasks = runner.create()
+      request.background = tasks
+      // onResponse does not run when the client goes away first; the functions still run then.
+      reply.raw.once('close', () => tasks.start())
+      done()
+    })
+    fastify.addHook('onResponse', (request, _reply, done) => {
+      request.background?.start()
+      done()
+    })
+    fastify.addHook('onClose', async () => {
+      await runner.drain()
+    })
+  },
+  'celeriac-background',
+)
+
+/**
+ * The task status route: `GET /tasks/:id` answers `{ id, state, result?, error?, retries, task,
+ * startedAt, doneAt, updatedAt }`. Fastify's own `prefix` option moves it (`{ prefix: '/jobs' }`
+ * gives `GET /jobs/:id`). Ids up to 200 characters are accepted (longer than Fastify's
+ * maxParamLength); an unknown id answers PENDING.
+ *
+ * @example
+ * import { taskStatusRoutes } from 'celeriac/fastify'
+ * await server.register(taskStatusRoutes, { app })                      // GET /tasks/:id
+ * await server.register(taskStatusRoutes, { app, prefix: '/api/jobs' }) // GET /api/jobs/:id
+ */
+export const taskStatusRoutes: FastifyPluginAsync<FastifyTaskStatusOptions> = async (fastify, opts) => {
+  // Fastify applies `opts.prefix` to the routes below by itself.
+  const base = opts.prefix === undefined ? DEFAULT_STATUS_PREFIX : ''
+  const atRoot = fastify.prefix + base === ''
+  // A wildcard, not `:id`: Fastify answers 404 to params over maxParamLength (100 by default).
+  fastify.get(`${base}/*`, async (request, reply) => {
+    const id = (request.params as { '*': string })['*']
+    if (id.includes('/') || (atRoot && id === '')) return reply.callNotFound()
+    const { status, body } = await taskStatus(opts.app, id, opts)
+    return reply.code(status).send(body)
+  })
+}

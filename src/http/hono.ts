@@ -1,0 +1,137 @@
+/**
+ * `celeriac/hono`: in-request background tasks (`c.get('background')`) and the task status route
+ * for Hono. Hono is an optional peer dependency.
+ *
+ * When the work starts: on Node (@hono/node-server) when the Node response has finished; where
+ * the runtime gives an ExecutionContext (Cloudflare Workers and the like) on the next macrotask
+ * after the handler returned, kept alive with `waitUntil`; elsewhere on the next macrotask.
+ */
+import { Hono, type Context, type MiddlewareHandler } from 'hono'
+import type { App } from '../core/app.js'
+import type { Duration } from '../core/duration.js'
+import { BackgroundRunner, BackgroundTasks, type BackgroundOptions } from './background.js'
+import { closeServer, type ClosableServer } from './server.js'
+import { normalizePrefix, taskStatus, type TaskStatusOptions } from './status.js'
+
+export {
+  BackgroundRunner,
+  BackgroundTasks,
+  consoleLogger,
+  type BackgroundLogger,
+  type BackgroundOptions,
+} from './background.js'
+export { closeServer, type ClosableServer } from './server.js'
+export { toJsonSafe, InvalidTaskIdError, type TaskStatusBody, type TaskStatusOptions } from './status.js'
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** Functions to run after this request's response has been sent (celeriac). */
+    background: BackgroundTasks
+  }
+}
+
+/** The Env the middleware adds to: `new Hono<BackgroundEnv>()` types `c.get('background')` explicitly. */
+export type BackgroundEnv = { Variables: { background: BackgroundTasks } }
+
+/** The middleware, with the tracker and shutdown helpers attached. */
+export interface HonoBackground extends MiddlewareHandler<BackgroundEnv> {
+  readonly runner: BackgroundRunner
+  /** Waits for background work (see `BackgroundRunner.drain`). */
+  drain(timeoutMs?: Duration): Promise<boolean>
+  /** Closes a Node server from `serve()`, then drains (see `closeServer`). */
+  close(server: ClosableServer, timeoutMs?: Duration): Promise<boolean>
+}
+
+interface NodeResponseLike {
+  readonly writableFinished: boolean
+  once(event: 'finish' | 'close', listener: () => void): unknown
+}
+
+function nodeResponse(env: unknown): NodeResponseLike | null {
+  const out = (env as { outgoing?: Partial<NodeResponseLike> } | undefined)?.outgoing
+  return out && typeof out.once === 'function' && typeof out.writableFinished === 'boolean'
+    ? (out as NodeResponseLike)
+    : null
+}
+
+function waitUntilOf(c: Context): ((p: Promise<unknown>) => void) | null {
+  try {
+    const ctx = c.executionCtx
+    return typeof ctx.waitUntil === 'function' ? (p) => ctx.waitUntil(p) : null
+  } catch {
+    return null // the getter throws where the runtime has no ExecutionContext
+  }
+}
+
+function startAfterResponse(c: Context, tasks: BackgroundTasks): void {
+  const out = nodeResponse(c.env)
+  if (out) {
+    const start = (): void => tasks.start()
+    if (out.writableFinished) start()
+    else out.once('finish', start)
+    out.once('close', start)
+    return
+  }
+  tasks.start({ later: true })
+  waitUntilOf(c)?.(tasks.idle())
+}
+
+/**
+ * The background-tasks middleware. Functions added with `c.get('background').add(fn, ...args)`
+ * run after the response, in order; `drain()`/`close(server)` wait for them on shutdown.
+ *
+ * @example
+ * import { Hono } from 'hono'
+ * import { serve } from '@hono/node-server'
+ * import { backgroundTasks } from 'celeriac/hono'
+ *
+ * const bg = backgroundTasks({ shutdownTimeout: '10s' })
+ * const api = new Hono()
+ * api.use(bg)
+ * api.post('/users', async (c) => {
+ *   const user = await db.createUser(await c.req.json())
+ *   c.get('background').add(audit, 'user.created', user.id)
+ *   return c.json({ id: user.id })
+ * })
+ * const server = serve({ fetch: api.fetch, port: 3000 })
+ * process.once('SIGTERM', async () => process.exit((await bg.close(server)) ? 0 : 1))
+ */
+export function backgroundTasks(options: BackgroundOptions = {}): HonoBackground {
+  const runner = new BackgroundRunner(options)
+  const middleware: MiddlewareHandler<BackgroundEnv> = async (c, next) => {
+    const tasks = runner.create()
+    c.set('background', tasks)
+    try {
+      await next()
+    } finally {
+      startAfterResponse(c, tasks)
+    }
+  }
+  return Object.assign(middleware, {
+    runner,
+    drain: (timeoutMs?: Duration) => runner.drain(timeoutMs),
+    close: (server: ClosableServer, timeoutMs?: Duration) => closeServer(server, runner, timeoutMs),
+  })
+}
+
+/**
+ * The task status route as a Hono sub-app: `GET /tasks/:id` (prefix configurable) answers
+ * `{ id, state, result?, error?, retries, task, startedAt, doneAt, updatedAt }`; an unknown id
+ * answers PENDING, a malformed one 400.
+ *
+ * @example
+ * import { taskStatusRoutes } from 'celeriac/hono'
+ * api.route('/', taskStatusRoutes(app))                      // GET /tasks/:id
+ * api.route('/', taskStatusRoutes(app, { prefix: '/jobs' })) // GET /jobs/:id
+ */
+export function taskStatusRoutes(app: App, options: TaskStatusOptions = {}): Hono {
+  const prefix = normalizePrefix(options.prefix)
+  const routes = new Hono()
+  const answer = async (c: Context, id: string): Promise<Response> => {
+    const { status, body } = await taskStatus(app, id, options)
+    return c.json(body, status)
+  }
+  routes.get(`${prefix}/:id`, (c) => answer(c, c.req.param('id')))
+  if (prefix !== '') routes.get(`${prefix}/`, (c) => answer(c, ''))
+  return routes
+}
