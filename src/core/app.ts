@@ -2,12 +2,12 @@
  * The app: configuration, the task registry and the producer. Workers, beat, the dashboard and
  * the CLI are all given an app.
  */
-import { randomUUID } from 'node:crypto'
 import type { Broker, OutgoingJob } from '../contracts/broker.js'
 import type { ResultStore } from '../contracts/result-store.js'
 import { createBroker, createResultStore, hasResultStore } from './backends.js'
 import { type Duration, toMs } from './duration.js'
 import { ConfigError } from './errors.js'
+import { uuidv7 } from './ids.js'
 import { DEFAULT_MAX_MESSAGE_BYTES, ENVELOPE_VERSION, encodeMessage, type Message } from './message.js'
 import { AsyncResult } from './result.js'
 import { Task, type SendDefaults, type SendOptions, type TaskFn, type TaskOptions } from './task.js'
@@ -170,7 +170,7 @@ export class App {
     else if (exp !== undefined) expires = now + toMs(exp, 'expires')
     const soft = defaults.softTimeLimit !== undefined ? toMs(defaults.softTimeLimit) / 1000 : null
     const hard = defaults.timeLimit !== undefined ? toMs(defaults.timeLimit) / 1000 : null
-    const id = options.id ?? randomUUID()
+    const id = options.id ?? uuidv7(now)
     const message: Message = {
       v: ENVELOPE_VERSION,
       id,

@@ -142,6 +142,9 @@ export class Worker extends EventEmitter {
   private async consume(): Promise<void> {
     let errorDelay = 0
     while (this.consuming) {
+      // Let timers and the settler's flush run: with a synchronous broker every await here
+      // resolves as a microtask, and the loop would otherwise starve the event loop.
+      await new Promise<void>((r) => setImmediate(r))
       const free = this.capacity()
       if (free <= 0) {
         await new Promise<void>((r) => (this.wake = r))

@@ -1,0 +1,32 @@
+/**
+ * Bench child: one worker process at concurrency C on a SQLite file; exits after N tasks have
+ * settled and prints {"processed":N,"ms":…} measured from the first delivery to the last settle.
+ */
+import { pino } from 'pino'
+import { createApp } from 'celeriac'
+import { Worker } from 'celeriac/worker'
+
+const [db, nArg, cArg, results] = process.argv.slice(2)
+const n = Number(nArg)
+const app = createApp({ broker: `sqlite://${db}`, resultBackend: results === 'results' ? undefined : false })
+app.task('noop', () => undefined)
+const worker = new Worker(app, {
+  concurrency: Number(cArg ?? 50),
+  logger: pino({ level: 'warn' }),
+  shutdownGrace: 1000,
+})
+let settled = 0
+let t0 = 0
+worker.on('settled', () => {
+  settled++
+  if (settled === n) {
+    const ms = performance.now() - t0
+    process.stdout.write(JSON.stringify({ processed: n, ms }) + '\n')
+    void worker
+      .stop()
+      .then(() => app.close())
+      .then(() => process.exit(0))
+  }
+})
+t0 = performance.now()
+await worker.start()
