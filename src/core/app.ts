@@ -32,6 +32,11 @@ export interface AppOptions {
   readonly maxMessageBytes?: number
   /** A name shown in banners and logs. */
   readonly name?: string
+  /**
+   * Store STARTED when a worker begins a task, as Celery's task_track_started (default false:
+   * it costs one more write per task, batched).
+   */
+  readonly trackStarted?: boolean
 }
 
 function envOr(name: string): string | undefined {
@@ -51,6 +56,7 @@ export class App {
   readonly defaultQueue: string
   readonly resultExpiresMs: number
   readonly maxMessageBytes: number
+  readonly trackStarted: boolean
   readonly brokerUrl: string | null
   readonly resultBackendUrl: string | null | undefined
   private readonly tasks = new Map<string, Task<never[], unknown>>()
@@ -65,6 +71,7 @@ export class App {
       'resultExpires',
     )
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+    this.trackStarted = opts.trackStarted ?? false
     this.brokerUrl =
       typeof opts.broker === 'object' ? null : (opts.broker ?? envOr('CELERIAC_BROKER') ?? DEFAULT_BROKER_URL)
     const rb = opts.resultBackend

@@ -59,6 +59,8 @@ export interface TaskOptions<A extends unknown[] = unknown[]> {
   readonly priority?: number
   /** Do not store the result (states are not stored either). */
   readonly ignoreResult?: boolean
+  /** Store STARTED when a worker begins the task (default: the app's trackStarted, false). */
+  readonly trackStarted?: boolean
   /** Keep the result this long (default: the app's resultExpires). */
   readonly resultExpires?: Duration
   /** Check arguments on the worker before the task runs; failures go to the dead-letter store. */

@@ -29,6 +29,8 @@ export interface ExecuteEnv {
   readonly maxDeliveries: number
   /** Abort functions of running tasks, called on cold shutdown. */
   readonly aborts: Set<(reason: unknown) => void>
+  /** Records a STARTED state (batched by the worker). */
+  readonly started: (record: ResultRecord) => void
 }
 
 type AnyTask = Task<never[], unknown>
@@ -147,6 +149,8 @@ export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outc
   }
 
   const startedAt = Date.now()
+  if (storeResult && (task.options.trackStarted ?? env.app.trackStarted))
+    env.started(record(env, msg, 'STARTED', startedAt, {}))
   try {
     const value = await runWithLimits(env, task, msg, delivery, args)
     env.log.debug({ id: msg.id, task: msg.task, ms: Date.now() - startedAt }, 'task succeeded')

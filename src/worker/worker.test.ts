@@ -219,6 +219,31 @@ describe('worker (in process, memory broker)', () => {
     assert.equal(await (await strict.delay(7)).get({ timeout: 5000 }), 7)
   })
 
+  it('records STARTED while a task runs when trackStarted is on', async () => {
+    const { app, worker } = setup()
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    const tracked = app.task(
+      'tracked',
+      async () => {
+        await gate
+        return 'done'
+      },
+      { trackStarted: true },
+    )
+    const w = worker()
+    await w.start()
+    stops.push(() => w.stop())
+    const r = await tracked.delay()
+    const deadline = Date.now() + 5000
+    while ((await r.state()) !== 'STARTED' && Date.now() < deadline)
+      await new Promise((res) => setTimeout(res, 10))
+    assert.equal(await r.state(), 'STARTED')
+    assert.ok((await r.record())!.startedAt! > 0)
+    release()
+    assert.equal(await r.get({ timeout: 5000 }), 'done')
+  })
+
   it('warm shutdown lets running tasks finish and hands back buffered ones', async () => {
     const { app, worker } = setup({ concurrency: 2 })
     const slow = app.task('slow', async (_ctx, ms: number) => {

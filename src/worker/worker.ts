@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events'
 import { hostname, availableParallelism } from 'node:os'
 import type { Broker, Delivery } from '../contracts/broker.js'
-import type { ResultStore } from '../contracts/result-store.js'
+import type { ResultRecord, ResultStore } from '../contracts/result-store.js'
 import type { App } from '../core/app.js'
 import { type Duration, toMs } from '../core/duration.js'
 import { ConfigError, redactUrl } from '../core/errors.js'
@@ -110,6 +110,7 @@ export class Worker extends EventEmitter {
       log: this.log,
       maxDeliveries: this.maxDeliveries,
       aborts: new Set(),
+      started: (r) => this.recordStarted(r),
     }
     this.settler = new Settler(this.broker, this.results, {
       settled: (o, live) => this.settled(o, live),
@@ -199,6 +200,20 @@ export class Worker extends EventEmitter {
         w()
       }
       if (this.running === 0 && this.idle) this.idle()
+    })
+  }
+
+  private startedBatch: ResultRecord[] = []
+
+  /** STARTED records of one event-loop turn go to the store together. */
+  private recordStarted(r: ResultRecord): void {
+    if (this.startedBatch.push(r) > 1) return
+    setImmediate(() => {
+      const batch = this.startedBatch
+      this.startedBatch = []
+      this.results
+        ?.set(batch)
+        .catch((err: Error) => this.log.warn({ err: err.message }, 'could not record STARTED states'))
     })
   }
 

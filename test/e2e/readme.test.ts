@@ -14,7 +14,8 @@ const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
 function blocks(info: RegExp): { info: string; body: string }[] {
   const out: { info: string; body: string }[] = []
   const re = /```([^\n]*)\n([\s\S]*?)```/g
-  for (let m = re.exec(readme); m; m = re.exec(readme)) if (info.test(m[1]!)) out.push({ info: m[1]!, body: m[2]! })
+  for (let m = re.exec(readme); m; m = re.exec(readme))
+    if (info.test(m[1]!)) out.push({ info: m[1]!, body: m[2]! })
   return out
 }
 
@@ -23,7 +24,8 @@ describe('README', () => {
   const db = join(tempDir(), 'celeriac.db')
   const env = { ...process.env, CELERIAC_BROKER: `sqlite://${db}`, CELERIAC_LOG_FORMAT: 'json' }
   const tour = (s: string) => s.replaceAll('tour/', `${here}/`)
-  const sh = (line: string) => spawnSync('bash', ['-c', tour(line)], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 })
+  const sh = (line: string) =>
+    spawnSync('bash', ['-c', tour(line)], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 })
   const kill: (() => void)[] = []
   after(() => {
     for (const k of kill) k()
@@ -34,7 +36,9 @@ describe('README', () => {
     assert.match(readme, /^npm install && npm run demo\b/m)
     assert.match(readme, /^npm test\b/m)
     assert.match(readFileSync(join(ROOT, '.ci/run'), 'utf8'), /^npm test$/m)
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>
+    }
     assert.ok(pkg.scripts.demo, 'package.json has the demo script')
   })
 
@@ -62,9 +66,12 @@ describe('README', () => {
     // Terminal 2: the sender; its output is what the README shows.
     const send = sh(start.find((l) => /send\.ts/.test(l))!)
     assert.equal(send.status, 0, send.stderr)
-    const expected = blocks(/^text$/)[0]!.body.split('\n').filter(Boolean)
+    const expected = blocks(/^text$/)[0]!
+      .body.split('\n')
+      .filter(Boolean)
     assert.match(send.stdout, /^sent [0-9a-f-]{36}$/m)
-    for (const line of expected.slice(1)) assert.ok(send.stdout.includes(line), `output has "${line}":\n${send.stdout}`)
+    for (const line of expected.slice(1))
+      assert.ok(send.stdout.includes(line), `output has "${line}":\n${send.stdout}`)
 
     // The operator commands.
     const call = sh(ops[0]!)

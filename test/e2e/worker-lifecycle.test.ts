@@ -1,5 +1,6 @@
 /** Shutdown, time limits, bad input and bad configuration, through the real CLI. */
 import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { createApp, type App } from 'celeriac'
@@ -87,13 +88,34 @@ describe('worker lifecycle and bad input', () => {
     assert.match(list.out, /wrong-shape .*malformed message: "args" must be an array/)
     assert.match(
       list.out,
-      /reports\.monthly .*unknown task "reports\.monthly"; registered tasks: add, hang, noop, sleepy/,
+      /reports\.monthly .*unknown task "reports\.monthly"; registered tasks: add, hang, needs\.file, noop, sleepy/,
     )
     // Replaying an unknown task without new code dead-letters it again; the others stay visible.
     const replay = await cli(['dead', 'replay', unknown.id], env)
     assert.match(replay.out, /replayed 1 jobs/)
     await until(async () => (await broker.listDead()).some((d) => d.id === unknown.id), 10_000, 'dead again')
     assert.equal((await broker.listDead()).length, 3)
+    w.kill('SIGTERM')
+    assert.equal(await w.exited(), 0)
+  })
+
+  it('a failed task is dead-lettered with its error; after the fix, replay runs it to SUCCESS', async () => {
+    const { db, app } = setup()
+    const flag = join(tempDir(), 'flag')
+    const w = worker(db, ['-c', '2'])
+    procs.push(w)
+    const r = await app.sendTask<string>('needs.file', [flag])
+    await assert.rejects(r.get({ timeout: 10_000 }), { message: `missing ${flag}` })
+    const env = { CELERIAC_BROKER: `sqlite://${db}` }
+    assert.match(
+      (await cli(['dead', 'list'], env)).out,
+      new RegExp(`${r.id} .*needs\\.file .*failed: Error: missing`),
+    )
+    writeFileSync(flag, 'now it exists')
+    assert.match((await cli(['dead', 'replay', '--all'], env)).out, /replayed 1 jobs/)
+    assert.equal(await r.get({ timeout: 10_000 }), 'found')
+    assert.match((await cli(['result', r.id], env)).out, /"state":"SUCCESS".*"result":"found"/)
+    assert.match((await cli(['dead', 'list'], env)).out, /the dead-letter store is empty/)
     w.kill('SIGTERM')
     assert.equal(await w.exited(), 0)
   })
