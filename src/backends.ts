@@ -3,3 +3,5 @@ import { registerBackend } from './core/backends.js'
 
 registerBackend('memory', async () => (await import('./brokers/memory/index.js')).backend)
 registerBackend('sqlite', async () => (await import('./brokers/sqlite/index.js')).backend)
+registerBackend('redis', async () => (await import('./brokers/redis/index.js')).backend)
+registerBackend('rediss', async () => (await import('./brokers/redis/index.js')).backend)

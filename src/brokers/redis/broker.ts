@@ -1,0 +1,400 @@
+/**
+ * The Redis broker (`redis://`, `rediss://`). Every state change of a queue is one Lua script run
+ * by SHA (scripts/*.lua); a batch costs one round trip: one script call per queue, several queues
+ * pipelined. The key layout and its reasons are in README.md.
+ */
+import type {
+  Broker,
+  BrokerCapabilities,
+  DeadJob,
+  DeadLetterItem,
+  Delivery,
+  LeaseRef,
+  ListDeadOptions,
+  OutgoingJob,
+  QueueStats,
+  ReserveOptions,
+  RetryItem,
+} from '../../contracts/broker.js'
+import { BrokerError, redactUrl } from '../../core/errors.js'
+import { Blocker } from './blocking.js'
+import {
+  brokerError,
+  openClient,
+  runScripts,
+  runScriptsAtomically,
+  type RedisClient,
+  type ScriptCall,
+} from './connection.js'
+import { parseRedisUrl, QueueKeys, queuesKey, type RedisTarget } from './keys.js'
+import * as S from './scripts.generated.js'
+import type { LuaScript } from './scripts.generated.js'
+import { leaseOf, parseDead, parseReserve, PRIORITIES, publishArgs, type ReserveReply } from './wire.js'
+
+export interface RedisBrokerOptions {
+  /** Most delayed jobs and expired leases one reserve moves to ready (the rest on the next). */
+  readonly promoteLimit?: number
+}
+
+/** Dead jobs moved per script call by replayDead() without ids. */
+const REPLAY_CHUNK = 1000
+
+export class RedisBroker implements Broker {
+  readonly scheme: string
+  readonly capabilities: BrokerCapabilities = {
+    leases: 'timed',
+    blockingReserve: true,
+    transactionalPublish: false,
+  }
+  readonly prefix: string
+  private readonly target: RedisTarget
+  private readonly promoteLimit: number
+  private client: RedisClient | null = null
+  private blocker: Blocker | null = null
+  private connecting: Promise<void> | null = null
+  private readonly queueKeys = new Map<string, QueueKeys>()
+  /** Queues this client has added to the registry since it (re)connected. */
+  private readonly registered = new Set<string>()
+
+  constructor(url: string, options: RedisBrokerOptions = {}) {
+    this.target = parseRedisUrl(url)
+    this.scheme = url.slice(0, url.indexOf(':')).toLowerCase()
+    this.prefix = this.target.prefix
+    this.promoteLimit = options.promoteLimit ?? 1000
+  }
+
+  async connect(): Promise<void> {
+    this.connecting ??= (async () => {
+      const client = await openClient(this.target, 'broker')
+      // After a reconnect the server may have lost data (a restart without persistence).
+      client.on('ready', () => this.registered.clear())
+      this.client = client
+      this.blocker = new Blocker(
+        () => openClient(this.target, 'broker-wait', { blockingTimeout: 30_000 }),
+        () => this.redis(),
+      )
+    })().catch((e: unknown) => {
+      this.connecting = null
+      throw e
+    })
+    await this.connecting
+  }
+
+  async close(): Promise<void> {
+    const client = this.client
+    this.blocker?.close()
+    this.client = null
+    this.blocker = null
+    this.connecting = null
+    if (client) await client.quit().catch(() => client.disconnect())
+  }
+
+  private redis(): RedisClient {
+    if (!this.client)
+      throw new BrokerError(
+        `redis broker at ${redactUrl(this.target.url)} is not connected: call connect() first`,
+      )
+    return this.client
+  }
+
+  private keys(queue: string): QueueKeys {
+    let k = this.queueKeys.get(queue)
+    if (!k) this.queueKeys.set(queue, (k = new QueueKeys(this.prefix, queue)))
+    return k
+  }
+
+  private async run(what: string, calls: readonly ScriptCall[]): Promise<unknown[]> {
+    if (!calls.length) return []
+    try {
+      return await runScripts(this.redis(), calls)
+    } catch (e) {
+      throw brokerError(this.target, what, e)
+    }
+  }
+
+  async publish(jobs: readonly OutgoingJob[]): Promise<void> {
+    if (!jobs.length) return
+    const byQueue = groupBy(jobs, (j) => j.queue)
+    const now = Date.now()
+    const calls = [...byQueue].map(([queue, js]) => ({
+      script: S.publish,
+      keys: this.keys(queue).publish,
+      args: publishArgs(js, now),
+    }))
+    const fresh = [...byQueue.keys()].filter((q) => !this.registered.has(q))
+    try {
+      const client = this.redis()
+      await Promise.all([
+        fresh.length ? client.sadd(queuesKey(this.prefix), ...fresh) : null,
+        calls.length === 1 ? runScripts(client, calls) : runScriptsAtomically(client, calls),
+      ])
+    } catch (e) {
+      throw brokerError(this.target, `publish of ${jobs.length} job(s)`, e)
+    }
+    for (const q of fresh) this.registered.add(q)
+  }
+
+  async reserve(queues: readonly string[], max: number, options: ReserveOptions): Promise<Delivery[]> {
+    if (max <= 0 || !queues.length) return []
+    const deadline = Date.now() + (options.waitMs ?? 0)
+    const wakeKeys = queues.map((q) => this.keys(q).wake)
+    for (;;) {
+      const { deliveries, now, nextDue } = await this.take(queues, Math.floor(max), options.leaseMs)
+      if (deliveries.length || options.signal?.aborted) return deliveries
+      const left = deadline - Date.now()
+      if (left <= 0) return deliveries
+      // Sleep until woken by a publish, or until the next delayed job or lease expiry is due.
+      const ms = nextDue > 0 ? Math.max(5, Math.min(left, nextDue - now + 2)) : left
+      try {
+        if (!this.blocker) return [] // closed meanwhile
+        await this.blocker.wait(wakeKeys, ms, options.signal)
+      } catch (e) {
+        throw brokerError(this.target, 'waiting for jobs', e)
+      }
+      if (!this.client) return [] // closed while waiting
+    }
+  }
+
+  /** One reserve script for one queue; for several, peek at all, share max out by priority, then reserve. */
+  private async take(queues: readonly string[], max: number, leaseMs: number): Promise<ReserveReply> {
+    const reserveCall = (q: string, n: number) => ({
+      script: S.reserve,
+      keys: this.keys(q).reserve,
+      args: [n, leaseMs, this.promoteLimit],
+    })
+    if (queues.length === 1)
+      return parseReserve((await this.run('reserve', [reserveCall(queues[0]!, max)]))[0], queues[0]!)
+    const peeks = (await this.run(
+      'reserve',
+      queues.map((q) => ({ script: S.peek, keys: this.keys(q).peek, args: [this.promoteLimit] })),
+    )) as number[][]
+    const share = new Array<number>(queues.length).fill(0)
+    let left = max
+    for (let p = PRIORITIES - 1; p >= 0 && left > 0; p--) {
+      for (let i = 0; i < queues.length && left > 0; i++) {
+        const n = Math.min(Number(peeks[i]![p + 2]), left)
+        share[i]! += n
+        left -= n
+      }
+    }
+    const now = Number(peeks[0]![0])
+    if (left === max) {
+      const due = peeks.map((r) => Number(r[1])).filter((t) => t > 0)
+      return { deliveries: [], now, nextDue: due.length ? Math.min(...due) : -1 }
+    }
+    const chosen = queues.map((q, i) => ({ q, n: share[i]! })).filter((x) => x.n > 0)
+    const replies = await this.run(
+      'reserve',
+      chosen.map((x) => reserveCall(x.q, x.n)),
+    )
+    const deliveries = replies.flatMap((r, i) => parseReserve(r, chosen[i]!.q).deliveries)
+    // Stable: queue order breaks ties within a priority.
+    deliveries.sort((a, b) => b.priority - a.priority)
+    return { deliveries, now, nextDue: 0 }
+  }
+
+  /** Runs `script` once per queue that the refs' tokens name; refs with malformed tokens are stale. */
+  private async perQueue<T extends LeaseRef>(
+    what: string,
+    refs: readonly T[],
+    script: LuaScript,
+    keys: (k: QueueKeys) => readonly string[],
+    args: (member: string, item: T) => (string | number)[],
+    head: (string | number)[] = [],
+  ): Promise<boolean[]> {
+    const out = new Array<boolean>(refs.length).fill(false)
+    const groups = new Map<string, { index: number[]; args: (string | number)[] }>()
+    refs.forEach((r, i) => {
+      const lease = leaseOf(r.id, r.token)
+      if (!lease) return
+      let g = groups.get(lease.queue)
+      if (!g) groups.set(lease.queue, (g = { index: [], args: [...head] }))
+      g.index.push(i)
+      for (const a of args(lease.member, r)) g.args.push(a)
+    })
+    const list = [...groups]
+    const replies = await this.run(
+      what,
+      list.map(([q, g]) => ({ script, keys: keys(this.keys(q)), args: g.args })),
+    )
+    replies.forEach((reply, gi) => {
+      const flags = reply as number[]
+      list[gi]![1].index.forEach((refIndex, j) => (out[refIndex] = flags[j] === 1))
+    })
+    return out
+  }
+
+  ack(refs: readonly LeaseRef[]): Promise<boolean[]> {
+    return this.perQueue(
+      'ack',
+      refs,
+      S.ack,
+      (k) => k.ack,
+      (m) => [m],
+    )
+  }
+
+  extend(refs: readonly LeaseRef[], leaseMs: number): Promise<boolean[]> {
+    return this.perQueue(
+      'extend',
+      refs,
+      S.extend,
+      (k) => [k.leases],
+      (m) => [m],
+      [leaseMs],
+    )
+  }
+
+  release(refs: readonly LeaseRef[]): Promise<boolean[]> {
+    return this.perQueue(
+      'release',
+      refs,
+      S.release,
+      (k) => k.requeue,
+      (m) => [m],
+    )
+  }
+
+  retry(items: readonly RetryItem[]): Promise<boolean[]> {
+    return this.perQueue(
+      'retry',
+      items,
+      S.retry,
+      (k) => k.requeue,
+      (m, it) => [m, Math.max(0, Math.ceil(it.delayMs)), it.body],
+    )
+  }
+
+  deadLetter(items: readonly DeadLetterItem[]): Promise<boolean[]> {
+    return this.perQueue(
+      'dead-letter',
+      items,
+      S.deadLetter,
+      (k) => k.deadLetter,
+      (m, it) => [m, it.reason],
+    )
+  }
+
+  /** Queue names published to under this prefix, sorted. */
+  async knownQueues(): Promise<string[]> {
+    try {
+      return (await this.redis().smembers(queuesKey(this.prefix))).sort()
+    } catch (e) {
+      throw brokerError(this.target, 'listing queues', e)
+    }
+  }
+
+  async listDead(options: ListDeadOptions = {}): Promise<DeadJob[]> {
+    const offset = Math.max(0, options.offset ?? 0)
+    const limit = Math.max(0, options.limit ?? 100)
+    if (!limit) return []
+    if (options.queue !== undefined) {
+      const [reply] = await this.run('listing dead jobs', [
+        { script: S.listDead, keys: this.keys(options.queue).deadStore, args: [offset, limit] },
+      ])
+      return parseDead(reply, options.queue)
+    }
+    // Each queue's newest offset+limit, merged: newest first across queues.
+    const queues = await this.knownQueues()
+    const replies = await this.run(
+      'listing dead jobs',
+      queues.map((q) => ({ script: S.listDead, keys: this.keys(q).deadStore, args: [0, offset + limit] })),
+    )
+    const all = replies.flatMap((r, i) => parseDead(r, queues[i]!))
+    all.sort((a, b) => b.failedAt - a.failedAt)
+    return all.slice(offset, offset + limit)
+  }
+
+  async replayDead(ids?: readonly string[]): Promise<number> {
+    const queues = await this.knownQueues()
+    if (ids) {
+      if (!ids.length) return 0
+      const replies = await this.run(
+        'replaying dead jobs',
+        queues.map((q) => ({ script: S.replayDead, keys: this.keys(q).replay, args: ['ids', ...ids] })),
+      )
+      return sum(replies)
+    }
+    let total = 0
+    let pending = queues
+    while (pending.length) {
+      const replies = await this.run(
+        'replaying dead jobs',
+        pending.map((q) => ({
+          script: S.replayDead,
+          keys: this.keys(q).replay,
+          args: ['oldest', REPLAY_CHUNK],
+        })),
+      )
+      total += sum(replies)
+      pending = pending.filter((_, i) => Number(replies[i]) === REPLAY_CHUNK)
+    }
+    return total
+  }
+
+  async deleteDead(ids?: readonly string[]): Promise<number> {
+    if (ids && !ids.length) return 0
+    const queues = await this.knownQueues()
+    const args = ids ? ['ids', ...ids] : ['all']
+    return sum(
+      await this.run(
+        'deleting dead jobs',
+        queues.map((q) => ({ script: S.deleteDead, keys: this.keys(q).deadStore, args })),
+      ),
+    )
+  }
+
+  async purge(queue: string): Promise<number> {
+    return sum(await this.run('purge', [{ script: S.purge, keys: this.keys(queue).publish, args: [] }]))
+  }
+
+  async stats(queues?: readonly string[]): Promise<QueueStats[]> {
+    const names = [...new Set(queues ?? (await this.knownQueues()))].sort()
+    const replies = await this.run(
+      'stats',
+      names.map((q) => ({ script: S.stats, keys: this.keys(q).stats, args: [] })),
+    )
+    return replies.map((r, i) => {
+      const [waiting, delayed, active, dead] = (r as number[]).map(Number)
+      return { queue: names[i]!, waiting: waiting!, delayed: delayed!, active: active!, dead: dead! }
+    })
+  }
+
+  /** Stops deliveries from a queue (publish still works) until resume(). Not in the contract yet. */
+  async pause(queue: string): Promise<void> {
+    try {
+      await this.redis().set(this.keys(queue).paused, '1')
+    } catch (e) {
+      throw brokerError(this.target, 'pause', e)
+    }
+  }
+
+  /** Lets a paused queue deliver again and wakes a waiting consumer. */
+  async resume(queue: string): Promise<void> {
+    const k = this.keys(queue)
+    await this.run('resume', [{ script: S.resume, keys: [k.paused, k.wake], args: [] }])
+  }
+
+  async isPaused(queue: string): Promise<boolean> {
+    try {
+      return (await this.redis().exists(this.keys(queue).paused)) === 1
+    } catch (e) {
+      throw brokerError(this.target, 'reading pause state', e)
+    }
+  }
+}
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>()
+  for (const it of items) {
+    const k = key(it)
+    const list = m.get(k)
+    if (list) list.push(it)
+    else m.set(k, [it])
+  }
+  return m
+}
+
+function sum(replies: readonly unknown[]): number {
+  return replies.reduce<number>((n, r) => n + Number(r), 0)
+}

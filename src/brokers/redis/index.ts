@@ -1,0 +1,15 @@
+/**
+ * `redis://[user:password@]host[:port][/db][?prefix=name]` and `rediss://` (TLS): broker and
+ * result store on Redis, through ioredis (an optional peer dependency, imported on connect).
+ */
+import type { BackendFactory } from '../../core/backends.js'
+import { RedisBroker } from './broker.js'
+import { RedisResultStore } from './results.js'
+
+export { RedisBroker, type RedisBrokerOptions } from './broker.js'
+export { RedisResultStore } from './results.js'
+
+export const backend: BackendFactory = {
+  broker: (url) => new RedisBroker(url),
+  results: (url) => new RedisResultStore(url),
+}

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import { Redis } from 'ioredis'
+import type { ResultRecord } from '../../contracts/result-store.js'
+import type { TaskState } from '../../core/states.js'
+import { RedisResultStore } from './results.js'
+
+const base = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
+const prefix = `celeriac-test-${randomUUID().slice(0, 8)}`
+const url = `${base}${base.includes('?') ? '&' : '?'}prefix=${prefix}`
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+function record(id: string, state: TaskState, extra: Partial<ResultRecord> = {}): ResultRecord {
+  const now = Date.now()
+  return {
+    id,
+    state,
+    task: 'demo.add',
+    result: null,
+    error: null,
+    retries: 0,
+    worker: 'w1',
+    startedAt: now,
+    doneAt: null,
+    updatedAt: now,
+    expiresAt: null,
+    ...extra,
+  }
+}
+
+describe('redis result store', () => {
+  const store = new RedisResultStore(url)
+  const other = new RedisResultStore(url)
+  const raw = new Redis(base)
+
+  before(async () => {
+    await store.connect()
+    await other.connect()
+  })
+  after(async () => {
+    const keys = await raw.keys(`${prefix}:result:*`)
+    if (keys.length) await raw.del(...keys)
+    await Promise.all([store.close(), other.close(), raw.quit()])
+  })
+
+  it('sets and gets a batch; null for what is not stored', async () => {
+    const [a, b] = [randomUUID(), randomUUID()]
+    await store.set([record(a, 'STARTED'), record(b, 'SUCCESS', { result: '42', doneAt: Date.now() })])
+    const [ra, rb, rc] = await store.get([a, b, randomUUID()])
+    assert.equal(ra!.state, 'STARTED')
+    assert.deepEqual(rb, (await other.get([b]))[0])
+    assert.equal(rb!.result, '42')
+    assert.equal(rc, null)
+  })
+
+  it('never replaces a ready state by one that is not ready; ready replaces ready', async () => {
+    const id = randomUUID()
+    await store.set([record(id, 'SUCCESS', { result: '1' })])
+    await store.set([record(id, 'STARTED'), record(id, 'RETRY')])
+    assert.equal((await store.get([id]))[0]!.state, 'SUCCESS')
+    await store.set([record(id, 'REVOKED')])
+    assert.equal((await store.get([id]))[0]!.state, 'REVOKED')
+  })
+
+  it('forgets records at expiresAt (TTL in Redis), and on forget()', async () => {
+    const [a, b] = [randomUUID(), randomUUID()]
+    await store.set([record(a, 'SUCCESS', { expiresAt: Date.now() + 200 }), record(b, 'SUCCESS')])
+    const ttl = await raw.pttl(`${prefix}:result:${a}`)
+    assert.ok(ttl > 0 && ttl <= 200, `pttl ${ttl}`)
+    assert.equal(await raw.pttl(`${prefix}:result:${b}`), -1, 'no expiresAt: kept')
+    await sleep(300)
+    assert.deepEqual(await store.get([a]), [null])
+    assert.equal(await store.cleanup(), 0)
+    assert.equal(await store.forget([b, a]), 1)
+    assert.deepEqual(await store.get([b]), [null])
+  })
+
+  it('wait() is woken through pub/sub by another client', async () => {
+    const id = randomUUID()
+    await store.set([record(id, 'STARTED')])
+    const t0 = Date.now()
+    const pending = store.wait(id, { timeoutMs: 5000 })
+    await sleep(50)
+    await other.set([record(id, 'SUCCESS', { result: '"done"' })])
+    const got = await pending
+    assert.equal(got!.state, 'SUCCESS')
+    assert.ok(Date.now() - t0 < 1000)
+  })
+
+  it('wait() does not poll: while it waits only the subscriber connection is used', async () => {
+    const id = randomUUID()
+    const before = await commandCount(raw, 'mget')
+    const got = await store.wait(id, { timeoutMs: 600 })
+    assert.equal(got, null)
+    // One MGET after subscribing, one at the timeout: no reads in between.
+    assert.ok((await commandCount(raw, 'mget')) - before <= 3)
+  })
+
+  it('wait() returns at once when the result is already ready', async () => {
+    const id = randomUUID()
+    await store.set([record(id, 'FAILURE', { error: '"boom"' })])
+    const t0 = Date.now()
+    assert.equal((await store.wait(id, { timeoutMs: 5000 }))!.state, 'FAILURE')
+    assert.ok(Date.now() - t0 < 500)
+  })
+
+  it('wait() times out with the latest record, and ends early on abort', async () => {
+    const id = randomUUID()
+    await store.set([record(id, 'STARTED')])
+    const t0 = Date.now()
+    assert.equal((await store.wait(id, { timeoutMs: 200 }))!.state, 'STARTED')
+    assert.ok(Date.now() - t0 >= 190)
+    const ac = new AbortController()
+    setTimeout(() => ac.abort(), 50)
+    const t1 = Date.now()
+    assert.equal((await store.wait(id, { timeoutMs: 5000, signal: ac.signal }))!.state, 'STARTED')
+    assert.ok(Date.now() - t1 < 1000)
+  })
+
+  it('many waiters on one id share one subscription and all wake', async () => {
+    const id = randomUUID()
+    const waits = Array.from({ length: 5 }, () => store.wait(id, { timeoutMs: 5000 }))
+    await sleep(50)
+    await other.set([record(id, 'SUCCESS')])
+    const got = await Promise.all(waits)
+    assert.ok(got.every((r) => r?.state === 'SUCCESS'))
+  })
+})
+
+/** Calls of one command served by the server so far (INFO commandstats). */
+async function commandCount(redis: Redis, command: string): Promise<number> {
+  const info = await redis.info('commandstats')
+  const m = new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)
+  return m ? Number(m[1]) : 0
+}

@@ -1,0 +1,173 @@
+/**
+ * The Redis result store. One string per result, `<prefix>:result:<id>` = "<1 if ready, else 0>"
+ * + record JSON, expiring at record.expiresAt (Redis forgets it; cleanup() has nothing to do).
+ * Writes go through set-results-n.lua, which keeps ready states and publishes them on a channel
+ * named like the key; wait() subscribes to it on one shared subscriber connection.
+ */
+import type { ResultRecord, ResultStore, WaitOptions } from '../../contracts/result-store.js'
+import { BrokerError, redactUrl } from '../../core/errors.js'
+import { isReady } from '../../core/states.js'
+import { brokerError, openClient, runScripts, type RedisClient } from './connection.js'
+import { parseRedisUrl, resultKey, type RedisTarget } from './keys.js'
+import { setResults } from './scripts.generated.js'
+
+type Waiter = (record: ResultRecord) => void
+
+export class RedisResultStore implements ResultStore {
+  readonly scheme: string
+  readonly prefix: string
+  private readonly target: RedisTarget
+  private client: RedisClient | null = null
+  private subscriber: Promise<RedisClient> | null = null
+  /** channel -> waiters parked on it */
+  private readonly waiters = new Map<string, Set<Waiter>>()
+
+  constructor(url: string) {
+    this.target = parseRedisUrl(url)
+    this.scheme = url.slice(0, url.indexOf(':')).toLowerCase()
+    this.prefix = this.target.prefix
+  }
+
+  async connect(): Promise<void> {
+    if (!this.client) this.client = await openClient(this.target, 'results')
+  }
+
+  async close(): Promise<void> {
+    const client = this.client
+    const sub = this.subscriber
+    this.client = null
+    this.subscriber = null
+    if (sub) (await sub.catch(() => null))?.disconnect()
+    if (client) await client.quit().catch(() => client.disconnect())
+  }
+
+  private redis(): RedisClient {
+    if (!this.client)
+      throw new BrokerError(
+        `redis result store at ${redactUrl(this.target.url)} is not connected: call connect() first`,
+      )
+    return this.client
+  }
+
+  async set(records: readonly ResultRecord[]): Promise<void> {
+    if (!records.length) return
+    const keys: string[] = []
+    const args: string[] = []
+    for (const r of records) {
+      keys.push(resultKey(this.prefix, r.id))
+      args.push(
+        isReady(r.state) ? '1' : '0',
+        r.expiresAt === null ? '0' : String(Math.ceil(r.expiresAt)),
+        JSON.stringify(r),
+      )
+    }
+    try {
+      await runScripts(this.redis(), [{ script: setResults, keys, args }])
+    } catch (e) {
+      throw brokerError(this.target, `storing ${records.length} result(s)`, e)
+    }
+  }
+
+  async get(ids: readonly string[]): Promise<(ResultRecord | null)[]> {
+    if (!ids.length) return []
+    let values: (string | null)[]
+    try {
+      values = await this.redis().mget(ids.map((id) => resultKey(this.prefix, id)))
+    } catch (e) {
+      throw brokerError(this.target, 'reading results', e)
+    }
+    return values.map(decode)
+  }
+
+  async wait(id: string, options: WaitOptions): Promise<ResultRecord | null> {
+    const channel = resultKey(this.prefix, id)
+    let wake: Waiter = () => {}
+    const woken = new Promise<ResultRecord>((resolve) => (wake = resolve))
+    const stop: { timer?: NodeJS.Timeout; abort?: () => void } = {}
+    const ended = new Promise<null>((resolve) => {
+      stop.timer = setTimeout(() => resolve(null), Math.max(0, options.timeoutMs))
+      stop.abort = () => resolve(null)
+      options.signal?.addEventListener('abort', stop.abort, { once: true })
+    })
+    try {
+      await this.park(channel, wake)
+      // Read after subscribing: a result stored before the SUBSCRIBE took effect is seen here.
+      const [now] = await this.get([id])
+      if (now && isReady(now.state)) return now
+      const got = options.signal?.aborted ? null : await Promise.race([woken, ended])
+      return got ?? (await this.get([id]))[0]!
+    } finally {
+      clearTimeout(stop.timer)
+      if (stop.abort) options.signal?.removeEventListener('abort', stop.abort)
+      this.unpark(channel, wake)
+    }
+  }
+
+  private async park(channel: string, waiter: Waiter): Promise<void> {
+    const sub = await this.subscriberClient()
+    let set = this.waiters.get(channel)
+    if (!set) {
+      this.waiters.set(channel, (set = new Set()))
+      set.add(waiter)
+      try {
+        await sub.subscribe(channel)
+      } catch (e) {
+        throw brokerError(this.target, 'subscribing to a result', e)
+      }
+    } else {
+      set.add(waiter)
+    }
+  }
+
+  private unpark(channel: string, waiter: Waiter): void {
+    const set = this.waiters.get(channel)
+    if (!set) return
+    set.delete(waiter)
+    if (set.size) return
+    this.waiters.delete(channel)
+    this.subscriber?.then((sub) => sub.unsubscribe(channel)).catch(() => {})
+  }
+
+  private subscriberClient(): Promise<RedisClient> {
+    this.subscriber ??= openClient(this.target, 'results-sub').then((sub) => {
+      sub.on('message', (channel: string, message: string) => {
+        const record = decode(message)
+        if (record) for (const w of this.waiters.get(channel) ?? []) w(record)
+      })
+      // After a reconnect (ioredis subscribes again) re-read what may have finished meanwhile.
+      sub.on('ready', () => {
+        const channels = [...this.waiters.keys()]
+        const prefix = `${this.prefix}:result:`
+        this.get(channels.map((c) => c.slice(prefix.length)))
+          .then((records) =>
+            records.forEach(
+              (r, i) => r && isReady(r.state) && this.waiters.get(channels[i]!)?.forEach((w) => w(r)),
+            ),
+          )
+          .catch(() => {})
+      })
+      return sub
+    })
+    this.subscriber.catch(() => (this.subscriber = null))
+    return this.subscriber
+  }
+
+  async forget(ids: readonly string[]): Promise<number> {
+    if (!ids.length) return 0
+    try {
+      return await this.redis().del(...ids.map((id) => resultKey(this.prefix, id)))
+    } catch (e) {
+      throw brokerError(this.target, 'forgetting results', e)
+    }
+  }
+
+  /** Redis expires records itself (PXAT); nothing is left to clean. */
+  async cleanup(): Promise<number> {
+    return 0
+  }
+}
+
+function decode(value: string | null): ResultRecord | null {
+  if (value === null || value.length < 2) return null
+  return JSON.parse(value.slice(1)) as ResultRecord
+}

@@ -1,0 +1,26 @@
+--[[
+  Acknowledges deliveries of one queue: the jobs leave the broker.
+
+  KEYS[1]  active hash   {p:q}:active
+  KEYS[2]  leases zset   {p:q}:leases
+
+  ARGV     lease members "<token>:<id>", one per delivery
+
+  Returns one 1 (done) or 0 (stale token: nothing changed) per ARGV entry.
+]]
+--- @include "batch"
+--- @include "entry"
+
+local out, done = {}, {}
+for i = 1, #ARGV do
+  if redis.call('ZREM', KEYS[2], ARGV[i]) == 1 then
+    out[i] = 1
+    done[#done + 1] = lease_id(ARGV[i])
+  else
+    out[i] = 0
+  end
+end
+if #done > 0 then
+  call_range('HDEL', KEYS[1], done, 1, #done)
+end
+return out

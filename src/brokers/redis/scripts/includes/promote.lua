@@ -1,0 +1,56 @@
+-- Makes due delayed jobs ready (at the back of their list) and jobs whose lease expired ready
+-- again (at the front: they are older). Costs O(log n) per moved job, at most `limit` of each.
+-- Uses KEYS[1..10] ready, KEYS[11] delayed, KEYS[13] active, KEYS[14] leases.
+local function promote(now, limit)
+  local due = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now, 'LIMIT', 0, limit)
+  if #due > 0 then
+    local by_priority = {}
+    for i = 1, #due do
+      local m = due[i]
+      local p = string.byte(m, 1) - 48
+      local list = by_priority[p]
+      if not list then
+        list = {}
+        by_priority[p] = list
+      end
+      list[#list + 1] = string.sub(m, 3)
+    end
+    for p, list in pairs(by_priority) do
+      call_range('RPUSH', KEYS[p + 1], list, 1, #list)
+    end
+    call_range('ZREM', KEYS[11], due, 1, #due)
+  end
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[14], '-inf', now, 'LIMIT', 0, limit)
+  if #expired > 0 then
+    for i = #expired, 1, -1 do
+      local id = lease_id(expired[i])
+      local v = redis.call('HGET', KEYS[13], id)
+      if v then
+        local p, d, body = parse_active(v)
+        redis.call('LPUSH', KEYS[p + 1], make_entry(d, id, body))
+        redis.call('HDEL', KEYS[13], id)
+      end
+    end
+    call_range('ZREM', KEYS[14], expired, 1, #expired)
+  end
+end
+
+-- Epoch ms of the next delayed job or lease expiry, -1 when there is none.
+local function next_due()
+  local a = redis.call('ZRANGE', KEYS[11], 0, 0, 'WITHSCORES')
+  local b = redis.call('ZRANGE', KEYS[14], 0, 0, 'WITHSCORES')
+  local t = -1
+  if a[2] then t = tonumber(a[2]) end
+  if b[2] then
+    local x = tonumber(b[2])
+    if t < 0 or x < t then t = x end
+  end
+  return t
+end
+
+local function any_ready()
+  for p = 1, 10 do
+    if redis.call('LLEN', KEYS[p]) > 0 then return true end
+  end
+  return false
+end

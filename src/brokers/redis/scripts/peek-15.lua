@@ -1,0 +1,31 @@
+--[[
+  Makes due delayed jobs and expired leases of one queue ready, then counts ready jobs per
+  priority. A reserve across several queues peeks at each (one pipeline), shares `max` out by
+  priority, then reserves exactly that many from each.
+
+  KEYS[1..15]  as reserve-16.lua (ready 0..9, delayed, wake, active, leases, paused)
+
+  ARGV[1]      most delayed jobs (and most expired leases) to move
+
+  Returns { now, nextDue, ready0, ready1, ..., ready9 } (all counts 0 and nextDue -1 when paused).
+]]
+--- @include "time"
+--- @include "batch"
+--- @include "entry"
+--- @include "promote"
+
+local now = now_ms()
+promote(now, tonumber(ARGV[1]))
+local out = { now, -1 }
+if redis.call('EXISTS', KEYS[15]) == 1 then
+  for p = 1, 10 do out[p + 2] = 0 end
+  return out
+end
+local total = 0
+for p = 1, 10 do
+  local c = redis.call('LLEN', KEYS[p])
+  out[p + 2] = c
+  total = total + c
+end
+if total == 0 then out[2] = next_due() end
+return out

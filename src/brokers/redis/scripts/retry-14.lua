@@ -1,0 +1,40 @@
+--[[
+  Re-queues deliveries of one queue with a new body: to the delayed zset when there is a delay,
+  else to the back of the ready list. The delivery count is kept.
+
+  KEYS[1..14]  as reserve-16.lua (ready 0..9, delayed, wake, active, leases)
+
+  ARGV         triples: lease member "<token>:<id>", delay ms, new body
+
+  Returns one 1 (re-queued) or 0 (stale token) per triple.
+]]
+--- @include "time"
+--- @include "entry"
+--- @include "wake"
+
+local now = now_ms()
+local out = {}
+local any = false
+for i = 1, #ARGV, 3 do
+  local k = (i + 2) / 3
+  out[k] = 0
+  if redis.call('ZREM', KEYS[14], ARGV[i]) == 1 then
+    local id = lease_id(ARGV[i])
+    local v = redis.call('HGET', KEYS[13], id)
+    if v then
+      local p, d = parse_active(v)
+      local delay = tonumber(ARGV[i + 1])
+      local e = make_entry(d, id, ARGV[i + 2])
+      if delay > 0 then
+        redis.call('ZADD', KEYS[11], now + delay, p .. ':' .. e)
+      else
+        redis.call('RPUSH', KEYS[p + 1], e)
+        any = true
+      end
+      redis.call('HDEL', KEYS[13], id)
+      out[k] = 1
+    end
+  end
+end
+if any then wake(KEYS[12]) end
+return out

@@ -1,0 +1,84 @@
+/**
+ * How jobs look inside Redis and in script replies (see scripts/includes/entry.lua): building
+ * publish arguments, reading reserve and list-dead replies, and fencing tokens.
+ *
+ * A token is "<n>:<queue>": n is the queue's delivery counter, and the queue tells ack, extend and
+ * the others which queue's keys to touch, since a LeaseRef carries only id and token.
+ */
+import type { DeadJob, Delivery, OutgoingJob } from '../../contracts/broker.js'
+
+export const PRIORITIES = 10
+
+export function clampPriority(p: number): number {
+  return Math.max(0, Math.min(PRIORITIES - 1, Math.trunc(p || 0)))
+}
+
+/** "<deliveries>:<bytes of id>:<id><body>" */
+export function entry(deliveries: number, id: string, body: string): string {
+  return `${deliveries}:${Buffer.byteLength(id)}:${id}${body}`
+}
+
+/** ARGV of publish-12.lua: ten counts, ready entries grouped by priority, then delayed pairs. */
+export function publishArgs(jobs: readonly OutgoingJob[], now: number): (string | number)[] {
+  const ready: string[][] = Array.from({ length: PRIORITIES }, () => [])
+  const delayed: (string | number)[] = []
+  for (const j of jobs) {
+    const p = clampPriority(j.priority)
+    const e = entry(0, j.id, j.body)
+    if (j.availableAt !== undefined && j.availableAt > now)
+      delayed.push(Math.ceil(j.availableAt), `${p}:${e}`)
+    else ready[p]!.push(e)
+  }
+  const args: (string | number)[] = ready.map((r) => r.length)
+  for (const r of ready) for (const e of r) args.push(e)
+  for (const d of delayed) args.push(d)
+  return args
+}
+
+export interface ReserveReply {
+  readonly deliveries: Delivery[]
+  /** Server epoch ms when the script ran. */
+  readonly now: number
+  /** Epoch ms of the next delayed job or lease expiry; -1 for none, 0 when jobs were taken. */
+  readonly nextDue: number
+}
+
+export function parseReserve(reply: unknown, queue: string): ReserveReply {
+  const r = reply as (string | number)[]
+  const deliveries: Delivery[] = []
+  for (let i = 2; i + 4 < r.length; i += 5) {
+    deliveries.push({
+      id: String(r[i]),
+      token: `${r[i + 1]}:${queue}`,
+      queue,
+      priority: Number(r[i + 2]),
+      deliveries: Number(r[i + 3]),
+      body: String(r[i + 4]),
+    })
+  }
+  return { deliveries, now: Number(r[0]), nextDue: Number(r[1]) }
+}
+
+export function parseDead(reply: unknown, queue: string): DeadJob[] {
+  const r = reply as (string | number)[]
+  const out: DeadJob[] = []
+  for (let i = 0; i + 5 < r.length; i += 6) {
+    out.push({
+      id: String(r[i]),
+      failedAt: Number(r[i + 1]),
+      queue,
+      priority: Number(r[i + 2]),
+      deliveries: Number(r[i + 3]),
+      reason: String(r[i + 4]),
+      body: String(r[i + 5]),
+    })
+  }
+  return out
+}
+
+/** The queue of a token and the leases-zset member "<n>:<id>" of a delivery; null if malformed. */
+export function leaseOf(id: string, token: string): { queue: string; member: string } | null {
+  const i = token.indexOf(':')
+  if (i <= 0) return null
+  return { queue: token.slice(i + 1), member: `${token.slice(0, i)}:${id}` }
+}
