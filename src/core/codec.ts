@@ -141,7 +141,8 @@ function isPlain(value: unknown, depth: number): boolean {
       if (value === null) return true
       if (depth > 32) return false
       if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) if (value[i] === undefined || !isPlain(value[i], depth + 1)) return false
+        for (let i = 0; i < value.length; i++)
+          if (value[i] === undefined || !isPlain(value[i], depth + 1)) return false
         return true
       }
       const proto = Object.getPrototypeOf(value)
