@@ -95,6 +95,11 @@ export interface BrokerCapabilities {
   readonly blockingReserve: boolean
   /** Enqueue can join a transaction the caller holds (PostgreSQL). */
   readonly transactionalPublish: boolean
+  /**
+   * `publish` skips a job whose id is already in the broker (waiting, delayed or active), so a
+   * producer that chooses ids can send again safely. Without it, a repeated id may be stored twice.
+   */
+  readonly idempotentPublish: boolean
 }
 
 export interface ListDeadOptions {
@@ -113,7 +118,7 @@ export interface Broker {
   /** Closes connections; leases held are left to expire (or returned, for 'connection' leases). */
   close(): Promise<void>
 
-  /** Enqueues a batch. Either all jobs are stored or the call rejects. */
+  /** Enqueues a batch. Either all jobs are stored (see `idempotentPublish` for repeated ids) or the call rejects. */
   publish(jobs: readonly OutgoingJob[]): Promise<void>
   /**
    * Takes up to `max` ready jobs from `queues`, highest priority first, then oldest first, and

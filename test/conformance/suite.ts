@@ -78,6 +78,23 @@ export function brokerConformance(target: ConformanceTarget): void {
       assert.deepEqual(s, { queue, waiting: 0, delayed: 0, active: 0, dead: 0 })
     })
 
+    it('skips repeated ids when the broker publishes idempotently', async (t) => {
+      const b = await open()
+      if (!b.capabilities.idempotentPublish) return t.skip('this broker does not promise idempotent publish')
+      const queue = q()
+      const [j] = jobs(queue, 1)
+      await b.publish([j!])
+      await b.publish([j!, { ...j!, body: 'second' }])
+      const got = await drain(b, [queue])
+      assert.deepEqual(
+        got.map((d) => d.body),
+        ['body-0'],
+      )
+      await b.publish([j!])
+      assert.deepEqual(await b.reserve([queue], 10, { leaseMs: 30_000 }), [], 'still active: not added again')
+      await b.ack(got)
+    })
+
     it('takes batches: 1,000 published at once, reserved 100 at a time, each once', async () => {
       const b = await open()
       const queue = q()

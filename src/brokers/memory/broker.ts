@@ -38,6 +38,7 @@ export class MemoryBroker implements Broker {
     leases: 'timed',
     blockingReserve: true,
     transactionalPublish: false,
+    idempotentPublish: true,
   }
   private readonly jobs = new Map<string, Job>()
   /** Per queue, one FIFO per priority; entries go stale when a job leaves the ready state. */
@@ -77,9 +78,7 @@ export class MemoryBroker implements Broker {
   async publish(jobs: readonly OutgoingJob[]): Promise<void> {
     const now = Date.now()
     for (const j of jobs) {
-      if (this.jobs.has(j.id)) throw new Error(`a job with id ${j.id} is already queued`)
-    }
-    for (const j of jobs) {
+      if (this.jobs.has(j.id)) continue
       const job: Job = {
         id: j.id,
         queue: j.queue,

@@ -45,6 +45,7 @@ export class RedisBroker implements Broker {
     leases: 'timed',
     blockingReserve: true,
     transactionalPublish: false,
+    idempotentPublish: false,
   }
   readonly prefix: string
   private readonly target: RedisTarget

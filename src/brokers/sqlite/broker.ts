@@ -6,6 +6,7 @@
  * and n a random number drawn per reserve, stored in the row; a stale token no longer matches.
  */
 import { randomInt } from 'node:crypto'
+import type BetterSqlite3 from 'better-sqlite3'
 import type {
   Broker,
   BrokerCapabilities,
@@ -49,11 +50,14 @@ export class SqliteBroker implements Broker {
     leases: 'timed',
     blockingReserve: false,
     transactionalPublish: false,
+    idempotentPublish: true,
   }
   private shared: SharedDb | null = null
   private st!: Statements
-  private publishTx!: (jobs: readonly OutgoingJob[], now: number) => void
-  private reserveTx!: (queues: readonly string[], max: number, leaseMs: number) => Row[] & { token?: number }
+  private publishTx!: BetterSqlite3.Transaction<(jobs: readonly OutgoingJob[], now: number) => void>
+  private reserveTx!: BetterSqlite3.Transaction<
+    (queues: readonly string[], max: number, leaseMs: number) => Row[] & { token?: number }
+  >
   private readonly seenQueues = new Set<string>()
 
   constructor(readonly path: string) {}
@@ -119,7 +123,7 @@ export class SqliteBroker implements Broker {
   async publish(jobs: readonly OutgoingJob[]): Promise<void> {
     if (jobs.length === 0) return
     const shared = this.connected()
-    this.publishTx(jobs, Date.now())
+    this.publishTx.immediate(jobs, Date.now())
     shared.notify()
   }
 
@@ -127,7 +131,7 @@ export class SqliteBroker implements Broker {
     this.connected()
     const deadline = Date.now() + (options.waitMs ?? 0)
     for (;;) {
-      const rows = this.reserveTx(queues, max, options.leaseMs)
+      const rows = this.reserveTx.immediate(queues, max, options.leaseMs)
       if (rows.length) {
         const n = rows.token!
         return rows.map((r) => ({
@@ -153,12 +157,14 @@ export class SqliteBroker implements Broker {
     fn: (item: T, seq: number, n: number) => number,
   ): boolean[] {
     const db = this.db
-    return db.transaction(() =>
-      items.map((it) => {
-        const t = parseToken(it)
-        return t !== null && fn(it, t[0], t[1]) > 0
-      }),
-    )()
+    return db
+      .transaction(() =>
+        items.map((it) => {
+          const t = parseToken(it)
+          return t !== null && fn(it, t[0], t[1]) > 0
+        }),
+      )
+      .immediate()
   }
 
   async ack(refs: readonly LeaseRef[]): Promise<boolean[]> {
@@ -231,26 +237,30 @@ export class SqliteBroker implements Broker {
   }
 
   async replayDead(ids?: readonly string[]): Promise<number> {
-    const n = this.db.transaction(() => {
-      if (!ids) {
-        const moved = this.st.replayAll.run().changes
-        this.st.deleteAllDead.run()
+    const n = this.db
+      .transaction(() => {
+        if (!ids) {
+          const moved = this.st.replayAll.run().changes
+          this.st.deleteAllDead.run()
+          return moved
+        }
+        let moved = 0
+        for (const id of ids) {
+          moved += this.st.replayOne.run(id).changes
+          this.st.deleteDead.run(id)
+        }
         return moved
-      }
-      let moved = 0
-      for (const id of ids) {
-        moved += this.st.replayOne.run(id).changes
-        this.st.deleteDead.run(id)
-      }
-      return moved
-    })()
+      })
+      .immediate()
     this.shared?.notify()
     return n
   }
 
   async deleteDead(ids?: readonly string[]): Promise<number> {
     if (!ids) return this.st.deleteAllDead.run().changes
-    return this.db.transaction(() => ids.reduce((n, id) => n + this.st.deleteDead.run(id).changes, 0))()
+    return this.db
+      .transaction(() => ids.reduce((n, id) => n + this.st.deleteDead.run(id).changes, 0))
+      .immediate()
   }
 
   async purge(queue: string): Promise<number> {

@@ -52,7 +52,7 @@ function toRecord(r: Row): ResultRecord {
 export class SqliteResultStore implements ResultStore {
   readonly scheme = 'sqlite'
   private shared: SharedDb | null = null
-  private setTx!: (records: readonly ResultRecord[]) => void
+  private setTx!: BetterSqlite3.Transaction<(records: readonly ResultRecord[]) => void>
   private getStmt!: Statement
   private forgetStmt!: Statement
   private cleanupStmt!: Statement
@@ -103,7 +103,7 @@ export class SqliteResultStore implements ResultStore {
   async set(records: readonly ResultRecord[]): Promise<void> {
     if (!records.length) return
     const shared = this.live
-    this.setTx(records)
+    this.setTx.immediate(records)
     shared.notify()
   }
 
@@ -130,7 +130,7 @@ export class SqliteResultStore implements ResultStore {
 
   async forget(ids: readonly string[]): Promise<number> {
     const db = this.live.db
-    return db.transaction(() => ids.reduce((n, id) => n + this.forgetStmt.run(id).changes, 0))()
+    return db.transaction(() => ids.reduce((n, id) => n + this.forgetStmt.run(id).changes, 0)).immediate()
   }
 
   async cleanup(): Promise<number> {

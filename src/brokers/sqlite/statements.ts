@@ -7,7 +7,7 @@ export type Statement = BetterSqlite3.Statement<unknown[]>
 export function prepareStatements(db: Db): Statements {
   return {
     insert: db.prepare(
-      'INSERT INTO celeriac_jobs (id, queue, priority, state, available_at, body) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO celeriac_jobs (id, queue, priority, state, available_at, body) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     addQueue: db.prepare('INSERT OR IGNORE INTO celeriac_queues (name) VALUES (?)'),
     // Due delayed jobs and expired leases become ready; both are found through the partial index.
