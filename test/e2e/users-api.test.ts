@@ -47,9 +47,11 @@ describe('examples/users-api', { timeout: 180_000 }, () => {
   let exit: Promise<number | null>
 
   const count = (re: RegExp) => out.match(new RegExp(re.source, 'g'))?.length ?? 0
-  const waitOut = (re: RegExp, times = 1, ms = 60_000) => until(() => count(re) >= times, ms, `${re} in:\n${out}`)
+  const waitOut = (re: RegExp, times = 1, ms = 60_000) =>
+    until(() => count(re) >= times, ms, `${re} in:\n${out}`)
   /** Pids of the services, as the launcher announces them (`api started (pid 123)`). */
-  const pids = () => [...out.matchAll(/\b(?:api|worker|smtp) started \(pid (\d+)\)/g)].map((m) => Number(m[1]))
+  const pids = () =>
+    [...out.matchAll(/\b(?:api|worker|smtp) started \(pid (\d+)\)/g)].map((m) => Number(m[1]))
 
   async function post(body: unknown): Promise<{ status: number; body: Record<string, unknown>; ms: number }> {
     const t0 = performance.now()
@@ -68,7 +70,11 @@ describe('examples/users-api', { timeout: 180_000 }, () => {
   }
   async function taskReaches(id: string, state: string, ms: number): Promise<TaskStatus> {
     let last: TaskStatus | undefined
-    await until(async () => (last = await task(id)).state === state, ms, `task ${id} ${state} (last: ${JSON.stringify(last)})`)
+    await until(
+      async () => (last = await task(id)).state === state,
+      ms,
+      `task ${id} ${state} (last: ${JSON.stringify(last)})`,
+    )
     return last!
   }
   /** The .eml files in the mail folder addressed to `to`. */
@@ -121,8 +127,8 @@ describe('examples/users-api', { timeout: 180_000 }, () => {
     const user = r.body.user as { id: number; email: string; name: string }
     assert.equal(user.email, 'ada@example.com')
     assert.equal(user.name, 'Ada Lovelace')
-    assert.equal(typeof r.body.taskId, 'string')
-    adaTask = r.body.taskId as string
+    assert.equal(typeof r.body.welcomeTask, 'string')
+    adaTask = r.body.welcomeTask as string
     assert.equal(r.body.taskUrl, `/tasks/${adaTask}`)
 
     await until(() => mailsTo('ada@example.com').length === 1, 15_000, 'the mail to ada')
@@ -168,7 +174,7 @@ describe('examples/users-api', { timeout: 180_000 }, () => {
     const r = await post({ email: 'grace@example.com', name: 'Grace Hopper' })
     assert.equal(r.status, 201, JSON.stringify(r.body))
     assert.ok(r.ms < 1500, `POST /users took ${r.ms.toFixed(0)} ms with the mail server down`)
-    const id = r.body.taskId as string
+    const id = r.body.welcomeTask as string
 
     const retrying = await taskReaches(id, 'RETRY', 15_000)
     assert.ok(retrying.retries >= 1)

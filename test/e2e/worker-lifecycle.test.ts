@@ -88,7 +88,7 @@ describe('worker lifecycle and bad input', () => {
     assert.match(list.out, /wrong-shape .*malformed message: "args" must be an array/)
     assert.match(
       list.out,
-      /reports\.monthly .*unknown task "reports\.monthly"; registered tasks: add, hang, needs\.file, noop, sleepy/,
+      /reports\.monthly .*unknown task "reports\.monthly"; registered tasks: add, crash, hang, needs\.file, noop, sleepy/,
     )
     // Replaying an unknown task without new code dead-letters it again; the others stay visible.
     const replay = await cli(['dead', 'replay', unknown.id], env)
@@ -118,6 +118,39 @@ describe('worker lifecycle and bad input', () => {
     assert.match((await cli(['dead', 'list'], env)).out, /the dead-letter store is empty/)
     w.kill('SIGTERM')
     assert.equal(await w.exited(), 0)
+  })
+
+  it('a message that kills its worker each time is dead-lettered after --max-deliveries', async () => {
+    const { db, app } = setup()
+    const poison = await app.sendTask('crash')
+    const ok = await app.sendTask<number>('add', [2, 2])
+    const settled = poison.get({ timeout: 30_000 }).then(
+      () => 'ran',
+      (err: Error) => err,
+    )
+    let deaths = 0
+    for (;;) {
+      // --prefetch 0: a job prefetched by a dying worker would count a delivery too.
+      const w = worker(db, ['-c', '1', '--prefetch', '0', '--lease', '500ms', '--max-deliveries', '2'])
+      procs.push(w)
+      const first = await Promise.race([w.exited().then(() => 'died' as const), settled])
+      if (first === 'died') {
+        deaths++
+        assert.ok(deaths <= 2, 'the poison message stops killing workers')
+        continue
+      }
+      assert.match(String(first), /delivered 3 times without finishing/)
+      assert.equal(await ok.get({ timeout: 10_000 }), 4, 'the worker that dead-lettered it goes on')
+      w.kill('SIGTERM')
+      assert.equal(await w.exited(), 0)
+      break
+    }
+    assert.equal(deaths, 2, 'two deliveries killed a worker; the third was dead-lettered')
+    const dead = await (await app.broker()).listDead()
+    assert.deepEqual(
+      dead.map((d) => d.id),
+      [poison.id],
+    )
   })
 
   it('a bad broker URL is one clear line naming the URL and the supported schemes', async () => {
