@@ -156,12 +156,11 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await program.parseAsync(argv)
   } catch (err) {
-    if (err instanceof CeleriacError || (err as Error)?.name?.endsWith('Error')) {
-      const e = err as Error
-      process.stderr.write(`celeriac: error: ${e.message}\n`)
-      if (process.env.CELERIAC_DEBUG) process.stderr.write(`${e.stack}\n`)
-      process.exit(1)
-    }
-    throw err
+    const e = err instanceof Error ? err : new Error(String(err))
+    process.stderr.write(`celeriac: error: ${e.message}\n`)
+    // Our own errors say what to do in one line; anything else (a bug, an error while loading
+    // the app module) needs its stack to be found.
+    if (!(err instanceof CeleriacError) || process.env.CELERIAC_DEBUG) process.stderr.write(`${e.stack}\n`)
+    process.exit(1)
   }
 }
