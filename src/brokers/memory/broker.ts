@@ -15,6 +15,7 @@ import type {
   ReserveOptions,
   RetryItem,
 } from '../../contracts/broker.js'
+import { Fifo } from './fifo.js'
 import { Waiters } from './waiters.js'
 
 interface Job {
@@ -32,6 +33,12 @@ interface Job {
 
 const PRIORITIES = 10
 
+/** A ready-queue entry; stale once the job's seq or state has moved on. */
+interface Entry {
+  job: Job
+  seq: number
+}
+
 export class MemoryBroker implements Broker {
   readonly scheme = 'memory'
   readonly capabilities: BrokerCapabilities = {
@@ -42,7 +49,7 @@ export class MemoryBroker implements Broker {
   }
   private readonly jobs = new Map<string, Job>()
   /** Per queue, one FIFO per priority; entries go stale when a job leaves the ready state. */
-  private readonly ready = new Map<string, { job: Job; seq: number }[][]>()
+  private readonly ready = new Map<string, Fifo<Entry>[]>()
   private readonly timed = new Set<Job>()
   private readonly dead = new Map<string, DeadJob>()
   private readonly waiters = new Waiters()
@@ -54,10 +61,10 @@ export class MemoryBroker implements Broker {
     this.waiters.wakeAll()
   }
 
-  private buckets(queue: string): { job: Job; seq: number }[][] {
+  private buckets(queue: string): Fifo<Entry>[] {
     let b = this.ready.get(queue)
     if (!b) {
-      b = Array.from({ length: PRIORITIES }, () => [])
+      b = Array.from({ length: PRIORITIES }, () => new Fifo<Entry>())
       this.ready.set(queue, b)
     }
     return b
@@ -114,13 +121,16 @@ export class MemoryBroker implements Broker {
       // Oldest first across the queues at this priority.
       for (;;) {
         if (out.length >= max) break
-        let best: { job: Job; seq: number }[] | null = null
+        let best: Fifo<Entry> | null = null
         for (const q of queues) {
           const fifo = this.ready.get(q)?.[p]
           if (!fifo) continue
-          while (fifo.length && (fifo[0]!.job.state !== 'ready' || fifo[0]!.seq !== fifo[0]!.job.seq))
+          let head = fifo.peek()
+          while (head && (head.job.state !== 'ready' || head.seq !== head.job.seq)) {
             fifo.shift()
-          if (fifo.length && (!best || fifo[0]!.seq < best[0]!.seq)) best = fifo
+            head = fifo.peek()
+          }
+          if (head && (!best || head.seq < best.peek()!.seq)) best = fifo
         }
         if (!best) break
         const { job } = best.shift()!
