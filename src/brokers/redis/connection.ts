@@ -53,11 +53,23 @@ export async function openClient(
 /** A BrokerError naming the server (password hidden) and what failed. */
 export function brokerError(target: RedisTarget, what: string, cause: unknown): BrokerError {
   if (cause instanceof BrokerError) return cause
-  const reason = cause instanceof Error ? cause.message : String(cause)
+  const reason = describeCause(cause)
   return new BrokerError(
     `redis at ${redactUrl(target.url)}: ${what} failed: ${reason}. Check that Redis is running and reachable; the client keeps reconnecting.`,
     { cause },
   )
+}
+
+/**
+ * ioredis' wording names its options (maxRetriesPerRequest, enableOfflineQueue); say what happened
+ * instead, and whether the command may have run (the caller decides whether to send it again).
+ */
+function describeCause(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause)
+  if (cause.name === 'MaxRetriesPerRequestError')
+    return 'the connection was lost before the reply came (the command may have run)'
+  if (cause.message.includes('enableOfflineQueue')) return 'not connected (the command was not sent)'
+  return cause.message.replace(/\.+$/, '')
 }
 
 /** One script call: the script, its KEYS and its ARGV. */

@@ -1,0 +1,45 @@
+/**
+ * Bench child, BullMQ. `bulk <redis url> <n> <batch> <keep|remove>`: Queue.addBulk of n no-op jobs
+ * in batches (removeOnComplete false or true). `steady <redis url> <rate> <seconds>`: one add()
+ * per job at a steady rate, carrying its enqueue time. Prints {"enqueued","ms","cpuMs"}.
+ */
+import { Queue } from 'bullmq'
+
+const [mode, url, a, b, keep] = process.argv.slice(2)
+const u = new URL(url!)
+const connection = { host: u.hostname, port: Number(u.port), db: Number(u.pathname.slice(1) || 0) }
+const queue = new Queue('bench', { connection })
+await queue.waitUntilReady()
+
+const cpu0 = process.cpuUsage()
+const t0 = performance.now()
+let enqueued = 0
+if (mode === 'bulk') {
+  const n = Number(a)
+  const batch = Number(b ?? 1000)
+  const opts = { removeOnComplete: keep !== 'keep' }
+  for (; enqueued < n; enqueued += batch)
+    await queue.addBulk(
+      Array.from({ length: Math.min(batch, n - enqueued) }, () => ({ name: 'noop', data: {}, opts })),
+    )
+  enqueued = n
+} else {
+  const rate = Number(a)
+  const total = Math.round(rate * Number(b))
+  const pending = new Set<Promise<unknown>>()
+  const start = Date.now()
+  while (enqueued < total) {
+    const due = Math.min(total, Math.floor(((Date.now() - start) * rate) / 1000))
+    for (; enqueued < due; enqueued++) {
+      const p = queue.add('noop', { sentAt: performance.timeOrigin + performance.now() })
+      pending.add(p)
+      void p.finally(() => pending.delete(p))
+    }
+    await new Promise((r) => setTimeout(r, 1))
+  }
+  await Promise.all(pending)
+}
+const ms = performance.now() - t0
+const cpu = process.cpuUsage(cpu0)
+await queue.close()
+process.stdout.write(JSON.stringify({ enqueued, ms, cpuMs: (cpu.user + cpu.system) / 1000 }) + '\n')

@@ -1,0 +1,52 @@
+/**
+ * Bench child, BullMQ: one Worker at concurrency c in this process. Prints `ready`, then after n
+ * jobs completed {"processed","ms","cpuMs"} from the first job's start to the n-th completion;
+ * mode `latency` adds p50/p95/p99 of enqueue → start (ms). Modes: results (completed jobs kept),
+ * no-results (removeOnComplete), latency (kept).
+ */
+import { Worker, type Job } from 'bullmq'
+import { percentile } from './proc.js'
+
+const [url, nArg, cArg, mode] = process.argv.slice(2)
+const n = Number(nArg)
+const u = new URL(url!)
+const connection = {
+  host: u.hostname,
+  port: Number(u.port),
+  db: Number(u.pathname.slice(1) || 0),
+  maxRetriesPerRequest: null,
+}
+const latencies: number[] = []
+let t0 = 0
+let cpu0: NodeJS.CpuUsage | null = null
+const worker = new Worker(
+  'bench',
+  async (job: Job<{ sentAt?: number }>) => {
+    if (!cpu0) {
+      cpu0 = process.cpuUsage()
+      t0 = performance.now()
+    }
+    if (job.data.sentAt !== undefined)
+      latencies.push(performance.timeOrigin + performance.now() - job.data.sentAt)
+  },
+  {
+    connection,
+    concurrency: Number(cArg ?? 50),
+    removeOnComplete: mode === 'no-results' ? { count: 0 } : undefined,
+  },
+)
+let completed = 0
+worker.on('completed', () => {
+  if (++completed !== n) return
+  const ms = performance.now() - t0
+  const cpu = process.cpuUsage(cpu0 ?? undefined)
+  const report: Record<string, number> = { processed: n, ms, cpuMs: (cpu.user + cpu.system) / 1000 }
+  if (mode === 'latency') {
+    latencies.sort((x, y) => x - y)
+    for (const p of [50, 95, 99]) report[`p${p}`] = percentile(latencies, p)
+  }
+  process.stdout.write(JSON.stringify(report) + '\n')
+  void worker.close(true).finally(() => process.exit(0))
+})
+await worker.waitUntilReady()
+process.stdout.write('ready\n')

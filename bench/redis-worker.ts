@@ -1,0 +1,51 @@
+/**
+ * Bench child, celeriac on Redis: one worker process at concurrency c. Prints `ready` once
+ * consuming, then after n tasks have settled {"processed","ms","cpuMs"} measured from the first
+ * task's start to the n-th settle; mode `latency` adds p50/p95/p99 of enqueue → start (ms).
+ * Modes: results (results stored), no-results (no result store), latency (results stored).
+ */
+import { pino } from 'pino'
+import { createApp } from 'celeriac'
+import { Worker } from 'celeriac/worker'
+import { percentile } from './proc.js'
+
+const [url, nArg, cArg, mode] = process.argv.slice(2)
+const n = Number(nArg)
+const app = createApp({ broker: url!, resultBackend: mode === 'no-results' ? false : undefined })
+const latencies: number[] = []
+let t0 = 0
+let cpu0: NodeJS.CpuUsage | null = null
+app.task('noop', (_ctx, sentAt?: number) => {
+  if (!cpu0) {
+    cpu0 = process.cpuUsage()
+    t0 = performance.now()
+  }
+  if (sentAt !== undefined) latencies.push(performance.timeOrigin + performance.now() - sentAt)
+})
+const worker = new Worker(app, {
+  concurrency: Number(cArg ?? 50),
+  // Default: the worker's own (= concurrency). Set to study batch size; the benchmark leaves it.
+  prefetch: process.env.BENCH_PREFETCH ? Number(process.env.BENCH_PREFETCH) : undefined,
+  logger: pino({ level: 'warn' }),
+  shutdownGrace: 1000,
+})
+let settled = 0
+worker.on('settled', () => {
+  if (++settled !== n) return
+  const ms = performance.now() - t0
+  const cpu = process.cpuUsage(cpu0 ?? undefined)
+  const report: Record<string, number> = { processed: n, ms, cpuMs: (cpu.user + cpu.system) / 1000 }
+  if (mode === 'latency') {
+    latencies.sort((x, y) => x - y)
+    for (const p of [50, 95, 99]) report[`p${p}`] = percentile(latencies, p)
+  }
+  void worker
+    .stop({ grace: 0 })
+    .then(() => app.close())
+    .then(() => {
+      process.stdout.write(JSON.stringify(report) + '\n')
+      process.exit(0)
+    })
+})
+await worker.start()
+process.stdout.write('ready\n')
