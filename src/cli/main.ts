@@ -50,7 +50,7 @@ program
   )
   .option(
     '--prefetch <n>',
-    'deliveries reserved beyond the running ones (default: concurrency)',
+    'deliveries reserved beyond the running ones (default: 3 × concurrency, so 4 × concurrency held as in Celery)',
     int('--prefetch'),
   )
   .option('--lease <duration>', 'visibility timeout; leases are extended while tasks run (default 30s)')

@@ -28,6 +28,8 @@ export interface SettlerHooks {
   settled(outcome: Outcome, live: boolean): void
   /** A batch could not be written; it will be tried again. */
   failed(error: unknown, count: number): void
+  /** A batch was written. */
+  ok(): void
 }
 
 export class Settler {
@@ -120,6 +122,7 @@ export class Settler {
       retries.forEach((o, i) => this.hooks.settled(o, r[i] ?? false))
       deads.forEach((o, i) => this.hooks.settled(o, d[i] ?? false))
       this.backoffMs = 0
+      this.hooks.ok()
     } catch (err) {
       // Nothing is lost: the batch goes back to the front and is written again after a pause.
       // Results are idempotent upserts; a broker call that did apply fences the second try off.

@@ -11,6 +11,7 @@ import { type Duration, toMs } from '../core/duration.js'
 import { ConfigError, redactUrl } from '../core/errors.js'
 import { execute, type ExecuteEnv } from './execute.js'
 import { createLogger, type Logger } from './logger.js'
+import { OutageLog } from './outage.js'
 import { Settler, type Outcome } from './settle.js'
 
 export interface WorkerOptions {
@@ -18,7 +19,11 @@ export interface WorkerOptions {
   readonly concurrency?: number
   /** Queues to consume, in priority order for equal task priorities (default: the app's default queue). */
   readonly queues?: readonly string[]
-  /** Deliveries reserved beyond the running ones, so slots never wait on the broker (default: concurrency). */
+  /**
+   * Deliveries reserved beyond the running ones, so slots never wait on the broker. Default
+   * 3 × concurrency: 4 × concurrency held in all, Celery's default prefetch multiplier. Lower it
+   * (even to 0) for long tasks spread over many workers.
+   */
   readonly prefetch?: number
   /** Lease (visibility timeout): a job held this long without a heartbeat is redelivered (default 30s). */
   readonly lease?: Duration
@@ -74,7 +79,7 @@ export class Worker extends EventEmitter {
   private stopping: Promise<void> | null = null
   private idle: (() => void) | null = null
   private counts = { received: 0, succeeded: 0, failed: 0, retried: 0, deadLettered: 0, stale: 0 }
-  private brokerDown = false
+  private readonly outages: OutageLog
 
   constructor(
     readonly app: App,
@@ -85,12 +90,13 @@ export class Worker extends EventEmitter {
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1)
       throw new ConfigError(`concurrency must be a positive integer, got ${options.concurrency}`)
     this.queues = options.queues?.length ? [...options.queues] : [app.defaultQueue]
-    this.prefetch = options.prefetch ?? this.concurrency
+    this.prefetch = options.prefetch ?? 3 * this.concurrency
     this.leaseMs = toMs(options.lease ?? 30_000, 'lease')
     this.graceMs = toMs(options.shutdownGrace ?? 30_000, 'shutdownGrace')
     this.name = options.name ?? `celeriac@${hostname()}:${process.pid}`
     this.log = options.logger ?? createLogger()
     this.maxDeliveries = options.maxDeliveries ?? 10
+    this.outages = new OutageLog(this.log)
   }
 
   private readonly maxDeliveries: number
@@ -114,11 +120,8 @@ export class Worker extends EventEmitter {
     }
     this.settler = new Settler(this.broker, this.results, {
       settled: (o, live) => this.settled(o, live),
-      failed: (err, n) =>
-        this.log.error(
-          { err: (err as Error).message, count: n },
-          'could not settle finished tasks; will retry',
-        ),
+      failed: (err, n) => this.outages.failed('settling finished tasks', err, { pending: n }),
+      ok: () => this.outages.ok('settling finished tasks'),
     })
     this.heartbeat = setInterval(() => void this.extendLeases(), Math.max(50, Math.floor(this.leaseMs / 3)))
     this.heartbeat.unref()
@@ -158,17 +161,14 @@ export class Worker extends EventEmitter {
           waitMs: 1000,
           signal: this.stopReserving.signal,
         })
-        if (this.brokerDown) this.log.info('broker reachable again; consuming')
-        this.brokerDown = false
+        this.outages.ok('reserving from the broker')
         errorDelay = 0
       } catch (err) {
-        if (!this.brokerDown)
-          this.log.error(
-            { err: (err as Error).message, broker: redactUrl(this.app.brokerUrl ?? this.broker.scheme) },
-            'cannot reserve from the broker; retrying with backoff',
-          )
-        this.brokerDown = true
-        errorDelay = Math.min(Math.max(errorDelay * 2, 250), 10_000)
+        this.outages.failed('reserving from the broker', err, {
+          broker: redactUrl(this.app.brokerUrl ?? this.broker.scheme),
+        })
+        // Short and capped: the worker should be consuming within a second or two of the broker's return.
+        errorDelay = Math.min(Math.max(errorDelay * 2, 100), 2000)
         await new Promise((r) => setTimeout(r, errorDelay))
         continue
       }
@@ -237,7 +237,7 @@ export class Worker extends EventEmitter {
       this.counts.stale++
       this.log.warn(
         { id: o.delivery.id },
-        'lease was lost before the task finished; the job may have run twice',
+        'settled with a stale token: the lease had been lost (the job may run or have run elsewhere) or an earlier try of this write had already applied',
       )
     }
     this.emit('settled', o, live)
@@ -248,15 +248,17 @@ export class Worker extends EventEmitter {
     const refs = [...this.held.values()]
     try {
       const ok = await this.broker.extend(refs, this.leaseMs)
+      this.outages.ok('extending leases')
       ok.forEach((live, i) => {
-        if (!live)
+        // A job settled while the extension was in flight is not held any more: nothing was lost.
+        if (!live && this.held.has(refs[i]!.token))
           this.log.warn(
             { id: refs[i]!.id },
             'lease lost while holding the job (it expired or was taken over)',
           )
       })
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'could not extend leases')
+      this.outages.failed('extending leases', err)
     }
   }
 

@@ -132,10 +132,18 @@ describe('Redis restarted while jobs flow', () => {
 
     for (const w of procs) {
       const lines = logLines(w)
-      const outage = lines.filter((l) => l.msg.startsWith('cannot reserve from the broker'))
-      assert.equal(outage.length, 1, `the worker logs the outage once:\n${w.output()}`)
-      assert.equal(lines.filter((l) => l.msg.startsWith('broker reachable again')).length, 1)
-      const others = lines.filter((l) => l.level >= 40 && !l.msg.startsWith('cannot reserve'))
+      const count = (re: RegExp) => lines.filter((l) => re.test(l.msg)).length
+      assert.equal(
+        count(/^reserving from the broker failed/),
+        1,
+        `the worker logs the outage once:\n${w.output()}`,
+      )
+      assert.equal(count(/^reserving from the broker works again/), 1)
+      // Settling and heartbeats may or may not have been hit by the outage; at most one line each.
+      assert.ok(count(/^settling finished tasks failed/) <= 1, w.output())
+      assert.ok(count(/^extending leases failed/) <= 1, w.output())
+      // Leases do expire during an outage longer than the lease: those warnings are true ones.
+      const others = lines.filter((l) => l.level >= 40 && !/failed; retrying with backoff$/.test(l.msg))
       const counts = new Map<string, number>()
       for (const l of others) counts.set(l.msg, (counts.get(l.msg) ?? 0) + 1)
       t.diagnostic(`worker ${w.child.pid}: other warnings/errors: ${JSON.stringify([...counts])}`)
@@ -143,18 +151,6 @@ describe('Redis restarted while jobs flow', () => {
       assert.equal(await w.exited(), 0)
     }
   })
-
-  it(
-    'the outage is the only warning: settle and heartbeat failures while Redis is away stay quiet',
-    { todo: 'src/worker logs every failed settle try and every failed heartbeat at warn/error' },
-    () => {
-      assert.ok(procs.length === 2, 'the test above ran')
-      for (const w of procs) {
-        const noisy = logLines(w).filter((l) => /^could not (settle|extend)/.test(l.msg))
-        assert.equal(noisy.length, 0, `worker ${w.child.pid}: ${noisy.length} more lines about the outage`)
-      }
-    },
-  )
 })
 
 function logLines(p: Proc): { level: number; msg: string }[] {
