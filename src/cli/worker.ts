@@ -62,15 +62,17 @@ export async function runWorker(app: App, file: string, flags: WorkerFlags): Pro
     name: flags.hostname ? flags.hostname.replace('%h', hostname()) : undefined,
     logger,
   })
-  await worker.start()
-  const store = await app.resultStore()
-  const resultUrl = store ? redactUrl(app.resultBackendUrl ?? app.brokerUrl ?? store.scheme) : 'disabled'
-  if (flags.banner !== false) process.stdout.write(banner(app, file, worker, resultUrl) + '\n')
-  logger.info({ worker: worker.name }, `${worker.name} ready.`)
-
+  // Handlers go in before anything can print "ready": until a handler exists, SIGTERM kills the
+  // process outright, and a supervisor may send it the moment it sees the line.
+  let started = false
   let signals = 0
   const onSignal = (sig: NodeJS.Signals) => {
     signals++
+    if (!started) {
+      // Still connecting: nothing is reserved or running yet.
+      logger.info({ signal: sig }, 'stopped while starting')
+      process.exit(0)
+    }
     if (signals === 1) {
       logger.info(
         { signal: sig },
@@ -84,6 +86,12 @@ export async function runWorker(app: App, file: string, flags: WorkerFlags): Pro
   }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
+  await worker.start()
+  started = true
+  const store = await app.resultStore()
+  const resultUrl = store ? redactUrl(app.resultBackendUrl ?? app.brokerUrl ?? store.scheme) : 'disabled'
+  if (flags.banner !== false) process.stdout.write(banner(app, file, worker, resultUrl) + '\n')
+  logger.info({ worker: worker.name }, `${worker.name} ready.`)
   await worker.done
   await app.close()
   logger.info(worker.stats, 'worker stopped')
