@@ -6,7 +6,7 @@ import '../backends.js'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { CeleriacError } from '../core/errors.js'
 import { appFromFlags, type AppFlags } from './load.js'
-import { call, deadDelete, deadList, deadReplay, purge, showResult, stats } from './ops.js'
+import { call, deadDelete, deadList, deadReplay, pauseQueues, purge, showResult, stats } from './ops.js'
 import { VERSION } from './version.js'
 import { runWorker } from './worker.js'
 
@@ -102,13 +102,30 @@ program
 
 program
   .command('stats')
-  .description('waiting, delayed, active and dead jobs per queue')
+  .description('waiting, delayed, active and dead jobs per queue, throughput and pause state')
   .option('-Q, --queues <list>', 'comma-separated queues (default: all)')
   .action(async (flags: { queues?: string }) => {
     const { app } = await appFromFlags(globals())
     await stats(app, flags.queues)
     await app.close()
   })
+
+for (const [name, pause] of [
+  ['pause', true],
+  ['resume', false],
+] as const) {
+  program
+    .command(name)
+    .description(
+      pause ? 'stop deliveries from queues (publishing still works)' : 'let paused queues deliver again',
+    )
+    .requiredOption('-Q, --queues <list>', 'comma-separated queues')
+    .action(async (flags: { queues: string }) => {
+      const { app } = await appFromFlags(globals())
+      await pauseQueues(app, flags.queues, pause)
+      await app.close()
+    })
+}
 
 program
   .command('purge')

@@ -83,14 +83,37 @@ export async function showResult(app: App, id: string, wait?: string | boolean):
 
 export async function stats(app: App, queues?: string): Promise<void> {
   const broker = await app.broker()
-  const rows = await broker.stats(queues ? queues.split(',') : undefined)
+  const rows = await broker.stats(queues ? splitList(queues) : undefined)
   if (!rows.length) return out('no queues yet')
   out(
     table(
-      ['queue', 'waiting', 'delayed', 'active', 'dead'],
-      rows.map((r) => [r.queue, r.waiting, r.delayed, r.active, r.dead]),
+      ['queue', 'waiting', 'delayed', 'active', 'dead', 'jobs/s (1 min)', 'state'],
+      rows.map((r) => [
+        r.queue,
+        r.waiting,
+        r.delayed,
+        r.active,
+        r.dead,
+        r.throughput,
+        r.paused ? 'paused' : 'consuming',
+      ]),
     ),
   )
+}
+
+export async function pauseQueues(app: App, queues: string, pause: boolean): Promise<void> {
+  const broker = await app.broker()
+  for (const q of splitList(queues)) {
+    await (pause ? broker.pause(q) : broker.resume(q))
+    out(`${pause ? 'paused' : 'resumed'} ${q}`)
+  }
+}
+
+function splitList(list: string): string[] {
+  return list
+    .split(',')
+    .map((q) => q.trim())
+    .filter(Boolean)
 }
 
 export async function purge(app: App, queues: string, force: boolean): Promise<void> {

@@ -82,6 +82,10 @@ export interface QueueStats {
   readonly active: number
   /** In the dead-letter store. */
   readonly dead: number
+  /** Jobs settled (acknowledged or dead-lettered) per second, averaged over about the last minute. */
+  readonly throughput: number
+  /** Paused: nothing is delivered from it (publishing still works). */
+  readonly paused: boolean
 }
 
 export interface BrokerCapabilities {
@@ -142,6 +146,10 @@ export interface Broker {
   replayDead(ids?: readonly string[]): Promise<number>
   /** Deletes dead-letter entries (all when ids is absent). Returns how many. */
   deleteDead(ids?: readonly string[]): Promise<number>
+  /** Stops deliveries from a queue until `resume`; jobs can still be published to it. */
+  pause(queue: string): Promise<void>
+  /** Lets a paused queue deliver again. */
+  resume(queue: string): Promise<void>
   /** Deletes waiting and delayed jobs of a queue (not active ones). Returns how many. */
   purge(queue: string): Promise<number>
   /** Counts per queue; all queues the broker knows when `queues` is absent. */

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, describe, it } from 'node:test'
-import type { Broker, Delivery, OutgoingJob } from '../../src/contracts/broker.js'
+import type { Broker, Delivery, OutgoingJob, QueueStats } from '../../src/contracts/broker.js'
 
 export interface ConformanceTarget {
   readonly name: string
@@ -16,6 +16,14 @@ export interface ConformanceTarget {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** The job counts of a stats row, for exact comparison. */
+function counts(
+  s: QueueStats | undefined,
+): Pick<QueueStats, 'queue' | 'waiting' | 'delayed' | 'active' | 'dead'> {
+  assert.ok(s, 'a stats row for the queue')
+  return { queue: s.queue, waiting: s.waiting, delayed: s.delayed, active: s.active, dead: s.dead }
+}
 
 function q(): string {
   return `cq-${randomUUID().slice(0, 8)}`
@@ -75,7 +83,7 @@ export function brokerConformance(target: ConformanceTarget): void {
       assert.deepEqual(await b.ack(got), [false, false, false], 'a second ack changes nothing')
       assert.deepEqual(await b.reserve([queue], 10, { leaseMs: 30_000 }), [])
       const [s] = await b.stats([queue])
-      assert.deepEqual(s, { queue, waiting: 0, delayed: 0, active: 0, dead: 0 })
+      assert.deepEqual(counts(s), { queue, waiting: 0, delayed: 0, active: 0, dead: 0 })
     })
 
     it('skips repeated ids when the broker publishes idempotently', async (t) => {
@@ -238,7 +246,7 @@ export function brokerConformance(target: ConformanceTarget): void {
       assert.deepEqual(new Set(dead.map((d) => d.reason)), new Set(['reason 0', 'reason 1']))
       assert.ok(dead.every((d) => d.queue === queue && d.failedAt > 0 && d.deliveries === 1))
       const [s] = await b.stats([queue])
-      assert.deepEqual(s, { queue, waiting: 0, delayed: 0, active: 0, dead: 2 })
+      assert.deepEqual(counts(s), { queue, waiting: 0, delayed: 0, active: 0, dead: 2 })
       assert.equal(await b.replayDead([sent[0]!.id]), 1)
       const [replayed] = await b.reserve([queue], 10, { leaseMs: 30_000 })
       assert.equal(replayed!.id, sent[0]!.id)
@@ -254,7 +262,7 @@ export function brokerConformance(target: ConformanceTarget): void {
       const [active] = await b.reserve([queue], 1, { leaseMs: 30_000 })
       assert.equal(await b.purge(queue), 6)
       const [s] = await b.stats([queue])
-      assert.deepEqual(s, { queue, waiting: 0, delayed: 0, active: 1, dead: 0 })
+      assert.deepEqual(counts(s), { queue, waiting: 0, delayed: 0, active: 1, dead: 0 })
       assert.deepEqual(await b.ack([active!]), [true])
     })
 
@@ -265,13 +273,54 @@ export function brokerConformance(target: ConformanceTarget): void {
       const got = await b.reserve([queue], 2, { leaseMs: 30_000 })
       await b.deadLetter([{ id: got[0]!.id, token: got[0]!.token, reason: 'r' }])
       const [s] = await b.stats([queue])
-      assert.deepEqual(s, { queue, waiting: 2, delayed: 3, active: 1, dead: 1 })
+      assert.deepEqual(counts(s), { queue, waiting: 2, delayed: 3, active: 1, dead: 1 })
       const all = await b.stats()
       assert.ok(
         all.some((x) => x.queue === queue),
         'stats() with no queues lists known queues',
       )
       await b.purge(queue)
+    })
+
+    it('counts settled jobs as throughput', async () => {
+      const b = await open()
+      const queue = q()
+      await b.publish(jobs(queue, 12))
+      const got = await b.reserve([queue], 12, { leaseMs: 30_000 })
+      await b.ack(got.slice(0, 9))
+      await b.deadLetter(got.slice(9).map((d) => ({ id: d.id, token: d.token, reason: 'r' })))
+      const [s] = await b.stats([queue])
+      // 12 jobs over a window of 50 to 60 seconds.
+      assert.ok(s!.throughput >= 0.19 && s!.throughput <= 0.25, `throughput ${s!.throughput}`)
+      const [other] = await b.stats([q()])
+      assert.equal(other!.throughput, 0)
+    })
+
+    it('pauses and resumes a queue: nothing is delivered while paused, publishing still works', async () => {
+      const b = await open()
+      const consumer = await open()
+      const [queue, open2] = [q(), q()]
+      await b.publish([...jobs(queue, 2), ...jobs(open2, 1)])
+      await b.pause(queue)
+      const [s] = await b.stats([queue])
+      assert.equal(s!.paused, true)
+      await b.publish(jobs(queue, 1))
+      const got = await consumer.reserve([queue, open2], 10, { leaseMs: 30_000 })
+      assert.deepEqual(
+        got.map((d) => d.queue),
+        [open2],
+        'only the queue that is not paused delivers',
+      )
+      assert.deepEqual(await consumer.reserve([queue], 10, { leaseMs: 30_000, waitMs: 200 }), [])
+      const waiting = consumer.reserve([queue], 10, { leaseMs: 30_000, waitMs: 3000 })
+      await sleep(100)
+      await b.resume(queue)
+      const after = await waiting
+      assert.ok(after.length >= 1, 'resume wakes a waiting consumer')
+      const rest = after.length < 3 ? await consumer.reserve([queue], 10, { leaseMs: 30_000 }) : []
+      assert.equal(after.length + rest.length, 3)
+      const [s2] = await b.stats([queue])
+      assert.equal(s2!.paused, false)
     })
 
     it('wakes a waiting reserve when a job is published by another client', async () => {

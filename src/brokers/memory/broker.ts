@@ -15,6 +15,7 @@ import type {
   ReserveOptions,
   RetryItem,
 } from '../../contracts/broker.js'
+import { ThroughputCounter } from '../../core/throughput.js'
 import { Fifo } from './fifo.js'
 import { Waiters } from './waiters.js'
 
@@ -53,6 +54,8 @@ export class MemoryBroker implements Broker {
   private readonly timed = new Set<Job>()
   private readonly dead = new Map<string, DeadJob>()
   private readonly waiters = new Waiters()
+  private readonly paused = new Set<string>()
+  private readonly throughput = new ThroughputCounter()
   private seq = 0
   private tokenSeq = 0
 
@@ -123,6 +126,7 @@ export class MemoryBroker implements Broker {
         if (out.length >= max) break
         let best: Fifo<Entry> | null = null
         for (const q of queues) {
+          if (this.paused.has(q)) continue
           const fifo = this.ready.get(q)?.[p]
           if (!fifo) continue
           let head = fifo.peek()
@@ -171,8 +175,18 @@ export class MemoryBroker implements Broker {
       if (!job) return false
       this.timed.delete(job)
       this.jobs.delete(job.id)
+      this.throughput.add(job.queue, 1)
       return true
     })
+  }
+
+  async pause(queue: string): Promise<void> {
+    this.paused.add(queue)
+  }
+
+  async resume(queue: string): Promise<void> {
+    this.paused.delete(queue)
+    this.waiters.wakeAll()
   }
 
   async extend(refs: readonly LeaseRef[], leaseMs: number): Promise<boolean[]> {
@@ -220,6 +234,7 @@ export class MemoryBroker implements Broker {
       if (!job) return false
       this.timed.delete(job)
       this.jobs.delete(job.id)
+      this.throughput.add(job.queue, 1)
       this.dead.delete(job.id)
       this.dead.set(job.id, {
         id: job.id,
@@ -309,7 +324,14 @@ export class MemoryBroker implements Broker {
       if (queues && !queues.includes(d.queue)) continue
       row(d.queue).dead++
     }
-    return [...counts.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([queue, c]) => ({ queue, ...c }))
+    return [...counts.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([queue, c]) => ({
+        queue,
+        ...c,
+        throughput: this.throughput.rate(queue, now),
+        paused: this.paused.has(queue),
+      }))
   }
 }
 

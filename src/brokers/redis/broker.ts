@@ -3,6 +3,7 @@
  * by SHA (scripts/*.lua); a batch costs one round trip: one script call per queue, several queues
  * pipelined. The key layout and its reasons are in README.md.
  */
+import { oldestBucket, ratePerSecond } from '../../core/throughput.js'
 import type {
   Broker,
   BrokerCapabilities,
@@ -356,12 +357,21 @@ export class RedisBroker implements Broker {
       names.map((q) => ({ script: S.stats, keys: this.keys(q).stats, args: [] })),
     )
     return replies.map((r, i) => {
-      const [waiting, delayed, active, dead] = (r as number[]).map(Number)
-      return { queue: names[i]!, waiting: waiting!, delayed: delayed!, active: active!, dead: dead! }
+      const [waiting, delayed, active, dead, paused, now, ...buckets] = (r as number[]).map(Number)
+      const first = oldestBucket(now!)
+      return {
+        queue: names[i]!,
+        waiting: waiting!,
+        delayed: delayed!,
+        active: active!,
+        dead: dead!,
+        throughput: ratePerSecond((b) => buckets[b - first] ?? 0, now!),
+        paused: paused === 1,
+      }
     })
   }
 
-  /** Stops deliveries from a queue (publish still works) until resume(). Not in the contract yet. */
+  /** Stops deliveries from a queue (publish still works) until resume(). */
   async pause(queue: string): Promise<void> {
     try {
       await this.redis().set(this.keys(queue).paused, '1')

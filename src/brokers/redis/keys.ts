@@ -42,6 +42,7 @@ export class QueueKeys {
   readonly seq: string
   readonly dead: string
   readonly deadAt: string
+  readonly settled: string
   /** ready 0..9, delayed, wake */
   readonly publish: readonly string[]
   /** ready 0..9, delayed, wake, active, leases, paused, seq (peek takes the first 15) */
@@ -54,7 +55,7 @@ export class QueueKeys {
   readonly deadStore: readonly string[]
   /** ready 0..9, wake, dead, dead index */
   readonly replay: readonly string[]
-  /** ready 0..9, delayed, active, dead index */
+  /** ready 0..9, delayed, active, dead index, settled, paused */
   readonly stats: readonly string[]
 
   constructor(
@@ -71,15 +72,16 @@ export class QueueKeys {
     this.seq = `${tag}:seq`
     this.dead = `${tag}:dead`
     this.deadAt = `${tag}:dead:at`
+    this.settled = `${tag}:settled`
     this.publish = [...this.ready, this.delayed, this.wake]
     this.requeue = [...this.publish, this.active, this.leases]
     this.peek = [...this.requeue, this.paused]
     this.reserve = [...this.peek, this.seq]
-    this.ack = [this.active, this.leases]
-    this.deadLetter = [this.active, this.leases, this.dead, this.deadAt]
+    this.ack = [this.active, this.leases, this.settled]
+    this.deadLetter = [this.active, this.leases, this.dead, this.deadAt, this.settled]
     this.deadStore = [this.dead, this.deadAt]
     this.replay = [...this.ready, this.wake, this.dead, this.deadAt]
-    this.stats = [...this.ready, this.delayed, this.active, this.deadAt]
+    this.stats = [...this.ready, this.delayed, this.active, this.deadAt, this.settled, this.paused]
   }
 }
 

@@ -21,6 +21,7 @@ import type {
   RetryItem,
 } from '../../contracts/broker.js'
 import { BrokerError } from '../../core/errors.js'
+import { bucketOf, oldestBucket, ratePerSecond } from '../../core/throughput.js'
 import { acquire, type SharedDb } from './database.js'
 import { prepareStatements, type Statements } from './statements.js'
 
@@ -88,7 +89,9 @@ export class SqliteBroker implements Broker {
     this.reserveTx = db.transaction((queues: readonly string[], max: number, leaseMs: number) => {
       const now = Date.now()
       st.promoteDue.run(now)
+      if (st.anyPaused.get()) queues = queues.filter((q) => !st.isPaused.get(q))
       let seqs: number[]
+      if (queues.length === 0) return []
       if (queues.length === 1) {
         seqs = st.pickOne.all(queues[0], max) as number[]
       } else {
@@ -167,8 +170,48 @@ export class SqliteBroker implements Broker {
       .immediate()
   }
 
+  /** Runs `fn` like `fenced`, counting the settled jobs per queue for throughput in the same transaction. */
+  private settle<T extends LeaseRef>(
+    items: readonly T[],
+    fn: (item: T, seq: number, n: number) => string | undefined,
+  ): boolean[] {
+    const db = this.db
+    return db
+      .transaction(() => {
+        const perQueue = new Map<string, number>()
+        const out = items.map((it) => {
+          const t = parseToken(it)
+          const queue = t === null ? undefined : fn(it, t[0], t[1])
+          if (queue !== undefined) perQueue.set(queue, (perQueue.get(queue) ?? 0) + 1)
+          return queue !== undefined
+        })
+        if (perQueue.size) {
+          const now = Date.now()
+          const bucket = bucketOf(now)
+          if (bucket !== this.lastBucket) {
+            this.st.pruneSettled.run(oldestBucket(now))
+            this.lastBucket = bucket
+          }
+          for (const [queue, n] of perQueue) this.st.countSettled.run(queue, bucket, n)
+        }
+        return out
+      })
+      .immediate()
+  }
+
+  private lastBucket = 0
+
+  async pause(queue: string): Promise<void> {
+    this.st.pause.run(queue)
+  }
+
+  async resume(queue: string): Promise<void> {
+    this.st.resume.run(queue)
+    this.shared?.notify()
+  }
+
   async ack(refs: readonly LeaseRef[]): Promise<boolean[]> {
-    return this.fenced(refs, (_r, seq, n) => this.st.ack.run(seq, n).changes)
+    return this.settle(refs, (_r, seq, n) => this.st.ack.get(seq, n) as string | undefined)
   }
 
   async extend(refs: readonly LeaseRef[], leaseMs: number): Promise<boolean[]> {
@@ -201,11 +244,11 @@ export class SqliteBroker implements Broker {
 
   async deadLetter(items: readonly DeadLetterItem[]): Promise<boolean[]> {
     const now = Date.now()
-    return this.fenced(items, (it, seq, n) => {
+    return this.settle(items, (it, seq, n) => {
       const row = this.st.take.get(seq, n) as Row | undefined
-      if (!row) return 0
+      if (!row) return undefined
       this.st.insertDead.run(row.id, row.queue, row.priority, row.body, it.reason, now, row.deliveries)
-      return 1
+      return row.queue
     })
   }
 
@@ -278,7 +321,21 @@ export class SqliteBroker implements Broker {
           active: number | null
         }
         const dead = this.st.countDead.get(queue) as number
-        return { queue, waiting: c.waiting ?? 0, delayed: c.delayed ?? 0, active: c.active ?? 0, dead }
+        const settled = new Map(
+          (this.st.readSettled.all(queue, oldestBucket(now)) as { bucket: number; n: number }[]).map((r) => [
+            r.bucket,
+            r.n,
+          ]),
+        )
+        return {
+          queue,
+          waiting: c.waiting ?? 0,
+          delayed: c.delayed ?? 0,
+          active: c.active ?? 0,
+          dead,
+          throughput: ratePerSecond((b) => settled.get(b) ?? 0, now),
+          paused: this.st.isPaused.get(queue) === 1,
+        }
       }),
     )()
   }

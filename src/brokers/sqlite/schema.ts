@@ -33,6 +33,13 @@ CREATE TABLE IF NOT EXISTS celeriac_dead (
 CREATE INDEX IF NOT EXISTS celeriac_dead_failed ON celeriac_dead (failed_at);
 
 CREATE TABLE IF NOT EXISTS celeriac_queues (name TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS celeriac_paused (queue TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS celeriac_throughput (
+  queue  TEXT    NOT NULL,
+  bucket INTEGER NOT NULL,
+  n      INTEGER NOT NULL,
+  PRIMARY KEY (queue, bucket)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS celeriac_results (
   id         TEXT    PRIMARY KEY,

@@ -26,7 +26,9 @@ export function prepareStatements(db: Db): Statements {
        RETURNING seq, id, queue, body, priority, deliveries`,
     ),
     nextDue: db.prepare('SELECT min(available_at) FROM celeriac_jobs WHERE state <> 0').pluck(),
-    ack: db.prepare('DELETE FROM celeriac_jobs WHERE seq = ? AND token = ? AND state = 2'),
+    ack: db
+      .prepare('DELETE FROM celeriac_jobs WHERE seq = ? AND token = ? AND state = 2 RETURNING queue')
+      .pluck(),
     extend: db.prepare('UPDATE celeriac_jobs SET available_at = ? WHERE seq = ? AND token = ? AND state = 2'),
     release: db.prepare(
       'UPDATE celeriac_jobs SET state = 0, token = 0, deliveries = max(deliveries - 1, 0) WHERE seq = ? AND token = ? AND state = 2',
@@ -61,6 +63,16 @@ export function prepareStatements(db: Db): Statements {
        FROM celeriac_jobs WHERE queue = ?`,
     ),
     countDead: db.prepare('SELECT count(*) FROM celeriac_dead WHERE queue = ?').pluck(),
+    anyPaused: db.prepare('SELECT EXISTS (SELECT 1 FROM celeriac_paused)').pluck(),
+    isPaused: db.prepare('SELECT EXISTS (SELECT 1 FROM celeriac_paused WHERE queue = ?)').pluck(),
+    pause: db.prepare('INSERT OR IGNORE INTO celeriac_paused (queue) VALUES (?)'),
+    resume: db.prepare('DELETE FROM celeriac_paused WHERE queue = ?'),
+    countSettled: db.prepare(
+      `INSERT INTO celeriac_throughput (queue, bucket, n) VALUES (?, ?, ?)
+       ON CONFLICT (queue, bucket) DO UPDATE SET n = n + excluded.n`,
+    ),
+    pruneSettled: db.prepare('DELETE FROM celeriac_throughput WHERE bucket < ?'),
+    readSettled: db.prepare('SELECT bucket, n FROM celeriac_throughput WHERE queue = ? AND bucket >= ?'),
   }
 }
 
@@ -90,3 +102,10 @@ type StatementName =
   | 'listQueues'
   | 'countQueue'
   | 'countDead'
+  | 'anyPaused'
+  | 'isPaused'
+  | 'pause'
+  | 'resume'
+  | 'countSettled'
+  | 'pruneSettled'
+  | 'readSettled'

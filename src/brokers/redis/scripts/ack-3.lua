@@ -3,6 +3,7 @@
 
   KEYS[1]  active hash   {p:q}:active
   KEYS[2]  leases zset   {p:q}:leases
+  KEYS[3]  settled hash  {p:q}:settled   throughput buckets
 
   ARGV     lease members "<token>:<id>", one per delivery
 
@@ -10,6 +11,8 @@
 ]]
 --- @include "batch"
 --- @include "entry"
+--- @include "time"
+--- @include "settled"
 
 local out, done = {}, {}
 for i = 1, #ARGV do
@@ -22,5 +25,6 @@ for i = 1, #ARGV do
 end
 if #done > 0 then
   call_range('HDEL', KEYS[1], done, 1, #done)
+  count_settled(KEYS[3], now_ms(), #done)
 end
 return out

@@ -5,6 +5,7 @@
   KEYS[2]  leases zset     {p:q}:leases
   KEYS[3]  dead hash       {p:q}:dead      id -> "<failedAt>:<priority>:<deliveries>:<bytes of reason>:<reason><body>"
   KEYS[4]  dead index      {p:q}:dead:at   id scored by failedAt
+  KEYS[5]  settled hash    {p:q}:settled   throughput buckets
 
   ARGV     pairs: lease member "<token>:<id>", reason
 
@@ -12,9 +13,10 @@
 ]]
 --- @include "time"
 --- @include "entry"
+--- @include "settled"
 
 local now = now_ms()
-local out = {}
+local out, moved = {}, 0
 for i = 1, #ARGV, 2 do
   local k = (i + 1) / 2
   out[k] = 0
@@ -27,7 +29,9 @@ for i = 1, #ARGV, 2 do
       redis.call('ZADD', KEYS[4], now, id)
       redis.call('HDEL', KEYS[1], id)
       out[k] = 1
+      moved = moved + 1
     end
   end
 end
+count_settled(KEYS[5], now, moved)
 return out
