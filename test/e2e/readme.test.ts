@@ -78,7 +78,10 @@ describe('README', () => {
     assert.equal(call.status, 0, call.stderr)
     assert.match(call.stdout, /"state":"SUCCESS","task":"math.add".*"result":42/)
     const stats = sh(ops[1]!)
-    assert.match(stats.stdout, /queue\s+waiting\s+delayed\s+active\s+dead\s+jobs\/s \(1 min\)\s+state\n[- ]+\ndefault .* consuming/)
+    assert.match(
+      stats.stdout,
+      /queue\s+waiting\s+delayed\s+active\s+dead\s+jobs\/s \(1 min\)\s+state\n[- ]+\ndefault .* consuming/,
+    )
     const ghost = sh(ops[2]!)
     assert.equal(ghost.status, 0)
     await until(() => /no\.such\.task/.test(sh(ops[3]!).stdout), 20_000, 'dead letter listed')
