@@ -219,6 +219,27 @@ describe('worker (in process, memory broker)', () => {
     assert.equal(await (await strict.delay(7)).get({ timeout: 5000 }), 7)
   })
 
+  it('extends the lease while a task runs longer than it: no other worker gets the job', async () => {
+    const { app } = setup()
+    let runs = 0
+    const long = app.task('long', async () => {
+      runs++
+      await new Promise((r) => setTimeout(r, 1000))
+      return 'once'
+    })
+    const make = () => new Worker(app, { concurrency: 2, logger: silent, lease: 300, shutdownGrace: 2000 })
+    const [a, b] = [make(), make()]
+    await a.start()
+    stops.push(() => a.stop())
+    const r = await long.delay()
+    await new Promise((res) => setTimeout(res, 50))
+    await b.start()
+    stops.push(() => b.stop())
+    assert.equal(await r.get({ timeout: 5000 }), 'once')
+    assert.equal(runs, 1, 'three lease lengths passed, and the heartbeat kept the job')
+    assert.equal(a.stats.stale + b.stats.stale, 0)
+  })
+
   it('records STARTED while a task runs when trackStarted is on', async () => {
     const { app, worker } = setup()
     let release!: () => void
