@@ -4,9 +4,8 @@
  */
 import { Router, type RequestHandler } from 'express'
 import type { App } from '../core/app.js'
-import type { Duration } from '../core/duration.js'
 import { BackgroundRunner, BackgroundTasks, type BackgroundOptions } from './background.js'
-import { closeServer, type ClosableServer } from './server.js'
+import { withShutdown, type ShutdownHelpers } from './server.js'
 import { normalizePrefix, taskStatus, type TaskStatusOptions } from './status.js'
 
 export {
@@ -30,13 +29,7 @@ declare global {
 }
 
 /** The middleware, with the tracker and shutdown helpers attached. */
-export interface ExpressBackground extends RequestHandler {
-  readonly runner: BackgroundRunner
-  /** Waits for background work (see `BackgroundRunner.drain`). */
-  drain(timeoutMs?: Duration): Promise<boolean>
-  /** Closes the server from `app.listen()`, then drains (see `closeServer`). */
-  close(server: ClosableServer, timeoutMs?: Duration): Promise<boolean>
-}
+export interface ExpressBackground extends RequestHandler, ShutdownHelpers {}
 
 /**
  * The background-tasks middleware. Functions added with `req.background.add(fn, ...args)` run
@@ -67,11 +60,7 @@ export function backgroundTasks(options: BackgroundOptions = {}): ExpressBackgro
     res.once('close', start)
     next()
   }
-  return Object.assign(middleware, {
-    runner,
-    drain: (timeoutMs?: Duration) => runner.drain(timeoutMs),
-    close: (server: ClosableServer, timeoutMs?: Duration) => closeServer(server, runner, timeoutMs),
-  })
+  return withShutdown(middleware, runner)
 }
 
 /**

@@ -8,9 +8,8 @@
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import type { App } from '../core/app.js'
-import type { Duration } from '../core/duration.js'
 import { BackgroundRunner, BackgroundTasks, type BackgroundOptions } from './background.js'
-import { closeServer, type ClosableServer } from './server.js'
+import { withShutdown, type ShutdownHelpers } from './server.js'
 import { normalizePrefix, taskStatus, type TaskStatusOptions } from './status.js'
 
 export {
@@ -34,13 +33,7 @@ declare module 'hono' {
 export type BackgroundEnv = { Variables: { background: BackgroundTasks } }
 
 /** The middleware, with the tracker and shutdown helpers attached. */
-export interface HonoBackground extends MiddlewareHandler<BackgroundEnv> {
-  readonly runner: BackgroundRunner
-  /** Waits for background work (see `BackgroundRunner.drain`). */
-  drain(timeoutMs?: Duration): Promise<boolean>
-  /** Closes a Node server from `serve()`, then drains (see `closeServer`). */
-  close(server: ClosableServer, timeoutMs?: Duration): Promise<boolean>
-}
+export interface HonoBackground extends MiddlewareHandler<BackgroundEnv>, ShutdownHelpers {}
 
 interface NodeResponseLike {
   readonly writableFinished: boolean
@@ -107,11 +100,7 @@ export function backgroundTasks(options: BackgroundOptions = {}): HonoBackground
       startAfterResponse(c, tasks)
     }
   }
-  return Object.assign(middleware, {
-    runner,
-    drain: (timeoutMs?: Duration) => runner.drain(timeoutMs),
-    close: (server: ClosableServer, timeoutMs?: Duration) => closeServer(server, runner, timeoutMs),
-  })
+  return withShutdown(middleware, runner)
 }
 
 /**

@@ -37,3 +37,21 @@ export async function closeServer(
   clearTimeout(timer)
   return runner.drain(Math.max(0, deadline - Date.now()))
 }
+
+/** The shutdown helpers the Hono and Express middlewares carry. */
+export interface ShutdownHelpers {
+  readonly runner: BackgroundRunner
+  /** Waits for background work (see `BackgroundRunner.drain`). */
+  drain(timeoutMs?: Duration): Promise<boolean>
+  /** Closes a Node server, then drains (see `closeServer`). */
+  close(server: ClosableServer, timeoutMs?: Duration): Promise<boolean>
+}
+
+/** Attaches `runner`, `drain` and `close` to a middleware function. */
+export function withShutdown<F extends object>(middleware: F, runner: BackgroundRunner): F & ShutdownHelpers {
+  return Object.assign(middleware, {
+    runner,
+    drain: (timeoutMs?: Duration) => runner.drain(timeoutMs),
+    close: (server: ClosableServer, timeoutMs?: Duration) => closeServer(server, runner, timeoutMs),
+  })
+}
