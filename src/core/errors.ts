@@ -161,6 +161,6 @@ export function redactUrl(url: string): string {
     if (u.password) u.password = '***'
     return u.toString()
   } catch {
-    return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@')
+    return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@')
   }
 }

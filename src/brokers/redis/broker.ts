@@ -17,11 +17,12 @@ import type {
   ReserveOptions,
   RetryItem,
 } from '../../contracts/broker.js'
-import { BrokerError, redactUrl } from '../../core/errors.js'
+import { BrokerError } from '../../core/errors.js'
 import { Blocker } from './blocking.js'
 import {
   brokerError,
   openClient,
+  openNode,
   runScripts,
   runScriptsAtomically,
   type RedisClient,
@@ -72,7 +73,10 @@ export class RedisBroker implements Broker {
       client.on('ready', () => this.registered.clear())
       this.client = client
       this.blocker = new Blocker(
-        () => openClient(this.target, 'broker-wait', { blockingTimeout: 30_000 }),
+        (node) =>
+          node
+            ? openNode(this.target, node, 'broker-wait', { blockingTimeout: 30_000 })
+            : openClient(this.target, 'broker-wait', { blockingTimeout: 30_000 }),
         () => this.redis(),
       )
     })().catch((e: unknown) => {
@@ -93,9 +97,7 @@ export class RedisBroker implements Broker {
 
   private redis(): RedisClient {
     if (!this.client)
-      throw new BrokerError(
-        `redis broker at ${redactUrl(this.target.url)} is not connected: call connect() first`,
-      )
+      throw new BrokerError(`redis broker at ${this.target.safeUrl} is not connected: call connect() first`)
     return this.client
   }
 

@@ -6,12 +6,13 @@
  * command issued while Redis is away fails at once with a BrokerError instead of waiting for ever;
  * ioredis keeps reconnecting in the background with capped exponential backoff.
  */
-import type { Redis, RedisOptions } from 'ioredis'
-import { BrokerError, ConfigError, redactUrl } from '../../core/errors.js'
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis'
+import { BrokerError, ConfigError } from '../../core/errors.js'
 import type { LuaScript } from './scripts.generated.js'
-import type { RedisTarget } from './keys.js'
+import type { RedisAuth, RedisNode, RedisTarget } from './keys.js'
 
-export type RedisClient = Redis
+/** One server or a Sentinel-managed primary (`Redis`), or a Cluster (`Cluster`, `isCluster` true). */
+export type RedisClient = Redis | Cluster
 
 export const CLIENT_OPTIONS: RedisOptions = {
   lazyConnect: true,
@@ -22,23 +23,52 @@ export const CLIENT_OPTIONS: RedisOptions = {
   retryStrategy: (attempt: number) => Math.min(100 * 2 ** Math.min(attempt, 5), 3_000),
 }
 
-/** Opens one connected client; `role` names it in CLIENT LIST (`celeriac:<role>`). */
+async function ioredis(): Promise<Pick<typeof import('ioredis'), 'Redis' | 'Cluster'>> {
+  try {
+    const { Redis, Cluster } = await import('ioredis')
+    return { Redis, Cluster }
+  } catch (cause) {
+    throw new ConfigError(`the redis:// backend needs the ioredis package: npm install ioredis`, { cause })
+  }
+}
+
+function authOptions(auth: RedisAuth): RedisOptions {
+  return {
+    ...(auth.username ? { username: auth.username } : {}),
+    ...(auth.password ? { password: auth.password } : {}),
+    ...(auth.tls ? { tls: {} } : {}),
+  }
+}
+
+/**
+ * Opens one connected client; `role` names it in CLIENT LIST (`celeriac:<role>`). A Cluster
+ * client pipelines the commands issued in one tick per node (auto-pipelining), so per-slot calls
+ * made together still cost about one round trip per node.
+ */
 export async function openClient(
   target: RedisTarget,
   role: string,
   options: RedisOptions = {},
 ): Promise<RedisClient> {
-  let RedisCtor: typeof import('ioredis').Redis
-  try {
-    RedisCtor = (await import('ioredis')).Redis
-  } catch (cause) {
-    throw new ConfigError(`the redis:// backend needs the ioredis package: npm install ioredis`, { cause })
-  }
-  const client = new RedisCtor(target.clientUrl, {
-    ...CLIENT_OPTIONS,
-    connectionName: `celeriac:${role}`,
-    ...options,
-  })
+  const io = await ioredis()
+  const named: RedisOptions = { ...CLIENT_OPTIONS, connectionName: `celeriac:${role}`, ...options }
+  const t = target.topology
+  let client: RedisClient
+  if (t.kind === 'server') client = new io.Redis(t.clientUrl, named)
+  else if (t.kind === 'sentinel')
+    client = new io.Redis({
+      ...named,
+      ...authOptions(t.auth),
+      sentinels: t.sentinels.map((n) => ({ host: n.host, port: n.port })),
+      name: t.name,
+      db: t.db,
+      ...(t.auth.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
+    })
+  else
+    client = new io.Cluster(
+      t.nodes.map((n) => ({ host: n.host, port: n.port })),
+      clusterOptions(t.auth, named),
+    )
   // Errors surface through the commands that fail; without a listener ioredis would print them.
   client.on('error', () => {})
   try {
@@ -50,12 +80,51 @@ export async function openClient(
   return client
 }
 
+function clusterOptions(auth: RedisAuth, named: RedisOptions): ClusterOptions {
+  // Options the Cluster sets itself per node (offline queue, retry) are given at its level.
+  const { enableOfflineQueue, retryStrategy, lazyConnect, ...node } = named
+  return {
+    lazyConnect,
+    enableOfflineQueue,
+    enableAutoPipelining: true,
+    clusterRetryStrategy: (attempt: number) => retryStrategy?.(attempt) ?? null,
+    redisOptions: { ...node, ...authOptions(auth) },
+  }
+}
+
+/** A plain connection to one node of a Cluster (blocking waits must not share the Cluster's). */
+export async function openNode(
+  target: RedisTarget,
+  node: RedisNode,
+  role: string,
+  options: RedisOptions = {},
+): Promise<Redis> {
+  const io = await ioredis()
+  const auth = target.topology.kind === 'server' ? { tls: false } : target.topology.auth
+  const client = new io.Redis({
+    ...CLIENT_OPTIONS,
+    connectionName: `celeriac:${role}`,
+    ...options,
+    ...authOptions(auth),
+    host: node.host,
+    port: node.port,
+  })
+  client.on('error', () => {})
+  try {
+    await client.connect()
+  } catch (cause) {
+    client.disconnect()
+    throw brokerError(target, `cannot connect to ${node.host}:${node.port} (${role})`, cause)
+  }
+  return client
+}
+
 /** A BrokerError naming the server (password hidden) and what failed. */
 export function brokerError(target: RedisTarget, what: string, cause: unknown): BrokerError {
   if (cause instanceof BrokerError) return cause
   const reason = describeCause(cause)
   return new BrokerError(
-    `redis at ${redactUrl(target.url)}: ${what} failed: ${reason}. Check that Redis is running and reachable; the client keeps reconnecting.`,
+    `redis at ${target.safeUrl}: ${what} failed: ${reason}. Check that Redis is running and reachable; the client keeps reconnecting.`,
     { cause },
   )
 }
@@ -90,21 +159,27 @@ function isNoScript(e: unknown): boolean {
   return e instanceof Error && e.message.startsWith('NOSCRIPT')
 }
 
+/** Runs one call by SHA, falling back to EVAL on NOSCRIPT (the call did not run). */
+async function runScript(client: RedisClient, c: ScriptCall): Promise<unknown> {
+  try {
+    return await client.call('EVALSHA', evalArgs(c, c.script.sha))
+  } catch (e) {
+    if (!isNoScript(e)) throw e
+    return await client.call('EVAL', evalArgs(c, c.script.source))
+  }
+}
+
 /**
- * Runs script calls in one round trip (a pipeline when there are several), by SHA. A call the
+ * Runs script calls in one round trip, by SHA: a pipeline when there are several. A call the
  * server answers NOSCRIPT (its script cache was flushed or it restarted) did not run; it is sent
  * again with EVAL, which also caches the script for the next EVALSHA.
+ *
+ * On a Cluster the calls may live in different slots, so each is its own command (sent together;
+ * the client pipelines them per node). Each call is atomic in its slot; together they are not.
  */
 export async function runScripts(client: RedisClient, calls: readonly ScriptCall[]): Promise<unknown[]> {
-  if (calls.length === 1) {
-    const c = calls[0]!
-    try {
-      return [await client.call('EVALSHA', evalArgs(c, c.script.sha))]
-    } catch (e) {
-      if (!isNoScript(e)) throw e
-      return [await client.call('EVAL', evalArgs(c, c.script.source))]
-    }
-  }
+  if (calls.length === 1) return [await runScript(client, calls[0]!)]
+  if (client.isCluster) return Promise.all(calls.map((c) => runScript(client, c)))
   const pipeline = client.pipeline()
   for (const c of calls) pipeline.call('EVALSHA', evalArgs(c, c.script.sha))
   const replies = (await pipeline.exec()) ?? []
@@ -119,11 +194,15 @@ export async function runScripts(client: RedisClient, calls: readonly ScriptCall
   return out
 }
 
-/** Runs calls inside MULTI/EXEC (all or nothing on one server); EVAL, so NOSCRIPT cannot split it. */
+/**
+ * Runs calls inside MULTI/EXEC (all or nothing on one server); EVAL, so NOSCRIPT cannot split it.
+ * A Cluster cannot run a transaction across slots: there each call is atomic on its own.
+ */
 export async function runScriptsAtomically(
   client: RedisClient,
   calls: readonly ScriptCall[],
 ): Promise<unknown[]> {
+  if (client.isCluster) return runScripts(client, calls)
   const multi = client.multi()
   for (const c of calls) multi.call('EVAL', evalArgs(c, c.script.source))
   const replies = await multi.exec()

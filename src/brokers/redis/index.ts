@@ -1,6 +1,7 @@
 /**
- * `redis://[user:password@]host[:port][/db][?prefix=name]` and `rediss://` (TLS): broker and
- * result store on Redis, through ioredis (an optional peer dependency, imported on connect).
+ * `redis://[user:password@]host[:port][/db][?prefix=name]` and `rediss://` (TLS), plus
+ * `redis+cluster://host:port,…` and `redis+sentinel://host:port,…/<primary>[/db]` (README.md):
+ * broker and result store on Redis, through ioredis (an optional peer dependency, imported on connect).
  */
 import type { BackendFactory } from '../../core/backends.js'
 import { RedisBroker } from './broker.js'

@@ -2,33 +2,123 @@
  * The Redis key layout (see README.md). Every key of a queue shares the hash tag
  * `{<prefix>:<queue>}`, so each queue lives in one Cluster slot and its scripts stay atomic.
  */
-import { BadUrlError } from '../../core/errors.js'
+import { BadUrlError, redactUrl } from '../../core/errors.js'
 
 export const DEFAULT_PREFIX = 'celeriac'
 
+/** A server address. */
+export interface RedisNode {
+  readonly host: string
+  readonly port: number
+}
+
+/** What the URL points at: one server, a Cluster (seed nodes) or a primary found through Sentinel. */
+export type RedisTopology =
+  | { readonly kind: 'server'; readonly clientUrl: string }
+  | { readonly kind: 'cluster'; readonly nodes: readonly RedisNode[]; readonly auth: RedisAuth }
+  | {
+      readonly kind: 'sentinel'
+      readonly sentinels: readonly RedisNode[]
+      readonly name: string
+      readonly db: number
+      readonly auth: RedisAuth
+    }
+
+/** Credentials and TLS of the data nodes (the URL's user info, `rediss` for TLS). */
+export interface RedisAuth {
+  readonly username?: string
+  readonly password?: string
+  readonly tls: boolean
+}
+
 export interface RedisTarget {
-  /** The URL as given, for errors (always pass through redactUrl). */
+  /** The URL as given; never print it (it may hold a password): use `safeUrl`. */
   readonly url: string
-  /** The URL handed to ioredis: ours without celeriac's own query parameters. */
-  readonly clientUrl: string
+  /** The URL with its password replaced by `***`, for messages. */
+  readonly safeUrl: string
+  readonly topology: RedisTopology
   readonly prefix: string
 }
 
-/** Reads `redis[s]://[user:password@]host[:port][/db][?prefix=name]`. */
+export const SCHEMES = [
+  'redis',
+  'rediss',
+  'redis+cluster',
+  'rediss+cluster',
+  'redis+sentinel',
+  'rediss+sentinel',
+] as const
+
+/**
+ * Reads `redis[s]://[user:password@]host[:port][/db][?prefix=name]`,
+ * `redis[s]+cluster://[user:password@]host:port[,host:port…][/][?prefix=name]` (seed nodes) and
+ * `redis[s]+sentinel://[user:password@]host:port[,host:port…]/<primary name>[/db][?prefix=name]`.
+ */
 export function parseRedisUrl(url: string): RedisTarget {
-  let u: URL
+  const m = /^(rediss?)(?:\+(cluster|sentinel))?:\/\/(?:([^@/?#]*)@)?([^/?#]*)([^#]*)$/i.exec(url)
+  const safeUrl = !m?.[2]
+    ? redactUrl(url)
+    : m[3]?.includes(':')
+      ? url.replace(`${m[3]}@`, `${m[3].slice(0, m[3].indexOf(':'))}:***@`)
+      : url
+  const bad = (reason: string) => new BadUrlError(safeUrl, SCHEMES, reason)
+  if (!m) throw bad('not a redis://, redis+cluster:// or redis+sentinel:// URL')
+  const [, base = '', mode, userinfo, hosts = '', rest = ''] = m
+  let tail: URL
   try {
-    u = new URL(url)
+    tail = new URL(`http://h${rest}`)
   } catch (cause) {
-    throw new BadUrlError(url, ['redis', 'rediss'], `it is not a URL (${(cause as Error).message})`)
+    throw bad(`it is not a URL (${(cause as Error).message})`)
   }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
-    throw new BadUrlError(url, ['redis', 'rediss'], 'not a redis:// URL')
-  const prefix = u.searchParams.get('prefix') ?? DEFAULT_PREFIX
-  if (!prefix || /[{}]/.test(prefix))
-    throw new BadUrlError(url, ['redis', 'rediss'], 'prefix must be non-empty and hold no braces')
-  u.searchParams.delete('prefix')
-  return { url, clientUrl: u.toString(), prefix }
+  const prefix = tail.searchParams.get('prefix') ?? DEFAULT_PREFIX
+  if (!prefix || /[{}]/.test(prefix)) throw bad('prefix must be non-empty and hold no braces')
+  tail.searchParams.delete('prefix')
+  if (!mode) {
+    let u: URL
+    try {
+      u = new URL(url)
+    } catch (cause) {
+      throw bad(`it is not a URL (${(cause as Error).message})`)
+    }
+    u.searchParams.delete('prefix')
+    return { url, safeUrl, prefix, topology: { kind: 'server', clientUrl: u.toString() } }
+  }
+  if ([...tail.searchParams.keys()].length)
+    throw bad(`unknown parameter(s) ${[...tail.searchParams.keys()].join(', ')}; only prefix is read`)
+  const auth = parseAuth(userinfo, base.toLowerCase() === 'rediss')
+  const nodes = parseNodes(hosts, mode.toLowerCase() === 'cluster' ? 6379 : 26379, bad)
+  const path = tail.pathname.split('/').filter(Boolean).map(decodeURIComponent)
+  if (mode.toLowerCase() === 'cluster') {
+    if (path.length > 1 || (path.length === 1 && path[0] !== '0'))
+      throw bad('a Cluster has database 0 only; leave the path empty')
+    return { url, safeUrl, prefix, topology: { kind: 'cluster', nodes, auth } }
+  }
+  const [name, db = '0'] = path
+  if (!name || path.length > 2 || !/^\d+$/.test(db))
+    throw bad('give the primary name as the path, and optionally the database: /mymaster/0')
+  return {
+    url,
+    safeUrl,
+    prefix,
+    topology: { kind: 'sentinel', sentinels: nodes, name, db: Number(db), auth },
+  }
+}
+
+function parseAuth(userinfo: string | undefined, tls: boolean): RedisAuth {
+  if (!userinfo) return { tls }
+  const i = userinfo.indexOf(':')
+  const user = decodeURIComponent(i < 0 ? userinfo : userinfo.slice(0, i))
+  const password = i < 0 ? undefined : decodeURIComponent(userinfo.slice(i + 1))
+  return { tls, ...(user ? { username: user } : {}), ...(password ? { password } : {}) }
+}
+
+function parseNodes(hosts: string, defaultPort: number, bad: (reason: string) => Error): RedisNode[] {
+  if (!hosts) throw bad('name at least one host:port')
+  return hosts.split(',').map((h) => {
+    const m = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d+))?$/.exec(h.trim())
+    if (!m) throw bad(`"${h}" is not host[:port]`)
+    return { host: m[1] ?? m[2]!, port: m[3] ? Number(m[3]) : defaultPort }
+  })
 }
 
 /** The keys of one queue, built once and handed to scripts in the order their headers list. */

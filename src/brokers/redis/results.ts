@@ -5,8 +5,9 @@
  * named like the key; wait() subscribes to it on one shared subscriber connection.
  */
 import type { ResultRecord, ResultStore, WaitOptions } from '../../contracts/result-store.js'
-import { BrokerError, redactUrl } from '../../core/errors.js'
+import { BrokerError } from '../../core/errors.js'
 import { isReady } from '../../core/states.js'
+import { slotGroups } from './cluster.js'
 import { brokerError, openClient, runScripts, type RedisClient } from './connection.js'
 import { parseRedisUrl, resultKey, type RedisTarget } from './keys.js'
 import { setResults } from './scripts.generated.js'
@@ -44,25 +45,30 @@ export class RedisResultStore implements ResultStore {
   private redis(): RedisClient {
     if (!this.client)
       throw new BrokerError(
-        `redis result store at ${redactUrl(this.target.url)} is not connected: call connect() first`,
+        `redis result store at ${this.target.safeUrl} is not connected: call connect() first`,
       )
     return this.client
   }
 
   async set(records: readonly ResultRecord[]): Promise<void> {
     if (!records.length) return
-    const keys: string[] = []
-    const args: string[] = []
-    for (const r of records) {
-      keys.push(resultKey(this.prefix, r.id))
-      args.push(
-        isReady(r.state) ? '1' : '0',
-        r.expiresAt === null ? '0' : String(Math.ceil(r.expiresAt)),
-        JSON.stringify(r),
-      )
-    }
+    const client = this.redis()
+    const keys = records.map((r) => resultKey(this.prefix, r.id))
+    // One script call on one server; one per slot on a Cluster (each atomic on its own).
+    const calls = slotGroups(client, keys).map((group) => {
+      const args: string[] = []
+      for (const i of group) {
+        const r = records[i]!
+        args.push(
+          isReady(r.state) ? '1' : '0',
+          r.expiresAt === null ? '0' : String(Math.ceil(r.expiresAt)),
+          JSON.stringify(r),
+        )
+      }
+      return { script: setResults, keys: group.map((i) => keys[i]!), args }
+    })
     try {
-      await runScripts(this.redis(), [{ script: setResults, keys, args }])
+      await runScripts(client, calls)
     } catch (e) {
       throw brokerError(this.target, `storing ${records.length} result(s)`, e)
     }
@@ -70,9 +76,16 @@ export class RedisResultStore implements ResultStore {
 
   async get(ids: readonly string[]): Promise<(ResultRecord | null)[]> {
     if (!ids.length) return []
-    let values: (string | null)[]
+    const client = this.redis()
+    const keys = ids.map((id) => resultKey(this.prefix, id))
+    const groups = slotGroups(client, keys)
+    let values = new Array<string | null>(ids.length)
     try {
-      values = await this.redis().mget(ids.map((id) => resultKey(this.prefix, id)))
+      if (groups.length === 1) values = await client.mget(keys)
+      else {
+        const replies = await Promise.all(groups.map((g) => client.mget(g.map((i) => keys[i]!))))
+        groups.forEach((g, gi) => g.forEach((i, j) => (values[i] = replies[gi]![j] ?? null)))
+      }
     } catch (e) {
       throw brokerError(this.target, 'reading results', e)
     }
@@ -154,8 +167,13 @@ export class RedisResultStore implements ResultStore {
 
   async forget(ids: readonly string[]): Promise<number> {
     if (!ids.length) return 0
+    const client = this.redis()
+    const keys = ids.map((id) => resultKey(this.prefix, id))
     try {
-      return await this.redis().del(...ids.map((id) => resultKey(this.prefix, id)))
+      const counts = await Promise.all(
+        slotGroups(client, keys).map((g) => client.del(g.map((i) => keys[i]!))),
+      )
+      return counts.reduce((a, b) => a + b, 0)
     } catch (e) {
       throw brokerError(this.target, 'forgetting results', e)
     }
