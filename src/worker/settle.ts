@@ -32,9 +32,15 @@ export interface SettlerHooks {
   ok(): void
 }
 
+/**
+ * Batches in flight at once: later batches' result writes overlap earlier batches'
+ * acknowledgement; each job's own result is still written before its ack.
+ */
+const MAX_IN_FLIGHT = 4
+
 export class Settler {
   private pending: Outcome[] = []
-  private flushing: Promise<void> | null = null
+  private readonly inFlight = new Set<Promise<void>>()
   private scheduled = false
   private backoffMs = 0
 
@@ -50,35 +56,41 @@ export class Settler {
 
   add(outcome: Outcome): void {
     this.pending.push(outcome)
-    if (!this.scheduled && !this.flushing) {
-      this.scheduled = true
-      setImmediate(() => {
-        this.scheduled = false
-        void this.flush()
-      })
+    this.schedule(0)
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.scheduled) return
+    this.scheduled = true
+    const run = () => {
+      this.scheduled = false
+      void this.flush()
     }
+    if (delayMs > 0) setTimeout(run, delayMs)
+    else setImmediate(run)
   }
 
-  /** Writes everything pending; resolves when nothing is left (or after one failed try). */
+  /**
+   * Starts writing what is pending if a batch may be started; resolves when a batch in flight
+   * has finished (or at once when there is nothing to do).
+   */
   flush(): Promise<void> {
-    if (this.flushing) return this.flushing
-    if (!this.pending.length) return Promise.resolve()
-    this.flushing = this.write().finally(() => {
-      this.flushing = null
-      if (this.pending.length && !this.scheduled) {
-        this.scheduled = true
-        setTimeout(() => {
-          this.scheduled = false
-          void this.flush()
-        }, this.backoffMs)
-      }
+    // After a failure, one batch at a time until writes succeed again.
+    const limit = this.backoffMs > 0 ? 1 : MAX_IN_FLIGHT
+    if (!this.pending.length || this.inFlight.size >= limit) {
+      return this.inFlight.size ? Promise.race(this.inFlight) : Promise.resolve()
+    }
+    const write: Promise<void> = this.write().finally(() => {
+      this.inFlight.delete(write)
+      if (this.pending.length) this.schedule(this.backoffMs)
     })
-    return this.flushing
+    this.inFlight.add(write)
+    return write
   }
 
-  /** Flushes until nothing is pending or `deadline` passes. */
+  /** Flushes until nothing is pending or in flight, or `deadline` passes. */
   async drain(deadline: number): Promise<void> {
-    while (this.pending.length && Date.now() < deadline) {
+    while ((this.pending.length || this.inFlight.size) && Date.now() < deadline) {
       await this.flush()
       if (this.pending.length && this.backoffMs)
         await new Promise((r) => setTimeout(r, Math.min(this.backoffMs, Math.max(0, deadline - Date.now()))))
