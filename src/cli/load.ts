@@ -11,12 +11,23 @@ import { ConfigError } from '../core/errors.js'
 let tsxRegistered = false
 
 async function importModule(file: string): Promise<Record<string, unknown>> {
-  if (/\.[cm]?tsx?$/.test(file) && !tsxRegistered) {
+  const url = pathToFileURL(file).href
+  if (!/\.[cm]?tsx?$/.test(file)) return (await import(url)) as Record<string, unknown>
+  if (!tsxRegistered) {
     const { register } = await import('tsx/esm/api')
     register()
     tsxRegistered = true
   }
-  return (await import(pathToFileURL(file).href)) as Record<string, unknown>
+  try {
+    return (await import(url)) as Record<string, unknown>
+  } catch (err) {
+    // ESM syntax in a .ts file of a CommonJS package (no "type": "module") trips Node's
+    // require(esm) cycle check under the global loader; tsImport loads such a file as its
+    // package declares it, in a module graph of its own.
+    if ((err as { code?: string }).code !== 'ERR_REQUIRE_CYCLE_MODULE') throw err
+    const { tsImport } = await import('tsx/esm/api')
+    return (await tsImport(url, import.meta.url)) as Record<string, unknown>
+  }
 }
 
 /** Splits `path[:export]`, leaving Windows drive letters alone. */

@@ -4,7 +4,7 @@
  */
 import '../backends.js'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { CeleriacError } from '../core/errors.js'
+import { CeleriacError, isCeleriacError } from '../core/errors.js'
 import { appFromFlags, type AppFlags } from './load.js'
 import { call, deadDelete, deadList, deadReplay, pauseQueues, purge, showResult, stats } from './ops.js'
 import { VERSION } from './version.js'
@@ -177,7 +177,7 @@ export async function main(argv = process.argv): Promise<void> {
     process.stderr.write(`celeriac: error: ${e.message}\n`)
     // Our own errors say what to do in one line; anything else (a bug, an error while loading
     // the app module) needs its stack to be found.
-    if (!(err instanceof CeleriacError) || process.env.CELERIAC_DEBUG) process.stderr.write(`${e.stack}\n`)
+    if (!isCeleriacError(err) || process.env.CELERIAC_DEBUG) process.stderr.write(`${e.stack}\n`)
     process.exit(1)
   }
 }

@@ -3,7 +3,10 @@
  * and a message that says what to do about it.
  */
 
+const ERROR_BRAND = Symbol.for('celeriac.error')
+
 export class CeleriacError extends Error {
+  readonly [ERROR_BRAND] = true
   readonly code: string = 'CELERIAC_ERROR'
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options)
@@ -152,6 +155,14 @@ export class BrokerError extends CeleriacError {
 /** Configuration that cannot work: names what is wrong. */
 export class ConfigError extends CeleriacError {
   override readonly code = 'CONFIG_ERROR'
+}
+
+/**
+ * Whether a value is one of celeriac's errors, also when it comes from another copy of the
+ * package (an app module loaded in its own module graph).
+ */
+export function isCeleriacError(value: unknown): value is CeleriacError {
+  return value instanceof Error && (value as unknown as Record<symbol, unknown>)[ERROR_BRAND] === true
 }
 
 /** Hides a password in a URL so that it can be logged. */
