@@ -80,6 +80,7 @@ export class Worker extends EventEmitter {
   private idle: (() => void) | null = null
   private counts = { received: 0, succeeded: 0, failed: 0, retried: 0, deadLettered: 0, stale: 0 }
   private readonly outages: OutageLog
+  private readonly maxDeliveries: number
 
   constructor(
     readonly app: App,
@@ -98,8 +99,6 @@ export class Worker extends EventEmitter {
     this.maxDeliveries = options.maxDeliveries ?? 10
     this.outages = new OutageLog(this.log)
   }
-
-  private readonly maxDeliveries: number
 
   get stats(): WorkerStats {
     return { ...this.counts, running: this.running, buffered: this.buffer.length }
