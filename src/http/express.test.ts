@@ -1,241 +1,54 @@
 import assert from 'node:assert/strict'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { after, test } from 'node:test'
 import express, { type Express } from 'express'
-import { createApp, encode } from '../index.js'
-import type { BackgroundLogger } from './background.js'
-import { backgroundTasks, taskStatusRouter, type ExpressBackground } from './express.js'
+import { httpScenarios, type HttpTarget, type RunningServer } from '../../test/support/http-scenarios.js'
+import type { BackgroundOptions } from './background.js'
+import { backgroundTasks, taskStatusRouter } from './express.js'
 
-interface Logged {
-  level: 'warn' | 'error'
-  obj: Record<string, unknown>
-  msg: string | undefined
-}
-
-function recorder(): { logger: BackgroundLogger; logs: Logged[] } {
-  const logs: Logged[] = []
-  const push = (level: Logged['level']) => (obj: object, msg?: string) =>
-    logs.push({ level, obj: obj as Record<string, unknown>, msg })
-  return { logs, logger: { warn: push('warn'), error: push('error') } }
-}
-
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void
-  const promise = new Promise<void>((r) => (resolve = r))
-  return { promise, resolve }
-}
-
-async function listen(
-  build: (api: Express) => void,
-  shutdownTimeout = 5000,
-): Promise<{ bg: ExpressBackground; server: Server; url: string; logs: Logged[] }> {
-  const { logger, logs } = recorder()
-  const bg = backgroundTasks({ logger, shutdownTimeout })
+async function listen(options: BackgroundOptions, build: (api: Express) => void): Promise<RunningServer> {
+  const bg = backgroundTasks(options)
   const api = express()
   api.use(bg)
   build(api)
   const server = await new Promise<Server>((resolve) => {
     const s = api.listen(0, '127.0.0.1', () => resolve(s))
   })
-  return { bg, server, logs, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    drain: (timeoutMs) => bg.drain(timeoutMs),
+    close: () => bg.close(server),
+  }
 }
 
-test('the response arrives before the background work finishes', async () => {
-  const release = deferred()
-  let finished = false
-  let sentBeforeStart: boolean | undefined
-  const { bg, server, url } = await listen((api) => {
-    api.get('/', (req, res) => {
-      req.background.add(async (ms: number) => {
-        sentBeforeStart = res.writableFinished
-        await release.promise
-        await new Promise((r) => setTimeout(r, ms))
-        finished = true
-      }, 1)
-      res.json({ ok: true })
-    })
-  })
-  const res = await fetch(url)
-  assert.deepEqual(await res.json(), { ok: true })
-  assert.equal(finished, false)
-  release.resolve()
-  assert.equal(await bg.drain(2000), true)
-  assert.equal(finished, true)
-  assert.equal(sentBeforeStart, true)
-  assert.equal(await bg.close(server), true)
-})
+const expressTarget: HttpTarget = {
+  closeReportsOutcome: true,
+  start: (routes, options) =>
+    listen(options, (api) => {
+      for (const route of routes) {
+        api.get(route.path, (req, res) => {
+          const body = route.handle({
+            background: req.background,
+            params: req.params as Record<string, string>,
+            responseFinished: () => res.writableFinished,
+          })
+          if (typeof body === 'string') res.send(body)
+          else res.json(body)
+        })
+      }
+    }),
+  startStatus: (app) =>
+    listen({}, (api) => {
+      api.use(taskStatusRouter(app))
+      api.use('/api', taskStatusRouter(app, { prefix: 'jobs/', includeStack: true }))
+    }),
+  // Only the /api mount asks for stacks.
+  async checkStatus(url) {
+    const withStack = (await (await fetch(`${url}/api/jobs/failed-1`)).json()) as {
+      error: { stack?: string }
+    }
+    assert.match(withStack.error.stack ?? '', /TypeError: bad input/)
+  },
+}
 
-test('functions run in the order added, one after another', async () => {
-  const seen: string[] = []
-  const { bg, server, url } = await listen((api) => {
-    api.get('/', (req, res) => {
-      req.background.add(async (x: string) => {
-        await new Promise((r) => setTimeout(r, 20))
-        seen.push(x)
-      }, 'a')
-      req.background.add((x: string, n: number) => void seen.push(`${x}${n}`), 'b', 2)
-      req.background.add(async () => void seen.push('c'))
-      res.send('ok')
-    })
-  })
-  assert.equal((await fetch(url)).status, 200)
-  await bg.close(server)
-  assert.deepEqual(seen, ['a', 'b2', 'c'])
-})
-
-test('a failing function is logged with its name; the others and the next request are unaffected', async () => {
-  const seen: string[] = []
-  const { bg, server, url, logs } = await listen((api) => {
-    api.get('/:n', (req, res) => {
-      const n = req.params.n
-      req.background.add(function failingJob() {
-        throw new Error(`boom ${n}`)
-      })
-      req.background.add(async function rejectingJob() {
-        throw new Error('async boom')
-      })
-      req.background.add((x: string) => void seen.push(x), n)
-      res.json({ n })
-    })
-  })
-  assert.deepEqual(await (await fetch(`${url}/1`)).json(), { n: '1' })
-  assert.deepEqual(await (await fetch(`${url}/2`)).json(), { n: '2' })
-  await bg.close(server)
-  assert.deepEqual(seen.sort(), ['1', '2'])
-  const errors = logs.filter((l) => l.level === 'error')
-  assert.equal(errors.length, 4)
-  assert.ok(
-    errors.some(
-      (l) =>
-        l.obj.fn === 'failingJob' &&
-        l.msg?.includes('failingJob') &&
-        (l.obj.err as Error).message === 'boom 1',
-    ),
-  )
-  assert.ok(errors.some((l) => l.obj.fn === 'rejectingJob'))
-})
-
-test('close() waits for running background work', async () => {
-  const release = deferred()
-  let finished = false
-  const { bg, server, url } = await listen((api) => {
-    api.get('/', (req, res) => {
-      req.background.add(async () => {
-        await release.promise
-        finished = true
-      })
-      res.send('ok')
-    })
-  })
-  await (await fetch(url)).text()
-  setTimeout(release.resolve, 100)
-  const t0 = Date.now()
-  assert.equal(await bg.close(server), true)
-  assert.equal(finished, true)
-  assert.ok(Date.now() - t0 >= 90)
-})
-
-test('close() gives up after the limit and logs what was abandoned', async () => {
-  const release = deferred()
-  const ran: string[] = []
-  const { bg, server, url, logs } = await listen((api) => {
-    api.get('/', (req, res) => {
-      req.background.add(async function stuckJob() {
-        await release.promise
-      })
-      req.background.add(function neverStarted() {
-        ran.push('neverStarted')
-      })
-      res.send('ok')
-    })
-  }, 150)
-  await (await fetch(url)).text()
-  const t0 = Date.now()
-  assert.equal(await bg.close(server), false)
-  const took = Date.now() - t0
-  assert.ok(took >= 140 && took < 2000, `took ${took} ms`)
-  const warn = logs.find((l) => l.level === 'warn')
-  assert.deepEqual(warn?.obj.abandoned, ['stuckJob (running)', 'neverStarted (not started)'])
-  release.resolve()
-  await new Promise((r) => setTimeout(r, 20))
-  assert.deepEqual(ran, [], 'nothing starts after shutdown gave up')
-})
-
-const app = createApp({ broker: 'memory://http-test', resultBackend: 'memory://http-test' })
-after(() => app.close())
-
-test('status route: PENDING for an unknown id, SUCCESS with the decoded result, 400 for a bad id', async () => {
-  const store = (await app.resultStore())!
-  const base = {
-    task: 'report.build',
-    error: null,
-    retries: 1,
-    worker: null,
-    startedAt: 1_000,
-    doneAt: 2_000,
-    updatedAt: 2_000,
-    expiresAt: null,
-  }
-  const result = encode({
-    n: 12345678901234567890n,
-    at: new Date(0),
-    tags: new Set(['a']),
-    m: new Map([['k', 1]]),
-    buf: Buffer.from('hi'),
-  })
-  await store.set([{ ...base, id: 'done-1', state: 'SUCCESS', result }])
-  await store.set([
-    { ...base, id: 'failed-1', state: 'FAILURE', result: null, error: encode(new TypeError('bad input')) },
-  ])
-  const { bg, server, url } = await listen((api) => {
-    api.use(taskStatusRouter(app))
-    api.use('/api', taskStatusRouter(app, { prefix: 'jobs/', includeStack: true }))
-  })
-
-  const pending = await fetch(`${url}/tasks/never-seen`)
-  assert.equal(pending.status, 200)
-  assert.deepEqual(await pending.json(), {
-    id: 'never-seen',
-    state: 'PENDING',
-    retries: 0,
-    task: null,
-    startedAt: null,
-    doneAt: null,
-    updatedAt: null,
-  })
-
-  const done = await fetch(`${url}/api/jobs/done-1`)
-  assert.equal(done.status, 200)
-  assert.deepEqual(await done.json(), {
-    id: 'done-1',
-    state: 'SUCCESS',
-    retries: 1,
-    task: 'report.build',
-    startedAt: '1970-01-01T00:00:01.000Z',
-    doneAt: '1970-01-01T00:00:02.000Z',
-    updatedAt: '1970-01-01T00:00:02.000Z',
-    result: {
-      n: '12345678901234567890',
-      at: '1970-01-01T00:00:00.000Z',
-      tags: ['a'],
-      m: [['k', 1]],
-      buf: 'aGk=',
-    },
-  })
-
-  const failed = (await (await fetch(`${url}/tasks/failed-1`)).json()) as { state: string; error: unknown }
-  assert.equal(failed.state, 'FAILURE')
-  assert.deepEqual(failed.error, { name: 'TypeError', message: 'bad input' })
-  const withStack = (await (await fetch(`${url}/api/jobs/failed-1`)).json()) as { error: { stack?: string } }
-  assert.match(withStack.error.stack ?? '', /TypeError: bad input/)
-
-  const tooLong = await fetch(`${url}/tasks/${'x'.repeat(201)}`)
-  assert.equal(tooLong.status, 400)
-  assert.match(
-    ((await tooLong.json()) as { error: { message: string } }).error.message,
-    /1 to 200 characters/,
-  )
-  assert.equal((await fetch(`${url}/tasks/`)).status, 400)
-  await bg.close(server)
-})
+httpScenarios(expressTarget)
