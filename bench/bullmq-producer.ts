@@ -4,6 +4,7 @@
  * per job at a steady rate, carrying its enqueue time. Prints {"enqueued","ms","cpuMs"}.
  */
 import { Queue } from 'bullmq'
+import { sendAtRate } from './proc.js'
 
 const [mode, url, a, b, keep] = process.argv.slice(2)
 const u = new URL(url!)
@@ -24,20 +25,7 @@ if (mode === 'bulk') {
     )
   enqueued = n
 } else {
-  const rate = Number(a)
-  const total = Math.round(rate * Number(b))
-  const pending = new Set<Promise<unknown>>()
-  const start = Date.now()
-  while (enqueued < total) {
-    const due = Math.min(total, Math.floor(((Date.now() - start) * rate) / 1000))
-    for (; enqueued < due; enqueued++) {
-      const p = queue.add('noop', { sentAt: performance.timeOrigin + performance.now() })
-      pending.add(p)
-      void p.finally(() => pending.delete(p))
-    }
-    await new Promise((r) => setTimeout(r, 1))
-  }
-  await Promise.all(pending)
+  enqueued = await sendAtRate(Number(a), Number(b), (sentAt) => queue.add('noop', { sentAt }))
 }
 const ms = performance.now() - t0
 const cpu = process.cpuUsage(cpu0)

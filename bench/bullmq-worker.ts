@@ -5,7 +5,7 @@
  * no-results (removeOnComplete), latency (kept).
  */
 import { Worker, type Job } from 'bullmq'
-import { percentile } from './proc.js'
+import { processingReport } from './proc.js'
 
 const [url, nArg, cArg, mode] = process.argv.slice(2)
 const n = Number(nArg)
@@ -38,13 +38,7 @@ const worker = new Worker(
 let completed = 0
 worker.on('completed', () => {
   if (++completed !== n) return
-  const ms = performance.now() - t0
-  const cpu = process.cpuUsage(cpu0 ?? undefined)
-  const report: Record<string, number> = { processed: n, ms, cpuMs: (cpu.user + cpu.system) / 1000 }
-  if (mode === 'latency') {
-    latencies.sort((x, y) => x - y)
-    for (const p of [50, 95, 99]) report[`p${p}`] = percentile(latencies, p)
-  }
+  const report = processingReport(n, t0, cpu0, mode === 'latency' ? latencies : null)
   process.stdout.write(JSON.stringify(report) + '\n')
   void worker.close(true).finally(() => process.exit(0))
 })

@@ -83,3 +83,46 @@ export interface ProducerReport {
   readonly ms: number
   readonly cpuMs: number
 }
+
+/**
+ * Sends `rate` jobs per second for `seconds`, each through `send(sentAt)` with its send time in
+ * epoch ms; resolves with how many were sent once every send settled.
+ */
+export async function sendAtRate(
+  rate: number,
+  seconds: number,
+  send: (sentAt: number) => Promise<unknown>,
+): Promise<number> {
+  const total = Math.round(rate * seconds)
+  const pending = new Set<Promise<unknown>>()
+  const start = Date.now()
+  let sent = 0
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((Date.now() - start) * rate) / 1000))
+    for (; sent < due; sent++) {
+      const p = send(performance.timeOrigin + performance.now())
+      pending.add(p)
+      void p.finally(() => pending.delete(p))
+    }
+    await new Promise((r) => setTimeout(r, 1))
+  }
+  await Promise.all(pending)
+  return sent
+}
+
+/** A worker child's report: rate inputs, CPU since `cpu0`, and latency percentiles when given. */
+export function processingReport(
+  n: number,
+  t0: number,
+  cpu0: NodeJS.CpuUsage | null,
+  latencies: number[] | null,
+): Record<string, number> {
+  const ms = performance.now() - t0
+  const cpu = process.cpuUsage(cpu0 ?? undefined)
+  const report: Record<string, number> = { processed: n, ms, cpuMs: (cpu.user + cpu.system) / 1000 }
+  if (latencies) {
+    latencies.sort((x, y) => x - y)
+    for (const p of [50, 95, 99]) report[`p${p}`] = percentile(latencies, p)
+  }
+  return report
+}

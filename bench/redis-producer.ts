@@ -4,6 +4,7 @@
  * enqueue time. Prints {"enqueued","ms","cpuMs"}.
  */
 import { createApp } from 'celeriac'
+import { sendAtRate } from './proc.js'
 
 const [mode, url, a, b] = process.argv.slice(2)
 const app = createApp({ broker: url!, resultBackend: false })
@@ -20,20 +21,7 @@ if (mode === 'bulk') {
   for (; enqueued < n; enqueued += batch) await noop.sendMany(args.slice(0, Math.min(batch, n - enqueued)))
   enqueued = n
 } else {
-  const rate = Number(a)
-  const total = Math.round(rate * Number(b))
-  const pending = new Set<Promise<unknown>>()
-  const start = Date.now()
-  while (enqueued < total) {
-    const due = Math.min(total, Math.floor(((Date.now() - start) * rate) / 1000))
-    for (; enqueued < due; enqueued++) {
-      const p = noop.delay(performance.timeOrigin + performance.now())
-      pending.add(p)
-      void p.finally(() => pending.delete(p))
-    }
-    await new Promise((r) => setTimeout(r, 1))
-  }
-  await Promise.all(pending)
+  enqueued = await sendAtRate(Number(a), Number(b), (sentAt) => noop.delay(sentAt))
 }
 const ms = performance.now() - t0
 const cpu = process.cpuUsage(cpu0)

@@ -7,7 +7,7 @@
 import { pino } from 'pino'
 import { createApp } from 'celeriac'
 import { Worker } from 'celeriac/worker'
-import { percentile } from './proc.js'
+import { processingReport } from './proc.js'
 
 const [url, nArg, cArg, mode] = process.argv.slice(2)
 const n = Number(nArg)
@@ -32,13 +32,7 @@ const worker = new Worker(app, {
 let settled = 0
 worker.on('settled', () => {
   if (++settled !== n) return
-  const ms = performance.now() - t0
-  const cpu = process.cpuUsage(cpu0 ?? undefined)
-  const report: Record<string, number> = { processed: n, ms, cpuMs: (cpu.user + cpu.system) / 1000 }
-  if (mode === 'latency') {
-    latencies.sort((x, y) => x - y)
-    for (const p of [50, 95, 99]) report[`p${p}`] = percentile(latencies, p)
-  }
+  const report = processingReport(n, t0, cpu0, mode === 'latency' ? latencies : null)
   void worker
     .stop({ grace: 0 })
     .then(() => app.close())
