@@ -1,11 +1,17 @@
-/** The backends shipped with celeriac, registered by URL scheme and loaded on first use. */
-import { registerBackend } from './core/backends.js'
+/** The backends shipped with celeriac, by URL scheme; each is imported on first use. */
+import type { BackendFactory } from './contracts/backend.js'
 
-registerBackend('memory', async () => (await import('./brokers/memory/index.js')).backend)
-registerBackend('sqlite', async () => (await import('./brokers/sqlite/index.js')).backend)
-registerBackend('redis', async () => (await import('./brokers/redis/index.js')).backend)
-registerBackend('rediss', async () => (await import('./brokers/redis/index.js')).backend)
-registerBackend('redis+cluster', async () => (await import('./brokers/redis/index.js')).backend)
-registerBackend('rediss+cluster', async () => (await import('./brokers/redis/index.js')).backend)
-registerBackend('redis+sentinel', async () => (await import('./brokers/redis/index.js')).backend)
-registerBackend('rediss+sentinel', async () => (await import('./brokers/redis/index.js')).backend)
+const memory = async (): Promise<BackendFactory> => (await import('./brokers/memory/index.js')).backend
+const sqlite = async (): Promise<BackendFactory> => (await import('./brokers/sqlite/index.js')).backend
+const redis = async (): Promise<BackendFactory> => (await import('./brokers/redis/index.js')).backend
+
+export const BUILTIN_BACKENDS: Readonly<Record<string, () => Promise<BackendFactory>>> = {
+  memory,
+  sqlite,
+  redis,
+  rediss: redis,
+  'redis+cluster': redis,
+  'rediss+cluster': redis,
+  'redis+sentinel': redis,
+  'rediss+sentinel': redis,
+}

@@ -6,9 +6,14 @@
  * export const app = createApp()
  * export const add = app.task('math.add', (_ctx, a: number, b: number) => a + b)
  */
-import './backends.js'
-
-export { App, createApp, isApp, DEFAULT_BROKER_URL, type AppOptions } from './core/app.js'
+export {
+  App,
+  createApp,
+  isApp,
+  DEFAULT_BROKER_URL,
+  type AppOptions,
+  type AppConnections,
+} from './core/app.js'
 export {
   Task,
   type TaskContext,
@@ -28,11 +33,14 @@ export { type Message, ENVELOPE_VERSION, encodeMessage, decodeMessage } from './
 export { type RetryPolicy, type ErrorClass } from './core/retry.js'
 export { type Duration, toMs } from './core/duration.js'
 export {
-  registerBackend,
+  BackendRegistry,
   createBroker,
   createResultStore,
   supportedSchemes,
-  type BackendFactory,
+  type BackendLoaders,
 } from './core/backends.js'
 export * from './core/errors.js'
 export type * from './contracts/index.js'
+export { composeBackend } from './contracts/backend.js'
+export { isPullBroker } from './contracts/broker.js'
+export { pullConsume } from './contracts/pull-consumer.js'

@@ -70,9 +70,9 @@ export interface AppFlags {
  */
 export async function appFromFlags(flags: AppFlags): Promise<{ app: App; file: string | null }> {
   if (flags.app) {
-    if (flags.broker) process.env.CELERIAC_BROKER = flags.broker
-    if (flags.resultBackend) process.env.CELERIAC_RESULT_BACKEND = flags.resultBackend
-    return loadApp(flags.app)
+    const loaded = await loadApp(flags.app)
+    loaded.app.configure({ broker: flags.broker, resultBackend: flags.resultBackend })
+    return loaded
   }
   return { app: createApp({ broker: flags.broker, resultBackend: flags.resultBackend }), file: null }
 }

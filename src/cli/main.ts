@@ -2,7 +2,6 @@
  * The `celeriac` command. Thin: flags become the options the library takes, then the library's
  * own functions run. Errors a user can fix print as one line and exit 1.
  */
-import '../backends.js'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { CeleriacError, isCeleriacError } from '../core/errors.js'
 import { appFromFlags, type AppFlags } from './load.js'

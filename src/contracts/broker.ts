@@ -1,12 +1,16 @@
 /**
- * The broker contract: what the worker, beat, dashboard and producers need from a queue engine.
- * Every backend in `src/brokers/` implements it and passes `test/conformance/`.
+ * The broker contract: what the worker, beat, dashboard and producers need from a queue engine,
+ * as parts. A URL's backend (contracts/backend.ts) supplies a `Broker`: a producer, a pull
+ * consumer (`reserve`; the worker's credit-based consumer is built on it, see consumer.ts) and
+ * the settle calls, plus queue administration and a dead-letter store. Every engine that
+ * supplies a part passes that part's suite in `test/conformance/`.
  *
  * The broker never decodes a body: it stores and returns opaque strings plus the few fields it
  * routes by. Every call takes a batch and costs the engine one round trip (one statement or
  * transaction, one Lua script, one confirm) per batch. See docs/architecture.md for how each call
  * maps onto SQLite, Redis, RabbitMQ and PostgreSQL.
  */
+import type { Consumer } from './consumer.js'
 
 /** A job to enqueue. */
 export interface OutgoingJob {
@@ -29,6 +33,12 @@ export interface LeaseRef {
 
 /** One delivery of a job to a consumer. */
 export interface Delivery extends LeaseRef {
+  /**
+   * Grows with every delivery of the same job (redeliveries, retries, releases and replays
+   * included), so a write made for this delivery can be fenced off once a later delivery exists:
+   * result stores keep the highest fence written and refuse lower ones.
+   */
+  readonly fence: number
   readonly queue: string
   readonly body: string
   readonly priority: number
@@ -88,7 +98,22 @@ export interface QueueStats {
   readonly paused: boolean
 }
 
+/** Options of one publish call. */
+export interface PublishOptions {
+  /**
+   * A transaction the caller holds (a pg client inside BEGIN, for instance): the jobs become
+   * visible only when it commits. Only for brokers with `transactionalPublish`; others refuse.
+   */
+  readonly transaction?: unknown
+}
+
 export interface BrokerCapabilities {
+  /**
+   * 'pull': the engine hands out jobs on request (`reserve`; SQLite, Redis, PostgreSQL), and its
+   * consumer is built on that. 'push': the engine pushes deliveries within the credit granted
+   * (RabbitMQ) and has no `reserve`.
+   */
+  readonly consumer: 'pull' | 'push'
   /**
    * 'timed': a lease expires after leaseMs unless extended (SQLite, Redis, PostgreSQL).
    * 'connection': a delivery lasts while the consumer's connection lives (RabbitMQ); `extend`
@@ -100,8 +125,9 @@ export interface BrokerCapabilities {
   /** Enqueue can join a transaction the caller holds (PostgreSQL). */
   readonly transactionalPublish: boolean
   /**
-   * `publish` skips a job whose id is already in the broker (waiting, delayed or active), so a
-   * producer that chooses ids can send again safely. Without it, a repeated id may be stored twice.
+   * `publish` skips a job whose id is live in the broker (waiting, delayed or active), so a
+   * producer that chooses ids (beat ticks, chord callbacks, unique jobs, a resend after "the
+   * command may have run") can send again safely. Without it, a repeated id may be stored twice.
    */
   readonly idempotentPublish: boolean
 }
@@ -112,40 +138,60 @@ export interface ListDeadOptions {
   readonly offset?: number
 }
 
-export interface Broker {
-  /** URL scheme, for banners and errors. */
-  readonly scheme: string
-  readonly capabilities: BrokerCapabilities
+/** A broker whose `capabilities.consumer` is 'pull'. */
+export interface PullBroker extends Broker, PullConsumer {}
 
-  /** Opens connections and creates what the engine needs (tables, scripts). Idempotent. */
-  connect(): Promise<void>
-  /** Closes connections; leases held are left to expire (or returned, for 'connection' leases). */
-  close(): Promise<void>
+/** Whether the broker hands out jobs on request (`reserve`). */
+export function isPullBroker(broker: Broker): broker is PullBroker {
+  return broker.capabilities.consumer === 'pull'
+}
 
-  /** Enqueues a batch. Either all jobs are stored (see `idempotentPublish` for repeated ids) or the call rejects. */
-  publish(jobs: readonly OutgoingJob[]): Promise<void>
+export interface PruneDeadOptions {
+  /** Delete entries that failed before this epoch ms. */
+  readonly before?: number
+  /** Keep at most this many entries per queue, newest first. */
+  readonly keep?: number
+}
+
+/** Sending: one call per batch. */
+export interface Producer {
+  /**
+   * Enqueues a batch. Either all jobs are stored or the call rejects. With `idempotentPublish`,
+   * a job whose id is live (waiting, delayed or active) is skipped; a dead entry with the same id
+   * stays in the dead-letter store.
+   */
+  publish(jobs: readonly OutgoingJob[], options?: PublishOptions): Promise<void>
+}
+
+/** Pull consumption: the engines that store jobs and hand them out on request. */
+export interface PullConsumer extends Leases {
   /**
    * Takes up to `max` ready jobs from `queues`, highest priority first, then oldest first, and
    * leases them. Delayed jobs whose time has come and jobs whose lease expired count as ready.
    */
   reserve(queues: readonly string[], max: number, options: ReserveOptions): Promise<Delivery[]>
-  /** Removes finished jobs. An entry is false when its token is stale (nothing changed). */
-  ack(refs: readonly LeaseRef[]): Promise<boolean[]>
+}
+
+/** The leases of deliveries held by a consumer. */
+export interface Leases {
   /** Extends leases by leaseMs from now. False for stale tokens. */
   extend(refs: readonly LeaseRef[], leaseMs: number): Promise<boolean[]>
   /** Gives jobs back to be delivered again at once; the released delivery is not counted. */
   release(refs: readonly LeaseRef[]): Promise<boolean[]>
+}
+
+/** Settling finished deliveries. Every call is fenced by the delivery's token. */
+export interface Settlement {
+  /** Removes finished jobs. An entry is false when its token is stale (nothing changed). */
+  ack(refs: readonly LeaseRef[]): Promise<boolean[]>
   /** Re-queues jobs with a new body after a delay. False for stale tokens. */
   retry(items: readonly RetryItem[]): Promise<boolean[]>
   /** Moves jobs to the dead-letter store with a reason. False for stale tokens. */
   deadLetter(items: readonly DeadLetterItem[]): Promise<boolean[]>
+}
 
-  /** Dead-letter entries, newest first. */
-  listDead(options?: ListDeadOptions): Promise<DeadJob[]>
-  /** Moves dead jobs back to their queues (all of them when ids is absent). Returns how many. */
-  replayDead(ids?: readonly string[]): Promise<number>
-  /** Deletes dead-letter entries (all when ids is absent). Returns how many. */
-  deleteDead(ids?: readonly string[]): Promise<number>
+/** Operator calls on queues. */
+export interface QueueAdmin {
   /** Stops deliveries from a queue until `resume`; jobs can still be published to it. */
   pause(queue: string): Promise<void>
   /** Lets a paused queue deliver again. */
@@ -154,4 +200,32 @@ export interface Broker {
   purge(queue: string): Promise<number>
   /** Counts per queue; all queues the broker knows when `queues` is absent. */
   stats(queues?: readonly string[]): Promise<QueueStats[]>
+}
+
+/** Jobs that will not run again by themselves, kept with their reason until replayed or pruned. */
+export interface DeadLetterStore {
+  /** Dead-letter entries, newest first. */
+  listDead(options?: ListDeadOptions): Promise<DeadJob[]>
+  /**
+   * Moves dead jobs back to their queues (all of them when ids is absent). Returns how many. A
+   * replayed job's next delivery has a higher fence than any earlier one. An entry whose id is
+   * live again (published anew meanwhile) stays dead and is not counted.
+   */
+  replayDead(ids?: readonly string[]): Promise<number>
+  /** Deletes dead-letter entries (all when ids is absent). Returns how many. */
+  deleteDead(ids?: readonly string[]): Promise<number>
+  /** Deletes old entries (retention). Returns how many. */
+  pruneDead(options: PruneDeadOptions): Promise<number>
+}
+
+/** A queue engine: the parts above, with the capability flags that say how it differs. */
+export interface Broker extends Producer, Consumer, Leases, Settlement, QueueAdmin, DeadLetterStore {
+  /** URL scheme, for banners and errors. */
+  readonly scheme: string
+  readonly capabilities: BrokerCapabilities
+
+  /** Opens connections and creates what the engine needs (tables, scripts). Idempotent. */
+  connect(): Promise<void>
+  /** Closes connections; leases held are left to expire (or returned, for 'connection' leases). Idempotent. */
+  close(): Promise<void>
 }

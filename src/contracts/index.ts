@@ -1,2 +1,5 @@
+export type * from './backend.js'
 export type * from './broker.js'
+export type * from './consumer.js'
+export type * from './coordination.js'
 export type * from './result-store.js'

@@ -23,28 +23,50 @@ export interface ResultRecord {
   readonly updatedAt: number
   /** Epoch ms after which the store forgets the record; null keeps it. */
   readonly expiresAt: number | null
+  /**
+   * The fence of the delivery that wrote it (`Delivery.fence`), or null for a write that no
+   * delivery made (a revoke, an operator). See `ResultStore.set`.
+   */
+  readonly fence: number | null
 }
 
 export interface WaitOptions {
-  readonly timeoutMs: number
+  /** How long to wait; Infinity (or absent) waits until the record is ready or the signal aborts. */
+  readonly timeoutMs?: number
   readonly signal?: AbortSignal
+}
+
+export interface ForgetOptions {
+  /**
+   * Per id, forget the record only while its fence is at most this (null: whatever it is). A
+   * replayed job's new run writes a higher fence, so forgetting the old FAILURE after the replay
+   * cannot erase the new run's state.
+   */
+  readonly upToFence?: readonly (number | null)[]
 }
 
 export interface ResultStore {
   readonly scheme: string
+  /** Idempotent. */
   connect(): Promise<void>
+  /** Idempotent. */
   close(): Promise<void>
   /**
-   * Writes a batch (one round trip). A record in a ready state (SUCCESS, FAILURE, REVOKED) is
-   * never replaced by one in a state that is not ready, so a late STARTED cannot hide a result.
+   * Writes a batch (one round trip), record by record:
+   * - a fenced record whose fence is lower than the stored one is dropped (a stale delivery:
+   *   its lease was lost and the job delivered again);
+   * - a record in a state that is not ready (STARTED, RETRY) never replaces a ready one
+   *   (SUCCESS, FAILURE, REVOKED) of the same or a higher fence, so a late STARTED cannot hide
+   *   a result; with a higher fence it does (the job runs again after a replay).
+   * The highest fence written is kept with the record.
    */
   set(records: readonly ResultRecord[]): Promise<void>
   /** Reads a batch; null where nothing is stored (or it expired). */
   get(ids: readonly string[]): Promise<(ResultRecord | null)[]>
   /** Resolves when the record reaches a ready state, or with the latest record (or null) on timeout. */
   wait(id: string, options: WaitOptions): Promise<ResultRecord | null>
-  /** Forgets records. Returns how many were stored. */
-  forget(ids: readonly string[]): Promise<number>
+  /** Forgets records. Returns how many were removed. */
+  forget(ids: readonly string[], options?: ForgetOptions): Promise<number>
   /** Deletes expired records. Returns how many. */
   cleanup(): Promise<number>
 }

@@ -2,11 +2,13 @@
  * The app: configuration, the task registry and the producer. Workers, beat, the dashboard and
  * the CLI are all given an app.
  */
-import type { Broker, OutgoingJob } from '../contracts/broker.js'
+import type { Backend } from '../contracts/backend.js'
+import type { Broker, OutgoingJob, PublishOptions } from '../contracts/broker.js'
+import type { Coordination } from '../contracts/coordination.js'
 import type { ResultStore } from '../contracts/result-store.js'
-import { createBroker, createResultStore, hasResultStore } from './backends.js'
+import { BackendRegistry, type BackendLoaders } from './backends.js'
 import { type Duration, toMs } from './duration.js'
-import { ConfigError } from './errors.js'
+import { ConfigError, redactUrl } from './errors.js'
 import { uuidv7 } from './ids.js'
 import { DEFAULT_MAX_MESSAGE_BYTES, ENVELOPE_VERSION, encodeMessage, type Message } from './message.js'
 import { AsyncResult } from './result.js'
@@ -37,6 +39,21 @@ export interface AppOptions {
    * it costs one more write per task, batched).
    */
   readonly trackStarted?: boolean
+  /**
+   * Coordination URL (locks, joins, rate limits, events, broadcast). Default:
+   * $CELERIAC_COORDINATION, else the broker's URL when its backend supplies coordination, else
+   * the result backend's.
+   */
+  readonly coordination?: string
+  /** More URL schemes, or replacements for built-in ones: scheme → loader of a BackendFactory. */
+  readonly backends?: BackendLoaders
+}
+
+/** What `configure` may change before the app first connects. */
+export interface AppConnections {
+  readonly broker?: string
+  readonly resultBackend?: string | false
+  readonly coordination?: string
 }
 
 function envOr(name: string): string | undefined {
@@ -57,11 +74,14 @@ export class App {
   readonly resultExpiresMs: number
   readonly maxMessageBytes: number
   readonly trackStarted: boolean
-  readonly brokerUrl: string | null
-  readonly resultBackendUrl: string | null | undefined
+  private urls: { broker: string | null; results: string | null | undefined; coordination?: string }
+  private readonly registry: BackendRegistry
   private readonly tasks = new Map<string, Task<never[], unknown>>()
+  /** One backend per URL, shared by every part the app takes from that URL. */
+  private readonly backends = new Map<string, Promise<Backend>>()
   private brokerPromise: Promise<Broker> | null = null
   private storePromise: Promise<ResultStore | null> | null = null
+  private coordinationPromise: Promise<Coordination | null> | null = null
 
   constructor(private readonly opts: AppOptions = {}) {
     this.name = opts.name ?? 'celeriac'
@@ -72,12 +92,63 @@ export class App {
     )
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
     this.trackStarted = opts.trackStarted ?? false
-    this.brokerUrl =
-      typeof opts.broker === 'object' ? null : (opts.broker ?? envOr('CELERIAC_BROKER') ?? DEFAULT_BROKER_URL)
+    this.registry = new BackendRegistry(opts.backends)
     const rb = opts.resultBackend
-    // undefined: decided when first needed (the broker's URL if its backend stores results).
-    this.resultBackendUrl =
-      rb === false ? null : typeof rb === 'object' ? null : (rb ?? envOr('CELERIAC_RESULT_BACKEND'))
+    this.urls = {
+      broker:
+        typeof opts.broker === 'object' ? null : (opts.broker ?? envOr('CELERIAC_BROKER') ?? DEFAULT_BROKER_URL),
+      // undefined: decided when first needed (the broker's URL if its backend stores results).
+      results: rb === false ? null : typeof rb === 'object' ? null : (rb ?? envOr('CELERIAC_RESULT_BACKEND')),
+      coordination: opts.coordination ?? envOr('CELERIAC_COORDINATION'),
+    }
+  }
+
+  /** The broker URL, or null when the app was given a broker instance. */
+  get brokerUrl(): string | null {
+    return this.urls.broker
+  }
+
+  /** The result backend URL: null for none or an instance, undefined while it follows the broker's. */
+  get resultBackendUrl(): string | null | undefined {
+    return this.urls.results
+  }
+
+  /** URL schemes this app can open. */
+  schemes(): string[] {
+    return this.registry.schemes()
+  }
+
+  /**
+   * Points the app at other URLs before it first connects: what the CLI's `-b` and
+   * `--result-backend` do to an app module's own settings. Throws once connected.
+   */
+  configure(connections: AppConnections): this {
+    if (this.backends.size || this.brokerPromise || this.storePromise || this.coordinationPromise)
+      throw new ConfigError('configure() must be called before the app first connects')
+    if (connections.broker !== undefined) {
+      if (typeof this.opts.broker === 'object')
+        throw new ConfigError('this app was given a broker instance; its URL cannot be changed')
+      this.urls.broker = connections.broker
+    }
+    if (connections.resultBackend !== undefined)
+      this.urls.results = connections.resultBackend === false ? null : connections.resultBackend
+    if (connections.coordination !== undefined) this.urls.coordination = connections.coordination
+    return this
+  }
+
+  /** The backend of a URL, built and connected once and shared by every part taken from it. */
+  private backend(url: string): Promise<Backend> {
+    let p = this.backends.get(url)
+    if (!p) {
+      p = (async () => {
+        const b = await this.registry.build(url)
+        await b.connect()
+        return b
+      })()
+      this.backends.set(url, p)
+      p.catch(() => this.backends.delete(url))
+    }
+    return p
   }
 
   /**
@@ -111,9 +182,15 @@ export class App {
   /** The broker, connected on first use. */
   broker(): Promise<Broker> {
     this.brokerPromise ??= (async () => {
-      const b = typeof this.opts.broker === 'object' ? this.opts.broker : await createBroker(this.brokerUrl!)
-      await b.connect()
-      return b
+      if (typeof this.opts.broker === 'object') {
+        await this.opts.broker.connect()
+        return this.opts.broker
+      }
+      const url = this.urls.broker!
+      const backend = await this.backend(url)
+      if (!backend.broker)
+        throw new ConfigError(`${redactUrl(url)}: the ${backend.scheme} backend has no broker`)
+      return backend.broker
     })()
     this.brokerPromise.catch(() => {
       this.brokerPromise = null
@@ -126,19 +203,50 @@ export class App {
     this.storePromise ??= (async () => {
       const rb = this.opts.resultBackend
       if (rb === false) return null
-      let store: ResultStore
-      if (typeof rb === 'object') store = rb
-      else if (this.resultBackendUrl) store = await createResultStore(this.resultBackendUrl)
-      else if (this.brokerUrl && (await hasResultStore(this.brokerUrl)))
-        store = await createResultStore(this.brokerUrl)
-      else return null
-      await store.connect()
-      return store
+      if (typeof rb === 'object') {
+        await rb.connect()
+        return rb
+      }
+      const url = this.urls.results
+      if (url) {
+        const backend = await this.backend(url)
+        if (!backend.results)
+          throw new ConfigError(`${redactUrl(url)}: the ${backend.scheme} backend cannot store results`)
+        return backend.results
+      }
+      if (url === null || !this.urls.broker) return null
+      return (await this.backend(this.urls.broker)).results ?? null
     })()
     this.storePromise.catch(() => {
       this.storePromise = null
     })
     return this.storePromise
+  }
+
+  /**
+   * The coordination part (locks, joins, rate limits, events, broadcast), connected on first
+   * use, or null when no backend of this app supplies one.
+   */
+  coordination(): Promise<Coordination | null> {
+    this.coordinationPromise ??= (async () => {
+      const explicit = this.urls.coordination
+      if (explicit) {
+        const backend = await this.backend(explicit)
+        if (!backend.coordination)
+          throw new ConfigError(`${redactUrl(explicit)}: the ${backend.scheme} backend has no coordination part`)
+        return backend.coordination
+      }
+      for (const url of [this.urls.broker, this.urls.results]) {
+        if (!url) continue
+        const c = (await this.backend(url)).coordination
+        if (c) return c
+      }
+      return null
+    })()
+    this.coordinationPromise.catch(() => {
+      this.coordinationPromise = null
+    })
+    return this.coordinationPromise
   }
 
   /** A handle on a task's result by id. */
@@ -205,6 +313,7 @@ export class App {
     task: string,
     calls: readonly { args: unknown[]; options?: SendOptions }[],
     defaults: SendDefaults,
+    publishOptions?: PublishOptions,
   ): Promise<AsyncResult<R>[]> {
     const now = Date.now()
     const jobs: OutgoingJob[] = new Array(calls.length)
@@ -222,7 +331,7 @@ export class App {
       results[i] = this.asyncResult<R>(message.id)
     }
     const broker = await this.broker()
-    await broker.publish(jobs)
+    await broker.publish(jobs, publishOptions)
     return results
   }
 
@@ -235,8 +344,14 @@ export class App {
     const chosen = ids ?? (await this.allDeadIds(broker))
     if (!chosen.length) return 0
     const store = await this.resultStore()
-    if (store) await store.forget(chosen)
-    return broker.replayDead(chosen)
+    // The jobs move first: if that fails, their FAILURE stays readable. Then the old records
+    // are forgotten up to the fence they were written with; a replayed run that already began
+    // wrote a higher fence and is kept.
+    const before = store ? await store.get(chosen) : []
+    const moved = await broker.replayDead(chosen)
+    if (store)
+      await store.forget(chosen, { upToFence: before.map((r) => (r ? (r.fence ?? null) : null)) })
+    return moved
   }
 
   private async allDeadIds(broker: Broker): Promise<string[]> {
@@ -248,14 +363,21 @@ export class App {
     }
   }
 
-  /** Closes the broker and result store connections this app opened. */
+  /** Closes every connection this app opened (and the instances it was given). */
   async close(): Promise<void> {
-    const b = this.brokerPromise
-    const s = this.storePromise
+    const backends = [...this.backends.values()]
+    this.backends.clear()
     this.brokerPromise = null
     this.storePromise = null
-    const [broker, store] = await Promise.all([b?.catch(() => null), s?.catch(() => null)])
-    await Promise.all([broker?.close(), store?.close()])
+    this.coordinationPromise = null
+    const given = [
+      typeof this.opts.broker === 'object' ? this.opts.broker : null,
+      typeof this.opts.resultBackend === 'object' ? this.opts.resultBackend : null,
+    ]
+    await Promise.allSettled([
+      ...backends.map(async (p) => (await p).close()),
+      ...given.map((part) => part?.close()),
+    ])
   }
 }
 

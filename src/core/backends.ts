@@ -1,55 +1,61 @@
 /**
- * URL schemes → backends. A backend folder registers its scheme here; the app, the worker and
- * the CLI only ever ask for a URL. Loaders are lazy so that a driver is imported only when used.
+ * URL schemes → backends. The app, the worker and the CLI only ever ask for a URL; the table of
+ * loaders is passed in (the built-in one is `src/backends.ts`, an app adds its own with
+ * `createApp({ backends })`), so nothing is registered by importing a module. Loaders are lazy:
+ * a driver is imported only when a URL names its scheme.
  */
+import type { Backend, BackendFactory } from '../contracts/backend.js'
 import type { Broker } from '../contracts/broker.js'
 import type { ResultStore } from '../contracts/result-store.js'
+import { BUILTIN_BACKENDS } from '../backends.js'
 import { BadUrlError } from './errors.js'
 
-export interface BackendFactory {
-  broker?: (url: string) => Broker | Promise<Broker>
-  results?: (url: string) => ResultStore | Promise<ResultStore>
-}
+/** Scheme (such as 'redis') → a function importing the backend's factory. */
+export type BackendLoaders = Readonly<Record<string, () => Promise<BackendFactory>>>
 
-const factories = new Map<string, () => Promise<BackendFactory>>()
-
-/** Registers (or replaces) the loader for a URL scheme such as 'redis'. */
-export function registerBackend(scheme: string, load: () => Promise<BackendFactory>): void {
-  factories.set(scheme, load)
-}
-
-export function supportedSchemes(): string[] {
-  return [...factories.keys()]
-}
-
-function schemeOf(url: string): string {
+export function schemeOf(url: string, known: readonly string[]): string {
   const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)
-  if (!m) throw new BadUrlError(url, supportedSchemes(), 'it has no scheme')
+  if (!m) throw new BadUrlError(url, known, 'it has no scheme')
   return m[1]!.toLowerCase()
 }
 
-async function factoryFor(url: string): Promise<BackendFactory> {
-  const scheme = schemeOf(url)
-  const load = factories.get(scheme)
-  if (!load) throw new BadUrlError(url, supportedSchemes(), `unknown scheme "${scheme}"`)
-  return load()
+export class BackendRegistry {
+  private readonly loaders: BackendLoaders
+
+  constructor(extra: BackendLoaders = {}, base: BackendLoaders = BUILTIN_BACKENDS) {
+    this.loaders = { ...base, ...extra }
+  }
+
+  schemes(): string[] {
+    return Object.keys(this.loaders)
+  }
+
+  /** Builds (does not connect) the backend for a URL. */
+  async build(url: string): Promise<Backend> {
+    const scheme = schemeOf(url, this.schemes())
+    const load = Object.hasOwn(this.loaders, scheme) ? this.loaders[scheme] : undefined
+    if (!load) throw new BadUrlError(url, this.schemes(), `unknown scheme "${scheme}"`)
+    return (await load())(url)
+  }
 }
 
-/** Builds (does not connect) the broker for a URL. */
+const builtin = new BackendRegistry()
+
+/** The URL schemes celeriac ships with. */
+export function supportedSchemes(): string[] {
+  return builtin.schemes()
+}
+
+/** Builds (does not connect) the broker of a URL with a built-in scheme. */
 export async function createBroker(url: string): Promise<Broker> {
-  const f = await factoryFor(url)
-  if (!f.broker) throw new BadUrlError(url, supportedSchemes(), `"${schemeOf(url)}" is not a broker`)
-  return f.broker(url)
+  const b = await builtin.build(url)
+  if (!b.broker) throw new BadUrlError(url, builtin.schemes(), `"${b.scheme}" is not a broker`)
+  return b.broker
 }
 
-/** Builds (does not connect) the result store for a URL. */
+/** Builds (does not connect) the result store of a URL with a built-in scheme. */
 export async function createResultStore(url: string): Promise<ResultStore> {
-  const f = await factoryFor(url)
-  if (!f.results) throw new BadUrlError(url, supportedSchemes(), `"${schemeOf(url)}" cannot store results`)
-  return f.results(url)
-}
-
-/** Whether a URL's scheme also offers a result store (so it can default to the broker's URL). */
-export async function hasResultStore(url: string): Promise<boolean> {
-  return (await factoryFor(url)).results !== undefined
+  const b = await builtin.build(url)
+  if (!b.results) throw new BadUrlError(url, builtin.schemes(), `"${b.scheme}" cannot store results`)
+  return b.results
 }

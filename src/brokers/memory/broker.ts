@@ -3,7 +3,7 @@
  * producer and worker share a process. Keeps the same contract as every other broker.
  */
 import type {
-  Broker,
+  PullBroker,
   BrokerCapabilities,
   DeadJob,
   DeadLetterItem,
@@ -11,10 +11,13 @@ import type {
   LeaseRef,
   ListDeadOptions,
   OutgoingJob,
+  PruneDeadOptions,
   QueueStats,
   ReserveOptions,
   RetryItem,
 } from '../../contracts/broker.js'
+import type { ConsumeOptions, Consumption } from '../../contracts/consumer.js'
+import { pullConsume } from '../../contracts/pull-consumer.js'
 import { ThroughputCounter } from '../../core/throughput.js'
 import { Fifo } from './fifo.js'
 import { Waiters } from './waiters.js'
@@ -40,9 +43,10 @@ interface Entry {
   seq: number
 }
 
-export class MemoryBroker implements Broker {
+export class MemoryBroker implements PullBroker {
   readonly scheme = 'memory'
   readonly capabilities: BrokerCapabilities = {
+    consumer: 'pull',
     leases: 'timed',
     blockingReserve: true,
     transactionalPublish: false,
@@ -138,12 +142,14 @@ export class MemoryBroker implements Broker {
         }
         if (!best) break
         const { job } = best.shift()!
-        job.token = `${++this.tokenSeq}`
+        const fence = ++this.tokenSeq
+        job.token = `${fence}`
         job.deliveries++
         this.makeTimed(job, 'leased', now + leaseMs)
         out.push({
           id: job.id,
           token: job.token,
+          fence,
           queue: job.queue,
           body: job.body,
           priority: job.priority,
@@ -152,6 +158,10 @@ export class MemoryBroker implements Broker {
       }
     }
     return out
+  }
+
+  consume(options: ConsumeOptions): Consumption {
+    return pullConsume(this, options)
   }
 
   async reserve(queues: readonly string[], max: number, options: ReserveOptions): Promise<Delivery[]> {
@@ -259,9 +269,12 @@ export class MemoryBroker implements Broker {
     const chosen = ids
       ? ids.map((id) => this.dead.get(id)).filter((d): d is DeadJob => d !== undefined)
       : [...this.dead.values()]
+    let moved = 0
     for (const d of chosen) {
-      this.dead.delete(d.id)
+      // Published anew meanwhile: the live copy runs, this entry stays dead.
       if (this.jobs.has(d.id)) continue
+      this.dead.delete(d.id)
+      moved++
       const job: Job = {
         id: d.id,
         queue: d.queue,
@@ -276,8 +289,25 @@ export class MemoryBroker implements Broker {
       this.jobs.set(job.id, job)
       this.makeReady(job)
     }
-    if (chosen.length) this.waiters.wakeAll()
-    return chosen.length
+    if (moved) this.waiters.wakeAll()
+    return moved
+  }
+
+  async pruneDead(options: PruneDeadOptions): Promise<number> {
+    let n = 0
+    if (options.before !== undefined)
+      for (const d of [...this.dead.values()])
+        if (d.failedAt < options.before && this.dead.delete(d.id)) n++
+    if (options.keep !== undefined) {
+      const seen = new Map<string, number>()
+      // Newest first: the map keeps insertion order, oldest first.
+      for (const d of [...this.dead.values()].reverse()) {
+        const k = (seen.get(d.queue) ?? 0) + 1
+        seen.set(d.queue, k)
+        if (k > options.keep && this.dead.delete(d.id)) n++
+      }
+    }
+    return n
   }
 
   async deleteDead(ids?: readonly string[]): Promise<number> {

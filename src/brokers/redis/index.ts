@@ -3,14 +3,12 @@
  * `redis+cluster://host:port,…` and `redis+sentinel://host:port,…/<primary>[/db]` (README.md):
  * broker and result store on Redis, through ioredis (an optional peer dependency, imported on connect).
  */
-import type { BackendFactory } from '../../core/backends.js'
+import { composeBackend, type BackendFactory } from '../../contracts/backend.js'
 import { RedisBroker } from './broker.js'
 import { RedisResultStore } from './results.js'
 
 export { RedisBroker, type RedisBrokerOptions } from './broker.js'
 export { RedisResultStore } from './results.js'
 
-export const backend: BackendFactory = {
-  broker: (url) => new RedisBroker(url),
-  results: (url) => new RedisResultStore(url),
-}
+export const backend: BackendFactory = (url) =>
+  composeBackend('redis', { broker: new RedisBroker(url), results: new RedisResultStore(url) })

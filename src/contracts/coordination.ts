@@ -1,0 +1,104 @@
+/**
+ * The coordination part: what beat, canvas, remote control, rate limits and the dashboard need
+ * from a shared engine besides the queue itself. Every call is one round trip (one statement or
+ * transaction, one Lua script); time is the engine's clock (server TIME, the database's), never a
+ * worker's, so clock skew between hosts cannot hand a lock to two owners.
+ *
+ * - Fenced locks with a TTL: one beat leader, one housekeeping leader.
+ * - Joins: idempotent set-based counters (a chord's finished members, a group's results).
+ * - Token buckets: rate limits shared by all workers.
+ * - A bounded event log: task and worker events that other processes read (dashboard, `celeriac
+ *   events`).
+ * - Broadcast: messages to every subscriber of a channel (inspect/control, revoke), replies on a
+ *   channel the requester names.
+ *
+ * Keys and channels are plain strings chosen by the caller; an engine maps them into its own
+ * namespace (the URL's prefix on Redis, tables on SQLite and PostgreSQL).
+ */
+
+/** A lock held by an owner. */
+export interface Lock {
+  readonly name: string
+  readonly owner: string
+  /**
+   * Grows every time the lock changes hands (never on a renewal by the same owner), so what a
+   * leader writes can be fenced off once a later leader exists.
+   */
+  readonly fence: number
+  /** Epoch ms (engine clock) when it lapses unless renewed. */
+  readonly expiresAt: number
+}
+
+export interface JoinResult {
+  /** Distinct members of the join after this call. */
+  readonly size: number
+  /** How many of the given members were new. A repeated member changes nothing. */
+  readonly added: number
+}
+
+export interface BucketSpec {
+  /** Tokens added per `perMs`. */
+  readonly rate: number
+  readonly perMs: number
+  /** Most tokens the bucket holds (the burst); default `rate`. */
+  readonly burst?: number
+}
+
+export interface LoggedEvent {
+  /** Increasing within a stream; pass the last one seen to `read` to continue after it. */
+  readonly id: string
+  readonly data: string
+}
+
+export interface CoordinationCapabilities {
+  /** Broadcast reaches subscribers pushed by the engine ('push'), or found by polling ('poll'). */
+  readonly broadcast: 'push' | 'poll'
+}
+
+export interface Coordination {
+  readonly scheme: string
+  readonly capabilities: CoordinationCapabilities
+  /** Idempotent. */
+  connect(): Promise<void>
+  /** Idempotent; ends subscriptions. */
+  close(): Promise<void>
+
+  /**
+   * Takes the lock `name` for `ttlMs` when it is free or has lapsed; a call by its current owner
+   * renews it (same fence). Null when another owner holds it.
+   */
+  acquire(name: string, owner: string, ttlMs: number): Promise<Lock | null>
+  /** Extends a held lock by `ttlMs` from now. False when it lapsed or changed hands. */
+  renew(lock: Lock, ttlMs: number): Promise<boolean>
+  /** Lets the lock go. False when it was no longer held by this owner and fence. */
+  release(lock: Lock): Promise<boolean>
+
+  /**
+   * Adds members to the join `key` (a set) and says how many distinct members it has. The key
+   * lapses `ttlMs` after its last change.
+   */
+  join(key: string, members: readonly string[], ttlMs: number): Promise<JoinResult>
+  /** The members of a join, in no particular order; empty when unknown or lapsed. */
+  members(key: string): Promise<string[]>
+  /** Forgets joins. */
+  forgetJoins(keys: readonly string[]): Promise<void>
+
+  /**
+   * Takes `n` tokens from the bucket `key`. Returns 0 when they were taken, otherwise how many
+   * ms until they would be there (and takes nothing).
+   */
+  take(key: string, n: number, spec: BucketSpec): Promise<number>
+
+  /** Appends events to a stream, dropping the oldest beyond `maxLen`. Returns their ids. */
+  append(stream: string, events: readonly string[], maxLen: number): Promise<string[]>
+  /** Up to `limit` events after the id `after` (from the oldest kept when null), oldest first. */
+  read(stream: string, after: string | null, limit: number): Promise<LoggedEvent[]>
+
+  /** Sends a message to every current subscriber of a channel (none is kept for later ones). */
+  broadcast(channel: string, message: string): Promise<void>
+  /**
+   * Calls `onMessage` for each message broadcast on the channel from now on. Resolves once
+   * subscribed (a broadcast after that is received); the returned function unsubscribes.
+   */
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>
+}
