@@ -47,6 +47,14 @@ export class MalformedMessageError extends CeleriacError {
   }
 }
 
+/** A value the codec cannot write without losing it (a function, a symbol, a circular reference). */
+export class EncodeError extends CeleriacError {
+  override readonly code = 'UNENCODABLE_VALUE'
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(reason, options)
+  }
+}
+
 /** Arguments that the task's validator rejected. */
 export class InvalidArgumentsError extends CeleriacError {
   override readonly code = 'INVALID_ARGUMENTS'
