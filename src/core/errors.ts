@@ -183,3 +183,15 @@ export function redactUrl(url: string): string {
     return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@')
   }
 }
+
+/** The user's app module could not be loaded: a syntax error, an error thrown at import, not a module. */
+export class AppLoadError extends CeleriacError {
+  override readonly code = 'APP_LOAD_ERROR'
+  constructor(
+    readonly file: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`cannot load the app module: ${detail}`, options)
+  }
+}

@@ -9,7 +9,8 @@ import { EncodeError, MaxRetriesExceededError, RetryRequest } from '../core/erro
 import { encodeMessage } from '../core/message.js'
 import { backoffDelay, shouldRetry } from '../core/retry.js'
 import type { PreparedJob, WorkerEnv } from './prepare.js'
-import { makeRecord, renderThrown } from './records.js'
+import { makeRecord } from './records.js'
+import { renderThrown, toError } from '../core/render.js'
 import type { RunResult } from './run.js'
 import type { Outcome } from './settle.js'
 
@@ -32,7 +33,8 @@ export function conclude(env: WorkerEnv, job: PreparedJob, run: RunResult): Outc
         return failed(env, job, error, run.startedAt, `failed: ${error.message}`)
       }
     }
-    env.log.debug({ id: msg.id, task: msg.task, ms: Date.now() - run.startedAt }, 'task succeeded')
+    // One line per finished task at info, as Celery's worker prints (silenced by --loglevel warn).
+    env.log.info({ task: msg.task, id: msg.id, state: 'SUCCESS', ms: Date.now() - run.startedAt }, 'task succeeded')
     return {
       kind: 'ack',
       delivery,
@@ -46,7 +48,7 @@ function retryOrFail(env: WorkerEnv, job: PreparedJob, err: unknown, startedAt: 
   const { delivery, msg, task, storeResult } = job
   const policy = task.settings.retry
   const requested = err instanceof RetryRequest
-  const cause = requested ? (err.reason ?? err) : err
+  const cause = toError(requested ? (err.reason ?? err) : err)
   const max = requested ? (err.max ?? (policy.max > 0 ? policy.max : 3)) : policy.max
   const retry = msg.retries + 1
   let delayMs: number | null = null
@@ -81,7 +83,7 @@ function retryOrFail(env: WorkerEnv, job: PreparedJob, err: unknown, startedAt: 
     }
   }
   const final = msg.retries > 0 ? new MaxRetriesExceededError(msg.task, msg.retries, { cause }) : cause
-  const error = msg.retries > 0 && cause instanceof Error ? cause : final
+  const error = msg.retries > 0 ? cause : final
   const reason =
     msg.retries > 0
       ? `failed after ${msg.retries} retries: ${describeError(cause)}`

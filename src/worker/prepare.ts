@@ -9,7 +9,8 @@ import { InvalidArgumentsError, UnknownTaskError } from '../core/errors.js'
 import { decodeMessage, peekMessage, type Message } from '../core/message.js'
 import type { Task } from '../core/task.js'
 import type { Logger } from './logger.js'
-import { makeRecord, renderThrown } from './records.js'
+import { makeRecord } from './records.js'
+import { renderThrown } from '../core/render.js'
 import type { Outcome } from './settle.js'
 
 export interface WorkerEnv {

@@ -9,6 +9,7 @@ import type { App } from '../core/app.js'
 import { encode } from '../core/codec.js'
 import { isReady, type TaskState } from '../core/states.js'
 import type { Message } from '../core/message.js'
+import { renderThrown } from '../core/render.js'
 
 export interface RecordEnv {
   readonly app: App
@@ -26,18 +27,6 @@ export function encodeError(error: unknown): string {
     Object.assign(reduced, { unencodable: (err as Error).message })
     return encode(reduced)
   }
-}
-
-/** A readable rendering of a thrown value that is not an Error. */
-export function renderThrown(value: unknown): string {
-  if (typeof value === 'string') return value
-  try {
-    const json = JSON.stringify(value)
-    if (json !== undefined) return json.length > 500 ? `${json.slice(0, 500)}…` : json
-  } catch {
-    // fall through
-  }
-  return String(value)
 }
 
 export function makeRecord(
