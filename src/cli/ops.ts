@@ -70,7 +70,9 @@ export async function showResult(app: App, id: string, wait?: string | boolean):
   const rec = await r.record()
   const timedOut = waitedMs !== null && (!rec || !isReady(rec.state))
   if (timedOut) {
-    process.stderr.write(`timed out after ${waitedMs} ms waiting for task ${id}; it is ${rec?.state ?? 'PENDING'}\n`)
+    process.stderr.write(
+      `timed out after ${waitedMs} ms waiting for task ${id}; it is ${rec?.state ?? 'PENDING'}\n`,
+    )
     process.exitCode = EXIT_TIMED_OUT
   }
   if (!rec) {

@@ -34,7 +34,10 @@ export function conclude(env: WorkerEnv, job: PreparedJob, run: RunResult): Outc
       }
     }
     // One line per finished task at info, as Celery's worker prints (silenced by --loglevel warn).
-    env.log.info({ task: msg.task, id: msg.id, state: 'SUCCESS', ms: Date.now() - run.startedAt }, 'task succeeded')
+    env.log.info(
+      { task: msg.task, id: msg.id, state: 'SUCCESS', ms: Date.now() - run.startedAt },
+      'task succeeded',
+    )
     return {
       kind: 'ack',
       delivery,

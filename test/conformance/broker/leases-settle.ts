@@ -46,7 +46,7 @@ export function leaseTests(open: OpenBroker): void {
     assert.deepEqual(await b.ack([second]), [true])
   })
 
-  it('an expired lease goes to the back of its priority: jobs waiting when it expired come first', async () => {
+  it('an expired lease goes back to the front of its priority, ahead of jobs published after it', async () => {
     const b = await open()
     const queue = q()
     const [first] = jobs(queue, 1, { priority: 5 })
@@ -59,10 +59,10 @@ export function leaseTests(open: OpenBroker): void {
     const got = await b.reserve([queue], 10, { leaseMs: 30_000 })
     assert.deepEqual(
       got.map((d) => d.id),
-      [later[0]!.id, later[1]!.id, first!.id, got[3]!.id],
+      [first!.id, later[0]!.id, later[1]!.id, got[3]!.id],
     )
-    assert.equal(got[3]!.body, 'low', 'but before lower priorities')
-    assert.equal(got[2]!.deliveries, 2)
+    assert.equal(got[3]!.body, 'low', 'lower priorities still come after')
+    assert.equal(got[0]!.deliveries, 2)
   })
 
   it('Delivery.fence grows across lease expiry, release, retry and replay of the same job', async () => {
