@@ -2,7 +2,15 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tmp/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      '.tmp/**',
+      'test/fixtures/broken/**',
+      'test/types/user-project/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

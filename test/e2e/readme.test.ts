@@ -42,6 +42,37 @@ describe('README', () => {
     assert.ok(pkg.scripts.demo, 'package.json has the demo script')
   })
 
+  it('ships the tour files identical to the README blocks', () => {
+    const files = blocks(/^ts file=/)
+    assert.ok(files.length >= 2)
+    for (const f of files) {
+      const path = f.info.replace(/^ts file=/, '').trim()
+      assert.equal(readFileSync(join(ROOT, path), 'utf8'), f.body, `${path} matches its README block`)
+    }
+  })
+
+  it('accepts every URL scheme the README lists as supported, and nothing it calls planned', async () => {
+    const { createBroker } = await import('../../src/index.js')
+    const table = /Broker URLs:\n\n([\s\S]*?)\n\n/.exec(readme)
+    assert.ok(table, 'the README has a broker URL table')
+    const schemes = [...table[1]!.matchAll(/`([a-z][a-z0-9+.-]*):\/\//g)].map((m) => m[1]!)
+    assert.ok(schemes.length >= 4, `found ${schemes.join(', ')}`)
+    for (const scheme of new Set(schemes)) {
+      const url = scheme.startsWith('sqlite')
+        ? `sqlite://${join(tempDir(), 'x.db')}`
+        : scheme.includes('cluster') || scheme.includes('sentinel')
+          ? `${scheme}://127.0.0.1:1/mymaster`
+          : `${scheme}://127.0.0.1:1/`
+      const broker = await createBroker(url)
+      assert.equal(typeof broker.publish, 'function', `${scheme}:// builds a broker`)
+    }
+    for (const planned of ['amqp', 'postgres']) {
+      if (!new RegExp(`${planned === 'amqp' ? 'RabbitMQ' : 'PostgreSQL'}[^.]*planned`).test(readme)) {
+        await createBroker(`${planned}://127.0.0.1/`)
+      }
+    }
+  })
+
   it('the five-minute tour works as written', async () => {
     const files = blocks(/^ts file=/)
     assert.ok(files.length >= 2)
