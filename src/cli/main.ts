@@ -5,7 +5,17 @@
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { CeleriacError, isCeleriacError } from '../core/errors.js'
 import { appFromFlags, type AppFlags } from './load.js'
-import { call, deadDelete, deadList, deadReplay, pauseQueues, purge, showResult, stats } from './ops.js'
+import {
+  call,
+  deadDelete,
+  deadPrune,
+  deadList,
+  deadReplay,
+  pauseQueues,
+  purge,
+  showResult,
+  stats,
+} from './ops.js'
 import { VERSION } from './version.js'
 import { runWorker } from './worker.js'
 
@@ -56,8 +66,12 @@ program
   .option('--grace <duration>', 'on SIGTERM, how long running tasks may take to finish (default 30s)')
   .option(
     '--max-deliveries <n>',
-    'dead-letter a message delivered more often than this (default 10)',
+    'dead-letter a message whose runs ended this often without finishing, e.g. killed workers (default 10)',
     int('--max-deliveries'),
+  )
+  .option(
+    '--dead-retention <duration>',
+    'delete dead letters older than this during housekeeping, or "forever" (default 7d)',
   )
   .option('-n, --hostname <name>', 'worker name (%h is the host name)')
   .option('--no-banner', 'do not print the start banner')
@@ -165,6 +179,17 @@ dead
   .action(async (ids: string[], flags: { all?: boolean }) => {
     const { app } = await appFromFlags(globals())
     await deadDelete(app, ids, flags.all === true)
+    await app.close()
+  })
+
+dead
+  .command('prune')
+  .description('delete dead-lettered messages older than a duration, or beyond the newest N per queue')
+  .option('--older-than <duration>', 'delete entries that failed longer ago than this (e.g. 7d)')
+  .option('--keep <n>', 'keep only the newest N entries per queue', int('--keep'))
+  .action(async (flags: { olderThan?: string; keep?: number }) => {
+    const { app } = await appFromFlags(globals())
+    await deadPrune(app, flags)
     await app.close()
   })
 

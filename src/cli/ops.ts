@@ -183,3 +183,14 @@ export async function deadDelete(app: App, ids: string[], all: boolean): Promise
   const broker = await app.broker()
   out(`deleted ${await broker.deleteDead(all ? undefined : ids)} dead-letter entries`)
 }
+
+export async function deadPrune(app: App, flags: { olderThan?: string; keep?: number }): Promise<void> {
+  if (flags.olderThan === undefined && flags.keep === undefined)
+    throw new ConfigError('say what to prune: --older-than <duration> and/or --keep <n>')
+  const broker = await app.broker()
+  const n = await broker.pruneDead({
+    before: flags.olderThan === undefined ? undefined : Date.now() - toMs(flags.olderThan, '--older-than'),
+    keep: flags.keep,
+  })
+  out(`pruned ${n} dead-letter entries`)
+}

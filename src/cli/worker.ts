@@ -17,6 +17,7 @@ export interface WorkerFlags {
   readonly grace?: string
   readonly hostname?: string
   readonly maxDeliveries?: number
+  readonly deadRetention?: string
   readonly banner?: boolean
 }
 
@@ -59,6 +60,7 @@ export async function runWorker(app: App, file: string, flags: WorkerFlags): Pro
     lease: flags.lease,
     shutdownGrace: flags.grace,
     maxDeliveries: flags.maxDeliveries,
+    deadLetterRetention: flags.deadRetention === 'forever' ? false : flags.deadRetention,
     name: flags.hostname ? flags.hostname.replace('%h', hostname()) : undefined,
     logger,
   })
