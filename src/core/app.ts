@@ -30,8 +30,13 @@ export interface AppOptions {
   readonly defaultQueue?: string
   /** How long results are kept (default 1 day; $CELERIAC_RESULT_EXPIRES). */
   readonly resultExpires?: Duration
-  /** Largest encoded message accepted by send (default 1 MiB). */
+  /** Largest encoded message accepted by send, and by a worker (default 1 MiB). */
   readonly maxMessageBytes?: number
+  /**
+   * Largest encoded result a worker stores (default: maxMessageBytes). A task returning more
+   * ends in FAILURE saying so: store the value elsewhere and return a reference.
+   */
+  readonly maxResultBytes?: number
   /** A name shown in banners and logs. */
   readonly name?: string
   /**
@@ -73,6 +78,7 @@ export class App {
   readonly defaultQueue: string
   readonly resultExpiresMs: number
   readonly maxMessageBytes: number
+  readonly maxResultBytes: number
   readonly trackStarted: boolean
   private urls: { broker: string | null; results: string | null | undefined; coordination?: string }
   private readonly registry: BackendRegistry
@@ -91,6 +97,12 @@ export class App {
       'resultExpires',
     )
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+    this.maxResultBytes = opts.maxResultBytes ?? this.maxMessageBytes
+    for (const [what, n] of [
+      ['maxMessageBytes', this.maxMessageBytes],
+      ['maxResultBytes', this.maxResultBytes],
+    ] as const)
+      if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${what} must be a positive integer, got ${n}`)
     this.trackStarted = opts.trackStarted ?? false
     this.registry = new BackendRegistry(opts.backends)
     const rb = opts.resultBackend

@@ -55,6 +55,20 @@ export class EncodeError extends CeleriacError {
   }
 }
 
+/** A task's result over the app's `maxResultBytes`. */
+export class ResultTooLargeError extends CeleriacError {
+  override readonly code = 'RESULT_TOO_LARGE'
+  constructor(
+    readonly task: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(
+      `task "${task}" returned ${bytes} bytes, over the result limit of ${limit} (maxResultBytes); store the value elsewhere and return a reference`,
+    )
+  }
+}
+
 /** Arguments that the task's validator rejected. */
 export class InvalidArgumentsError extends CeleriacError {
   override readonly code = 'INVALID_ARGUMENTS'

@@ -5,7 +5,7 @@
  * no retry, logged, never a crashed worker.
  */
 import { encode } from '../core/codec.js'
-import { EncodeError, MaxRetriesExceededError, RetryRequest } from '../core/errors.js'
+import { EncodeError, MaxRetriesExceededError, ResultTooLargeError, RetryRequest } from '../core/errors.js'
 import { encodeMessage } from '../core/message.js'
 import { backoffDelay, shouldRetry } from '../core/retry.js'
 import type { PreparedJob, WorkerEnv } from './prepare.js'
@@ -30,6 +30,11 @@ export function conclude(env: WorkerEnv, job: PreparedJob, run: RunResult): Outc
           `task "${msg.task}" returned a value that cannot be stored: ${(err as Error).message}`,
           { cause: err },
         )
+        return failed(env, job, error, run.startedAt, `failed: ${error.message}`)
+      }
+      const limit = env.app.maxResultBytes
+      if (result.length * 3 > limit && Buffer.byteLength(result) > limit) {
+        const error = new ResultTooLargeError(msg.task, Buffer.byteLength(result), limit)
         return failed(env, job, error, run.startedAt, `failed: ${error.message}`)
       }
     }

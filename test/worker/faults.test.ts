@@ -222,3 +222,22 @@ describe('worker process exit', () => {
     assert.equal(code, 0, `exited by itself (took ${Date.now() - started} ms)`)
   })
 })
+
+describe('result size limit', () => {
+  it('a result over maxResultBytes is a FAILURE that says so', async () => {
+    const app = createApp({
+      broker: new MemoryBroker(),
+      resultBackend: new MemoryResultStore(),
+      maxResultBytes: 1000,
+    })
+    const big = app.task('big', (_ctx, n: number) => 'x'.repeat(n))
+    const w = new Worker(app, { concurrency: 1, logger: silent })
+    await w.start()
+    assert.equal((await (await big.delay(10)).get({ timeout: 5000 })).length, 10)
+    await assert.rejects(
+      (await big.delay(3 * 1024 * 1024)).get({ timeout: 5000 }),
+      /over the result limit of 1000/,
+    )
+    await w.stop()
+  })
+})
