@@ -5,7 +5,6 @@
  */
 import { oldestBucket, ratePerSecond } from '../../core/throughput.js'
 import type {
-  Broker,
   BrokerCapabilities,
   DeadJob,
   DeadLetterItem,
@@ -13,10 +12,14 @@ import type {
   LeaseRef,
   ListDeadOptions,
   OutgoingJob,
+  PruneDeadOptions,
+  PullBroker,
   QueueStats,
   ReserveOptions,
   RetryItem,
 } from '../../contracts/broker.js'
+import type { ConsumeOptions, Consumption } from '../../contracts/consumer.js'
+import { pullConsume } from '../../contracts/pull-consumer.js'
 import { BrokerError } from '../../core/errors.js'
 import { Blocker } from './blocking.js'
 import {
@@ -41,9 +44,10 @@ export interface RedisBrokerOptions {
 /** Dead jobs moved per script call by replayDead() without ids. */
 const REPLAY_CHUNK = 1000
 
-export class RedisBroker implements Broker {
+export class RedisBroker implements PullBroker {
   readonly scheme: string
   readonly capabilities: BrokerCapabilities = {
+    consumer: 'pull',
     leases: 'timed',
     blockingReserve: true,
     transactionalPublish: false,
@@ -136,6 +140,10 @@ export class RedisBroker implements Broker {
       throw brokerError(this.target, `publish of ${jobs.length} job(s)`, e)
     }
     for (const q of fresh) this.registered.add(q)
+  }
+
+  consume(options: ConsumeOptions): Consumption {
+    return pullConsume(this, options)
   }
 
   async reserve(queues: readonly string[], max: number, options: ReserveOptions): Promise<Delivery[]> {
@@ -344,6 +352,21 @@ export class RedisBroker implements Broker {
       await this.run(
         'deleting dead jobs',
         queues.map((q) => ({ script: S.deleteDead, keys: this.keys(q).deadStore, args })),
+      ),
+    )
+  }
+
+  async pruneDead(options: PruneDeadOptions): Promise<number> {
+    const { before, keep } = options
+    if (before === undefined && keep === undefined) return 0
+    if ((before !== undefined && !Number.isFinite(before)) || (keep !== undefined && !(keep >= 0)))
+      throw new RangeError(`pruneDead: before must be an epoch ms and keep a count >= 0`)
+    const args = [before === undefined ? '' : Math.floor(before), keep === undefined ? '' : Math.floor(keep)]
+    const queues = await this.knownQueues()
+    return sum(
+      await this.run(
+        'pruning dead jobs',
+        queues.map((q) => ({ script: S.pruneDead, keys: this.keys(q).deadStore, args })),
       ),
     )
   }
