@@ -51,7 +51,7 @@ export class RedisBroker implements PullBroker {
     leases: 'timed',
     blockingReserve: true,
     transactionalPublish: false,
-    idempotentPublish: false,
+    idempotentPublish: true,
   }
   readonly prefix: string
   private readonly target: RedisTarget
@@ -325,21 +325,23 @@ export class RedisBroker implements PullBroker {
         'replaying dead jobs',
         queues.map((q) => ({ script: S.replayDead, keys: this.keys(q).replay, args: ['ids', ...ids] })),
       )
-      return sum(replies)
+      return sum(replies.map((r) => (r as number[])[0]))
     }
+    // Chunks of the oldest entries per queue; entries left dead (their id is live) stay at the
+    // front of the index, so each queue's next chunk starts past those.
     let total = 0
-    let pending = queues
+    let pending = queues.map((q) => ({ q, skip: 0 }))
     while (pending.length) {
-      const replies = await this.run(
+      const replies = (await this.run(
         'replaying dead jobs',
-        pending.map((q) => ({
+        pending.map(({ q, skip }) => ({
           script: S.replayDead,
           keys: this.keys(q).replay,
-          args: ['oldest', REPLAY_CHUNK],
+          args: ['oldest', REPLAY_CHUNK, skip],
         })),
-      )
-      total += sum(replies)
-      pending = pending.filter((_, i) => Number(replies[i]) === REPLAY_CHUNK)
+      )) as number[][]
+      replies.forEach(([moved, , live], i) => ((total += moved!), (pending[i]!.skip += live!)))
+      pending = pending.filter((_, i) => replies[i]![1] === REPLAY_CHUNK)
     }
     return total
   }
@@ -372,7 +374,7 @@ export class RedisBroker implements PullBroker {
   }
 
   async purge(queue: string): Promise<number> {
-    return sum(await this.run('purge', [{ script: S.purge, keys: this.keys(queue).publish, args: [] }]))
+    return sum(await this.run('purge', [{ script: S.purge, keys: this.keys(queue).purge, args: [] }]))
   }
 
   async stats(queues?: readonly string[]): Promise<QueueStats[]> {
