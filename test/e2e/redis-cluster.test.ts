@@ -47,6 +47,7 @@ function record(id: string, state: ResultRecord['state'], result: string | null 
     doneAt: state === 'SUCCESS' ? now : null,
     updatedAt: now,
     expiresAt: now + 60_000,
+    fence: null,
   }
 }
 

@@ -1,16 +1,17 @@
 /**
  * The Redis result store. One string per result, `<prefix>:result:<id>` = "<1 if ready, else 0>"
- * + record JSON, expiring at record.expiresAt (Redis forgets it; cleanup() has nothing to do).
- * Writes go through set-results-n.lua, which keeps ready states and publishes them on a channel
- * named like the key; wait() subscribes to it on one shared subscriber connection.
+ * + the highest fence written + ":" + record JSON, expiring at record.expiresAt (Redis forgets it;
+ * cleanup() has nothing to do). Writes go through set-results-n.lua, which fences stale writes,
+ * keeps ready states and publishes them on a channel named like the key; wait() subscribes to it
+ * on one shared subscriber connection.
  */
-import type { ResultRecord, ResultStore, WaitOptions } from '../../contracts/result-store.js'
+import type { ForgetOptions, ResultRecord, ResultStore, WaitOptions } from '../../contracts/result-store.js'
 import { BrokerError } from '../../core/errors.js'
 import { isReady } from '../../core/states.js'
 import { slotGroups } from './cluster.js'
 import { brokerError, openClient, runScripts, type RedisClient } from './connection.js'
 import { parseRedisUrl, resultKey, type RedisTarget } from './keys.js'
-import { setResults } from './scripts.generated.js'
+import { forgetResults, setResults } from './scripts.generated.js'
 
 type Waiter = (record: ResultRecord) => void
 
@@ -52,6 +53,7 @@ export class RedisResultStore implements ResultStore {
 
   async set(records: readonly ResultRecord[]): Promise<void> {
     if (!records.length) return
+    for (const r of records) checkFence(r.fence ?? null, 'record fence')
     const client = this.redis()
     const keys = records.map((r) => resultKey(this.prefix, r.id))
     // One script call on one server; one per slot on a Cluster (each atomic on its own).
@@ -61,6 +63,7 @@ export class RedisResultStore implements ResultStore {
         const r = records[i]!
         args.push(
           isReady(r.state) ? '1' : '0',
+          r.fence == null ? '' : String(r.fence),
           r.expiresAt === null ? '0' : String(Math.ceil(r.expiresAt)),
           JSON.stringify(r),
         )
@@ -96,9 +99,11 @@ export class RedisResultStore implements ResultStore {
     const channel = resultKey(this.prefix, id)
     let wake: Waiter = () => {}
     const woken = new Promise<ResultRecord>((resolve) => (wake = resolve))
-    const stop: { timer?: NodeJS.Timeout; abort?: () => void } = {}
+    const stop: { timer?: { cancel(): void }; abort?: () => void } = {}
     const ended = new Promise<null>((resolve) => {
-      stop.timer = setTimeout(() => resolve(null), Math.max(0, options.timeoutMs))
+      // Absent or Infinity waits until the record is ready or the signal aborts.
+      if (options.timeoutMs !== undefined && options.timeoutMs !== Infinity)
+        stop.timer = longTimeout(() => resolve(null), Math.max(0, options.timeoutMs))
       stop.abort = () => resolve(null)
       options.signal?.addEventListener('abort', stop.abort, { once: true })
     })
@@ -110,7 +115,7 @@ export class RedisResultStore implements ResultStore {
       const got = options.signal?.aborted ? null : await Promise.race([woken, ended])
       return got ?? (await this.get([id]))[0]!
     } finally {
-      clearTimeout(stop.timer)
+      if (stop.timer) stop.timer.cancel()
       if (stop.abort) options.signal?.removeEventListener('abort', stop.abort)
       this.unpark(channel, wake)
     }
@@ -165,13 +170,27 @@ export class RedisResultStore implements ResultStore {
     return this.subscriber
   }
 
-  async forget(ids: readonly string[]): Promise<number> {
+  async forget(ids: readonly string[], options: ForgetOptions = {}): Promise<number> {
     if (!ids.length) return 0
+    const limits = options.upToFence
+    if (limits && limits.length !== ids.length)
+      throw new RangeError(`forget: upToFence has ${limits.length} entries for ${ids.length} ids`)
+    limits?.forEach((f) => checkFence(f, 'upToFence'))
     const client = this.redis()
     const keys = ids.map((id) => resultKey(this.prefix, id))
     try {
       const counts = await Promise.all(
-        slotGroups(client, keys).map((g) => client.del(g.map((i) => keys[i]!))),
+        slotGroups(client, keys).map((g) =>
+          limits
+            ? runScripts(client, [
+                {
+                  script: forgetResults,
+                  keys: g.map((i) => keys[i]!),
+                  args: g.map((i) => (limits[i] == null ? '' : String(limits[i]))),
+                },
+              ]).then(([n]) => Number(n))
+            : client.del(g.map((i) => keys[i]!)),
+        ),
       )
       return counts.reduce((a, b) => a + b, 0)
     } catch (e) {
@@ -185,7 +204,30 @@ export class RedisResultStore implements ResultStore {
   }
 }
 
+/** A stored value (includes/result.lua) as a record carrying the highest fence written. */
 function decode(value: string | null): ResultRecord | null {
   if (value === null || value.length < 2) return null
-  return JSON.parse(value.slice(1)) as ResultRecord
+  // Written before fences were kept: "<flag><JSON>".
+  if (value[1] === '{') return { ...(JSON.parse(value.slice(1)) as ResultRecord), fence: null }
+  const colon = value.indexOf(':')
+  const fence = colon > 1 ? Number(value.slice(1, colon)) : null
+  return { ...(JSON.parse(value.slice(colon + 1)) as ResultRecord), fence }
+}
+
+function checkFence(fence: number | null, what: string): void {
+  if (fence !== null && !(Number.isSafeInteger(fence) && fence >= 0))
+    throw new RangeError(`${what} must be an integer >= 0 or null, not ${fence}`)
+}
+
+/** setTimeout for any delay: Node fires a delay over 2^31-1 ms after 1 ms, so long ones re-arm. */
+function longTimeout(fn: () => void, ms: number): { cancel(): void } {
+  const MAX = 2 ** 31 - 1
+  const end = Date.now() + ms
+  let timer: NodeJS.Timeout
+  const arm = () => {
+    const left = end - Date.now()
+    timer = setTimeout(left > MAX ? arm : fn, Math.min(Math.max(0, left), MAX))
+  }
+  arm()
+  return { cancel: () => clearTimeout(timer) }
 }
