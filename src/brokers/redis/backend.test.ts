@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
+import { isPullBroker } from '../../contracts/broker.js'
 import { backend, RedisBroker, RedisResultStore } from './index.js'
 
 const base = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
@@ -13,7 +14,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** Open connections per name (`celeriac:<role>`), from CLIENT LIST. */
 async function connections(raw: Redis): Promise<Map<string, number>> {
   const out = new Map<string, number>()
-  for (const line of (await raw.client('LIST')).split('\n')) {
+  for (const line of String(await raw.client('LIST')).split('\n')) {
     const name = /\bname=(\S*)/.exec(line)?.[1]
     if (name?.startsWith('celeriac:')) out.set(name, (out.get(name) ?? 0) + 1)
   }
@@ -43,7 +44,9 @@ describe('redis backend', () => {
     const queue = `rb-${randomUUID().slice(0, 8)}`
     const id = randomUUID()
     await be.broker!.publish([{ id, queue, body: 'x', priority: 0 }])
-    const reserving = be.broker!.reserve([`${queue}-empty`], 1, { leaseMs: 1000, waitMs: 10_000 })
+    const broker = be.broker!
+    assert.ok(isPullBroker(broker))
+    const reserving = broker.reserve([`${queue}-empty`], 1, { leaseMs: 1000, waitMs: 10_000 })
     const waiting = be.results!.wait(randomUUID(), {})
     await sleep(150)
     assert.deepEqual(diff(before, await connections(raw)), {

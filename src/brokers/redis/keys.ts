@@ -191,3 +191,11 @@ export function queuesKey(prefix: string): string {
 export function resultKey(prefix: string, id: string): string {
   return `${prefix}:result:${id}`
 }
+
+/**
+ * A coordination key (`kind`: lock, join, bucket, events, bc for broadcast channels). The whole
+ * key is its own hash tag: each lives in one Cluster slot, and keys of different names spread.
+ */
+export function coordinationKey(prefix: string, kind: string, name: string): string {
+  return `{${prefix}:${kind}:${name}}`
+}
