@@ -18,8 +18,10 @@ import type {
 } from '../../contracts/broker.js'
 import type { ConsumeOptions, Consumption } from '../../contracts/consumer.js'
 import { pullConsume } from '../../contracts/pull-consumer.js'
+import { BrokerError } from '../../core/errors.js'
 import { ThroughputCounter } from '../../core/throughput.js'
 import { Fifo } from './fifo.js'
+import { MinHeap } from './heap.js'
 import { Waiters } from './waiters.js'
 
 interface Job {
@@ -37,6 +39,37 @@ interface Job {
 
 const PRIORITIES = 10
 
+interface MemoryState {
+  readonly jobs: Map<string, Job>
+  /** Per queue, one FIFO per priority; entries go stale when a job leaves the ready state. */
+  readonly ready: Map<string, Fifo<Entry>[]>
+  /**
+   * Delayed and leased jobs by due time. An entry is stale once its job left the timed state or
+   * its time moved (an extension pushes a new entry); stale entries are skipped when they surface.
+   */
+  readonly timed: MinHeap<Job>
+  readonly dead: Map<string, DeadJob>
+  readonly waiters: Waiters
+  readonly paused: Set<string>
+  readonly throughput: ThroughputCounter
+  seq: number
+  tokenSeq: number
+}
+
+function newState(): MemoryState {
+  return {
+    jobs: new Map(),
+    ready: new Map(),
+    timed: new MinHeap(),
+    dead: new Map(),
+    waiters: new Waiters(),
+    paused: new Set(),
+    throughput: new ThroughputCounter(),
+    seq: 0,
+    tokenSeq: 0,
+  }
+}
+
 /** A ready-queue entry; stale once the job's seq or state has moved on. */
 interface Entry {
   job: Job
@@ -52,72 +85,89 @@ export class MemoryBroker implements PullBroker {
     transactionalPublish: false,
     idempotentPublish: true,
   }
-  private readonly jobs = new Map<string, Job>()
-  /** Per queue, one FIFO per priority; entries go stale when a job leaves the ready state. */
-  private readonly ready = new Map<string, Fifo<Entry>[]>()
-  private readonly timed = new Set<Job>()
-  private readonly dead = new Map<string, DeadJob>()
-  private readonly waiters = new Waiters()
-  private readonly paused = new Set<string>()
-  private readonly throughput = new ThroughputCounter()
-  private seq = 0
-  private tokenSeq = 0
+  /** The engine: shared by every client made with `client()`, as a server is by its connections. */
+  private readonly s: MemoryState
+  private closed = false
 
-  async connect(): Promise<void> {}
+  constructor(shared?: MemoryBroker) {
+    this.s = shared ? shared.s : newState()
+  }
+
+  /** Another client of the same in-process engine, with its own open/closed state. */
+  client(): MemoryBroker {
+    return new MemoryBroker(this)
+  }
+
+  async connect(): Promise<void> {
+    this.closed = false
+  }
   async close(): Promise<void> {
-    this.waiters.wakeAll()
+    this.closed = true
+    this.s.waiters.wakeAll()
   }
 
   private buckets(queue: string): Fifo<Entry>[] {
-    let b = this.ready.get(queue)
+    let b = this.s.ready.get(queue)
     if (!b) {
       b = Array.from({ length: PRIORITIES }, () => new Fifo<Entry>())
-      this.ready.set(queue, b)
+      this.s.ready.set(queue, b)
     }
     return b
   }
 
-  private makeReady(job: Job): void {
+  private makeReady(job: Job, front = false): void {
     job.state = 'ready'
-    this.timed.delete(job)
-    this.buckets(job.queue)[job.priority]!.push({ job, seq: job.seq })
+    const fifo = this.buckets(job.queue)[job.priority]!
+    if (front) fifo.unshift({ job, seq: job.seq })
+    else fifo.push({ job, seq: job.seq })
   }
 
   private makeTimed(job: Job, state: 'delayed' | 'leased', at: number): void {
     job.state = state
     job.availableAt = at
-    this.timed.add(job)
+    this.s.timed.push(at, job)
   }
 
   async publish(jobs: readonly OutgoingJob[]): Promise<void> {
     const now = Date.now()
     for (const j of jobs) {
-      if (this.jobs.has(j.id)) continue
+      if (this.s.jobs.has(j.id)) continue
       const job: Job = {
         id: j.id,
         queue: j.queue,
         body: j.body,
         priority: clampPriority(j.priority),
-        seq: ++this.seq,
+        seq: ++this.s.seq,
         state: 'ready',
         availableAt: now,
         token: '',
         deliveries: 0,
       }
-      this.jobs.set(job.id, job)
+      this.s.jobs.set(job.id, job)
       if (j.availableAt !== undefined && j.availableAt > now) this.makeTimed(job, 'delayed', j.availableAt)
       else this.makeReady(job)
     }
-    this.waiters.wakeAll()
+    this.s.waiters.wakeAll()
   }
 
+  /**
+   * Due delayed jobs join the back of their priority; expired leases go back to the front with
+   * their original place in line (they were taken before anything waiting now was).
+   */
   private promoteDue(now: number): void {
-    for (const job of this.timed) {
-      if (job.availableAt <= now) {
-        job.seq = ++this.seq
+    const expired: Job[] = []
+    while (this.s.timed.peekKey() <= now) {
+      const key = this.s.timed.peekKey()
+      const job = this.s.timed.pop()!
+      if (job.state === 'ready' || job.availableAt !== key || this.s.jobs.get(job.id) !== job) continue
+      if (job.state === 'leased') expired.push(job)
+      else {
+        job.seq = ++this.s.seq
         this.makeReady(job)
       }
     }
+    expired.sort((a, b) => b.seq - a.seq)
+    for (const job of expired) this.makeReady(job, true)
   }
 
   private take(queues: readonly string[], max: number, leaseMs: number): Delivery[] {
@@ -130,8 +180,8 @@ export class MemoryBroker implements PullBroker {
         if (out.length >= max) break
         let best: Fifo<Entry> | null = null
         for (const q of queues) {
-          if (this.paused.has(q)) continue
-          const fifo = this.ready.get(q)?.[p]
+          if (this.s.paused.has(q)) continue
+          const fifo = this.s.ready.get(q)?.[p]
           if (!fifo) continue
           let head = fifo.peek()
           while (head && (head.job.state !== 'ready' || head.seq !== head.job.seq)) {
@@ -142,7 +192,7 @@ export class MemoryBroker implements PullBroker {
         }
         if (!best) break
         const { job } = best.shift()!
-        const fence = ++this.tokenSeq
+        const fence = ++this.s.tokenSeq
         job.token = `${fence}`
         job.deliveries++
         this.makeTimed(job, 'leased', now + leaseMs)
@@ -165,17 +215,20 @@ export class MemoryBroker implements PullBroker {
   }
 
   async reserve(queues: readonly string[], max: number, options: ReserveOptions): Promise<Delivery[]> {
+    if (this.closed) throw new BrokerError('the memory broker is closed')
     const deadline = Date.now() + (options.waitMs ?? 0)
     for (;;) {
       const got = this.take(queues, max, options.leaseMs)
-      const left = deadline - Date.now()
-      if (got.length || left <= 0 || options.signal?.aborted) return got
-      await this.waiters.wait(Math.min(left, 50), options.signal)
+      const now = Date.now()
+      const left = deadline - now
+      if (got.length || left <= 0 || options.signal?.aborted || this.closed) return got
+      // Woken by a publish, or when the next delayed job or lease comes due.
+      await this.s.waiters.wait(Math.max(1, Math.min(left, this.s.timed.peekKey() - now)), options.signal)
     }
   }
 
   private live(ref: LeaseRef): Job | undefined {
-    const job = this.jobs.get(ref.id)
+    const job = this.s.jobs.get(ref.id)
     return job && job.state === 'leased' && job.token === ref.token ? job : undefined
   }
 
@@ -183,27 +236,26 @@ export class MemoryBroker implements PullBroker {
     return refs.map((r) => {
       const job = this.live(r)
       if (!job) return false
-      this.timed.delete(job)
-      this.jobs.delete(job.id)
-      this.throughput.add(job.queue, 1)
+      this.s.jobs.delete(job.id)
+      this.s.throughput.add(job.queue, 1)
       return true
     })
   }
 
   async pause(queue: string): Promise<void> {
-    this.paused.add(queue)
+    this.s.paused.add(queue)
   }
 
   async resume(queue: string): Promise<void> {
-    this.paused.delete(queue)
-    this.waiters.wakeAll()
+    this.s.paused.delete(queue)
+    this.s.waiters.wakeAll()
   }
 
   async extend(refs: readonly LeaseRef[], leaseMs: number): Promise<boolean[]> {
     const at = Date.now() + leaseMs
     return refs.map((r) => {
       const job = this.live(r)
-      if (job) job.availableAt = at
+      if (job) this.makeTimed(job, 'leased', at)
       return job !== undefined
     })
   }
@@ -214,10 +266,10 @@ export class MemoryBroker implements PullBroker {
       if (!job) return false
       job.token = ''
       job.deliveries = Math.max(0, job.deliveries - 1)
-      this.makeReady(job)
+      this.makeReady(job, true)
       return true
     })
-    this.waiters.wakeAll()
+    this.s.waiters.wakeAll()
     return out
   }
 
@@ -228,12 +280,12 @@ export class MemoryBroker implements PullBroker {
       if (!job) return false
       job.body = it.body
       job.token = ''
-      job.seq = ++this.seq
+      job.seq = ++this.s.seq
       if (it.delayMs > 0) this.makeTimed(job, 'delayed', now + it.delayMs)
       else this.makeReady(job)
       return true
     })
-    this.waiters.wakeAll()
+    this.s.waiters.wakeAll()
     return out
   }
 
@@ -242,11 +294,10 @@ export class MemoryBroker implements PullBroker {
     return items.map((it) => {
       const job = this.live(it)
       if (!job) return false
-      this.timed.delete(job)
-      this.jobs.delete(job.id)
-      this.throughput.add(job.queue, 1)
-      this.dead.delete(job.id)
-      this.dead.set(job.id, {
+      this.s.jobs.delete(job.id)
+      this.s.throughput.add(job.queue, 1)
+      this.s.dead.delete(job.id)
+      this.s.dead.set(job.id, {
         id: job.id,
         queue: job.queue,
         body: job.body,
@@ -260,51 +311,51 @@ export class MemoryBroker implements PullBroker {
   }
 
   async listDead(options: ListDeadOptions = {}): Promise<DeadJob[]> {
-    const all = [...this.dead.values()].reverse().filter((d) => !options.queue || d.queue === options.queue)
+    const all = [...this.s.dead.values()].reverse().filter((d) => !options.queue || d.queue === options.queue)
     const offset = options.offset ?? 0
     return all.slice(offset, offset + (options.limit ?? 100))
   }
 
   async replayDead(ids?: readonly string[]): Promise<number> {
     const chosen = ids
-      ? ids.map((id) => this.dead.get(id)).filter((d): d is DeadJob => d !== undefined)
-      : [...this.dead.values()]
+      ? ids.map((id) => this.s.dead.get(id)).filter((d): d is DeadJob => d !== undefined)
+      : [...this.s.dead.values()]
     let moved = 0
     for (const d of chosen) {
       // Published anew meanwhile: the live copy runs, this entry stays dead.
-      if (this.jobs.has(d.id)) continue
-      this.dead.delete(d.id)
+      if (this.s.jobs.has(d.id)) continue
+      this.s.dead.delete(d.id)
       moved++
       const job: Job = {
         id: d.id,
         queue: d.queue,
         body: d.body,
         priority: d.priority,
-        seq: ++this.seq,
+        seq: ++this.s.seq,
         state: 'ready',
         availableAt: 0,
         token: '',
         deliveries: 0,
       }
-      this.jobs.set(job.id, job)
+      this.s.jobs.set(job.id, job)
       this.makeReady(job)
     }
-    if (moved) this.waiters.wakeAll()
+    if (moved) this.s.waiters.wakeAll()
     return moved
   }
 
   async pruneDead(options: PruneDeadOptions): Promise<number> {
     let n = 0
     if (options.before !== undefined)
-      for (const d of [...this.dead.values()])
-        if (d.failedAt < options.before && this.dead.delete(d.id)) n++
+      for (const d of [...this.s.dead.values()])
+        if (d.failedAt < options.before && this.s.dead.delete(d.id)) n++
     if (options.keep !== undefined) {
       const seen = new Map<string, number>()
       // Newest first: the map keeps insertion order, oldest first.
-      for (const d of [...this.dead.values()].reverse()) {
+      for (const d of [...this.s.dead.values()].reverse()) {
         const k = (seen.get(d.queue) ?? 0) + 1
         seen.set(d.queue, k)
-        if (k > options.keep && this.dead.delete(d.id)) n++
+        if (k > options.keep && this.s.dead.delete(d.id)) n++
       }
     }
     return n
@@ -312,25 +363,24 @@ export class MemoryBroker implements PullBroker {
 
   async deleteDead(ids?: readonly string[]): Promise<number> {
     if (!ids) {
-      const n = this.dead.size
-      this.dead.clear()
+      const n = this.s.dead.size
+      this.s.dead.clear()
       return n
     }
-    return ids.filter((id) => this.dead.delete(id)).length
+    return ids.filter((id) => this.s.dead.delete(id)).length
   }
 
   async purge(queue: string): Promise<number> {
     let n = 0
-    for (const job of [...this.jobs.values()]) {
+    for (const job of [...this.s.jobs.values()]) {
       if (job.queue === queue && job.state !== 'leased') {
-        this.jobs.delete(job.id)
-        this.timed.delete(job)
+        this.s.jobs.delete(job.id)
         job.state = 'delayed' // leaves stale bucket entries behind, skipped on take
         job.seq = -1
         n++
       }
     }
-    this.ready.delete(queue)
+    this.s.ready.delete(queue)
     return n
   }
 
@@ -343,14 +393,14 @@ export class MemoryBroker implements PullBroker {
     }
     for (const q of queues ?? []) row(q)
     const now = Date.now()
-    for (const job of this.jobs.values()) {
+    for (const job of this.s.jobs.values()) {
       if (queues && !queues.includes(job.queue)) continue
       const c = row(job.queue)
       if (job.state === 'leased') c.active++
       else if (job.state === 'delayed' && job.availableAt > now) c.delayed++
       else c.waiting++
     }
-    for (const d of this.dead.values()) {
+    for (const d of this.s.dead.values()) {
       if (queues && !queues.includes(d.queue)) continue
       row(d.queue).dead++
     }
@@ -359,8 +409,8 @@ export class MemoryBroker implements PullBroker {
       .map(([queue, c]) => ({
         queue,
         ...c,
-        throughput: this.throughput.rate(queue, now),
-        paused: this.paused.has(queue),
+        throughput: this.s.throughput.rate(queue, now),
+        paused: this.s.paused.has(queue),
       }))
   }
 }

@@ -11,6 +11,12 @@ export class Fifo<T> {
     this.items.push(item)
   }
 
+  /** Puts an item at the front (O(1) after a shift, O(n) otherwise: rare by design). */
+  unshift(item: T): void {
+    if (this.head > 0) this.items[--this.head] = item
+    else this.items.unshift(item)
+  }
+
   peek(): T | undefined {
     return this.items[this.head]
   }

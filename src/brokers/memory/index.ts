@@ -1,28 +1,63 @@
 /**
- * `memory://[name]`: broker and result store in this process. Apps naming the same URL in one
- * process share one instance, so a producer and an in-process worker see the same queue.
+ * `memory://[name]`: broker, result store and coordination in this process. Apps naming the same
+ * URL in one process share one instance, so a producer and an in-process worker see the same queue.
  */
-import { composeBackend, type Backend, type BackendFactory } from '../../contracts/backend.js'
+import type { Backend, BackendFactory } from '../../contracts/backend.js'
 import { MemoryBroker } from './broker.js'
+import { MemoryCoordination } from './coordination.js'
 import { MemoryResultStore } from './results.js'
 
 export { MemoryBroker } from './broker.js'
+export { MemoryCoordination } from './coordination.js'
 export { MemoryResultStore } from './results.js'
 
-const backends = new Map<string, Backend>()
+interface Shared {
+  readonly broker: MemoryBroker
+  readonly results: MemoryResultStore
+  readonly coordination: MemoryCoordination
+  open: number
+}
+
+const shared = new Map<string, Shared>()
 
 function key(url: string): string {
   return url.replace(/^memory:\/\//i, '') || 'default'
 }
 
-/** Apps naming the same `memory://name` in one process get the same backend. */
-export const backend: BackendFactory = (url) => {
+/**
+ * Apps naming the same `memory://name` in one process share its parts; each gets its own handle,
+ * and the parts close when the last open handle closes.
+ */
+export const backend: BackendFactory = (url): Backend => {
   const k = key(url)
-  let b = backends.get(k)
-  if (!b)
-    backends.set(
+  let s = shared.get(k)
+  if (!s)
+    shared.set(
       k,
-      (b = composeBackend('memory', { broker: new MemoryBroker(), results: new MemoryResultStore() })),
+      (s = {
+        broker: new MemoryBroker(),
+        results: new MemoryResultStore(),
+        coordination: new MemoryCoordination(),
+        open: 0,
+      }),
     )
-  return b
+  const parts = s
+  let isOpen = false
+  const all = () => [parts.broker, parts.results, parts.coordination]
+  return {
+    scheme: 'memory',
+    broker: parts.broker,
+    results: parts.results,
+    coordination: parts.coordination,
+    async connect() {
+      if (isOpen) return
+      isOpen = true
+      if (parts.open++ === 0) await Promise.all(all().map((p) => p.connect()))
+    },
+    async close() {
+      if (!isOpen) return
+      isOpen = false
+      if (--parts.open === 0) await Promise.all(all().map((p) => p.close()))
+    },
+  }
 }
