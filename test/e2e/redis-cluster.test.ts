@@ -10,9 +10,9 @@ import { pino } from 'pino'
 import { Redis } from 'ioredis'
 import { createApp } from '../../src/index.js'
 import { Worker } from '../../src/worker/index.js'
-import { RedisBroker, RedisResultStore } from '../../src/brokers/redis/index.js'
+import { backend, RedisBroker, RedisResultStore } from '../../src/brokers/redis/index.js'
 import { keySlot } from '../../src/brokers/redis/cluster.js'
-import { resultKey } from '../../src/brokers/redis/keys.js'
+import { coordinationKey, resultKey } from '../../src/brokers/redis/keys.js'
 import type { ResultRecord } from '../../src/contracts/result-store.js'
 import { brokerConformance } from '../conformance/suite.js'
 import { tempDir } from './helpers.js'
@@ -47,6 +47,7 @@ function record(id: string, state: ResultRecord['state'], result: string | null 
     doneAt: state === 'SUCCESS' ? now : null,
     updatedAt: now,
     expiresAt: now + 60_000,
+    fence: null,
   }
 }
 
@@ -148,6 +149,36 @@ describe('redis cluster specifics', () => {
     setTimeout(() => ac.abort(), 100)
     assert.deepEqual(await waiting, [])
     assert.ok(Date.now() - t0 < 1_000, 'the abort ended the wait')
+  })
+
+  it('coordinates through one backend: locks, joins, buckets, the event log and broadcast', async () => {
+    const prefix = `celeriac-co-${randomUUID().slice(0, 8)}`
+    const be = backend(cluster.url(prefix))
+    await be.connect()
+    closers.push(() => be.close())
+    const co = be.coordination!
+    const names = ['n-a', 'n-b', 'n-c', 'n-d', 'n-e', 'n-f']
+    const nodes = new Set(names.map((n) => Math.floor(keySlot(coordinationKey(prefix, 'lock', n)) / 5462)))
+    assert.ok(nodes.size >= 2, 'the names spread over nodes')
+    const locks = await Promise.all(names.map((n) => co.acquire(n, 'me', 10_000)))
+    assert.ok(locks.every((l) => l?.fence === 1))
+    assert.deepEqual(
+      await Promise.all(names.map((n) => co.acquire(n, 'other', 10_000))),
+      names.map(() => null),
+    )
+    assert.deepEqual(await co.join('j', ['a', 'b'], 60_000), { size: 2, added: 2 })
+    await co.forgetJoins(names)
+    assert.equal(await co.take('t', 1, { rate: 1, perMs: 1000 }), 0)
+    const ids = await co.append('log', ['x', 'y'], 10)
+    assert.deepEqual(
+      (await co.read('log', ids[0]!, 10)).map((e) => e.data),
+      ['y'],
+    )
+    const seen: string[] = []
+    await co.subscribe('c', (m) => seen.push(m))
+    await co.broadcast('c', 'hello')
+    for (let i = 0; i < 50 && !seen.length; i++) await new Promise((r) => setTimeout(r, 20))
+    assert.deepEqual(seen, ['hello'])
   })
 
   it('500 tasks over 3 queues through an in-process worker all complete', async () => {

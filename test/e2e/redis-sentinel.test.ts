@@ -46,6 +46,7 @@ describe('redis sentinel specifics', () => {
           doneAt: now,
           updatedAt: now,
           expiresAt: now + 60_000,
+          fence: null,
         },
       ])
       assert.equal((await waiting)?.result, '42')

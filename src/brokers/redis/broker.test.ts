@@ -167,6 +167,24 @@ describe('redis broker', () => {
     assert.equal((await b.reserve([q1, q2], 5, { leaseMs: 1000 })).length, 2)
   })
 
+  it('deletes throughput buckets left behind by an idle gap, and expires the rest', async () => {
+    const b = await open()
+    const queue = q()
+    const key = `{${prefix}:${queue}}:settled`
+    const [sec] = await raw.time()
+    const now = Number(sec) * 1000
+    const bucket = Math.floor(now / 10_000)
+    // Buckets of an earlier burst: two fell out of the one-minute window during the gap.
+    await raw.hset(key, bucket - 20, 5, bucket - 7, 3, bucket - 3, 2)
+    await b.publish(jobs(queue, 1))
+    await b.ack(await b.reserve([queue], 1, { leaseMs: 1000 }))
+    const fields = (await raw.hkeys(key)).map(Number)
+    assert.ok(!fields.includes(bucket - 20) && !fields.includes(bucket - 7), fields.join(' '))
+    assert.ok(fields.includes(bucket - 3), 'a bucket still in the window is kept')
+    const ttl = await raw.pttl(key)
+    assert.ok(ttl > 0 && ttl <= 70_000, `pttl ${ttl}`)
+  })
+
   it('fails fast with a BrokerError naming the URL without its password', async () => {
     const b = new RedisBroker('redis://:hunter2@127.0.0.1:1/0')
     await assert.rejects(b.connect(), (e: unknown) => {

@@ -5,7 +5,6 @@
  */
 import { oldestBucket, ratePerSecond } from '../../core/throughput.js'
 import type {
-  Broker,
   BrokerCapabilities,
   DeadJob,
   DeadLetterItem,
@@ -13,22 +12,24 @@ import type {
   LeaseRef,
   ListDeadOptions,
   OutgoingJob,
+  PruneDeadOptions,
+  PullBroker,
   QueueStats,
   ReserveOptions,
   RetryItem,
 } from '../../contracts/broker.js'
+import type { ConsumeOptions, Consumption } from '../../contracts/consumer.js'
+import { pullConsume } from '../../contracts/pull-consumer.js'
 import { BrokerError } from '../../core/errors.js'
-import { Blocker } from './blocking.js'
 import {
   brokerError,
-  openClient,
-  openNode,
   runScripts,
   runScriptsAtomically,
   type RedisClient,
   type ScriptCall,
 } from './connection.js'
-import { parseRedisUrl, QueueKeys, queuesKey, type RedisTarget } from './keys.js'
+import { QueueKeys, queuesKey, type RedisTarget } from './keys.js'
+import { connectionOf, type RedisConnection } from './shared.js'
 import * as S from './scripts.generated.js'
 import type { LuaScript } from './scripts.generated.js'
 import { leaseOf, parseDead, parseReserve, PRIORITIES, publishArgs, type ReserveReply } from './wire.js'
@@ -41,64 +42,64 @@ export interface RedisBrokerOptions {
 /** Dead jobs moved per script call by replayDead() without ids. */
 const REPLAY_CHUNK = 1000
 
-export class RedisBroker implements Broker {
+export class RedisBroker implements PullBroker {
   readonly scheme: string
   readonly capabilities: BrokerCapabilities = {
+    consumer: 'pull',
     leases: 'timed',
     blockingReserve: true,
     transactionalPublish: false,
-    idempotentPublish: false,
+    idempotentPublish: true,
   }
   readonly prefix: string
   private readonly target: RedisTarget
+  private readonly conn: RedisConnection
+  /** Whether close() also closes the connection (made from a URL) or leaves it to its maker. */
+  private readonly ownsConnection: boolean
   private readonly promoteLimit: number
-  private client: RedisClient | null = null
-  private blocker: Blocker | null = null
-  private connecting: Promise<void> | null = null
+  private isOpen = false
+  /** Aborted by close(): ends this broker's blocking waits even when the connection is shared. */
+  private closing = new AbortController()
+  private offReconnect: (() => void) | null = null
   private readonly queueKeys = new Map<string, QueueKeys>()
   /** Queues this client has added to the registry since it (re)connected. */
   private readonly registered = new Set<string>()
 
-  constructor(url: string, options: RedisBrokerOptions = {}) {
-    this.target = parseRedisUrl(url)
-    this.scheme = url.slice(0, url.indexOf(':')).toLowerCase()
-    this.prefix = this.target.prefix
+  /**
+   * `new RedisBroker(url)` opens connections of its own; the backend of index.ts passes the
+   * connection its parts share.
+   */
+  constructor(url: string | RedisConnection, options: RedisBrokerOptions = {}) {
+    const { conn, owned } = connectionOf(url, 'broker')
+    this.conn = conn
+    this.ownsConnection = owned
+    this.target = conn.target
+    this.scheme = conn.scheme
+    this.prefix = conn.prefix
     this.promoteLimit = options.promoteLimit ?? 1000
   }
 
   async connect(): Promise<void> {
-    this.connecting ??= (async () => {
-      const client = await openClient(this.target, 'broker')
-      // After a reconnect the server may have lost data (a restart without persistence).
-      client.on('ready', () => this.registered.clear())
-      this.client = client
-      this.blocker = new Blocker(
-        (node) =>
-          node
-            ? openNode(this.target, node, 'broker-wait', { blockingTimeout: 30_000 })
-            : openClient(this.target, 'broker-wait', { blockingTimeout: 30_000 }),
-        () => this.redis(),
-      )
-    })().catch((e: unknown) => {
-      this.connecting = null
-      throw e
-    })
-    await this.connecting
+    await this.conn.connect()
+    if (this.isOpen) return
+    this.isOpen = true
+    this.closing = new AbortController()
+    this.offReconnect = this.conn.onReconnect(() => this.registered.clear())
   }
 
   async close(): Promise<void> {
-    const client = this.client
-    this.blocker?.close()
-    this.client = null
-    this.blocker = null
-    this.connecting = null
-    if (client) await client.quit().catch(() => client.disconnect())
+    this.isOpen = false
+    this.closing.abort()
+    this.offReconnect?.()
+    this.offReconnect = null
+    this.registered.clear()
+    if (this.ownsConnection) await this.conn.close()
   }
 
   private redis(): RedisClient {
-    if (!this.client)
+    if (!this.isOpen)
       throw new BrokerError(`redis broker at ${this.target.safeUrl} is not connected: call connect() first`)
-    return this.client
+    return this.conn.redis('redis broker')
   }
 
   private keys(queue: string): QueueKeys {
@@ -138,6 +139,10 @@ export class RedisBroker implements Broker {
     for (const q of fresh) this.registered.add(q)
   }
 
+  consume(options: ConsumeOptions): Consumption {
+    return pullConsume(this, options)
+  }
+
   async reserve(queues: readonly string[], max: number, options: ReserveOptions): Promise<Delivery[]> {
     if (max <= 0 || !queues.length) return []
     const deadline = Date.now() + (options.waitMs ?? 0)
@@ -149,13 +154,17 @@ export class RedisBroker implements Broker {
       if (left <= 0) return deliveries
       // Sleep until woken by a publish, or until the next delayed job or lease expiry is due.
       const ms = nextDue > 0 ? Math.max(5, Math.min(left, nextDue - now + 2)) : left
+      const blocker = this.conn.blocker
+      if (!blocker || this.closing.signal.aborted) return [] // closed meanwhile
+      const signal = options.signal
+        ? AbortSignal.any([options.signal, this.closing.signal])
+        : this.closing.signal
       try {
-        if (!this.blocker) return [] // closed meanwhile
-        await this.blocker.wait(wakeKeys, ms, options.signal)
+        await blocker.wait(wakeKeys, ms, signal)
       } catch (e) {
         throw brokerError(this.target, 'waiting for jobs', e)
       }
-      if (!this.client) return [] // closed while waiting
+      if (this.closing.signal.aborted) return [] // closed while waiting
     }
   }
 
@@ -317,21 +326,23 @@ export class RedisBroker implements Broker {
         'replaying dead jobs',
         queues.map((q) => ({ script: S.replayDead, keys: this.keys(q).replay, args: ['ids', ...ids] })),
       )
-      return sum(replies)
+      return sum(replies.map((r) => (r as number[])[0]))
     }
+    // Chunks of the oldest entries per queue; entries left dead (their id is live) stay at the
+    // front of the index, so each queue's next chunk starts past those.
     let total = 0
-    let pending = queues
+    let pending = queues.map((q) => ({ q, skip: 0 }))
     while (pending.length) {
-      const replies = await this.run(
+      const replies = (await this.run(
         'replaying dead jobs',
-        pending.map((q) => ({
+        pending.map(({ q, skip }) => ({
           script: S.replayDead,
           keys: this.keys(q).replay,
-          args: ['oldest', REPLAY_CHUNK],
+          args: ['oldest', REPLAY_CHUNK, skip],
         })),
-      )
-      total += sum(replies)
-      pending = pending.filter((_, i) => Number(replies[i]) === REPLAY_CHUNK)
+      )) as number[][]
+      replies.forEach(([moved, , live], i) => ((total += moved!), (pending[i]!.skip += live!)))
+      pending = pending.filter((_, i) => replies[i]![1] === REPLAY_CHUNK)
     }
     return total
   }
@@ -348,8 +359,23 @@ export class RedisBroker implements Broker {
     )
   }
 
+  async pruneDead(options: PruneDeadOptions): Promise<number> {
+    const { before, keep } = options
+    if (before === undefined && keep === undefined) return 0
+    if ((before !== undefined && !Number.isFinite(before)) || (keep !== undefined && !(keep >= 0)))
+      throw new RangeError(`pruneDead: before must be an epoch ms and keep a count >= 0`)
+    const args = [before === undefined ? '' : Math.floor(before), keep === undefined ? '' : Math.floor(keep)]
+    const queues = await this.knownQueues()
+    return sum(
+      await this.run(
+        'pruning dead jobs',
+        queues.map((q) => ({ script: S.pruneDead, keys: this.keys(q).deadStore, args })),
+      ),
+    )
+  }
+
   async purge(queue: string): Promise<number> {
-    return sum(await this.run('purge', [{ script: S.purge, keys: this.keys(queue).publish, args: [] }]))
+    return sum(await this.run('purge', [{ script: S.purge, keys: this.keys(queue).purge, args: [] }]))
   }
 
   async stats(queues?: readonly string[]): Promise<QueueStats[]> {

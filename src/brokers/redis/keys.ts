@@ -133,8 +133,12 @@ export class QueueKeys {
   readonly dead: string
   readonly deadAt: string
   readonly settled: string
-  /** ready 0..9, delayed, wake */
+  /** Ids of the queue's live jobs (waiting, delayed, leased): idempotent publish and replay. */
+  readonly ids: string
+  /** ready 0..9, delayed, wake, ids */
   readonly publish: readonly string[]
+  /** ready 0..9, delayed, wake, active, ids */
+  readonly purge: readonly string[]
   /** ready 0..9, delayed, wake, active, leases, paused, seq (peek takes the first 15) */
   readonly reserve: readonly string[]
   readonly peek: readonly string[]
@@ -143,7 +147,7 @@ export class QueueKeys {
   readonly ack: readonly string[]
   readonly deadLetter: readonly string[]
   readonly deadStore: readonly string[]
-  /** ready 0..9, wake, dead, dead index */
+  /** ready 0..9, wake, dead, dead index, ids */
   readonly replay: readonly string[]
   /** ready 0..9, delayed, active, dead index, settled, paused */
   readonly stats: readonly string[]
@@ -163,14 +167,17 @@ export class QueueKeys {
     this.dead = `${tag}:dead`
     this.deadAt = `${tag}:dead:at`
     this.settled = `${tag}:settled`
-    this.publish = [...this.ready, this.delayed, this.wake]
-    this.requeue = [...this.publish, this.active, this.leases]
+    this.ids = `${tag}:ids`
+    const base = [...this.ready, this.delayed, this.wake]
+    this.publish = [...base, this.ids]
+    this.purge = [...base, this.active, this.ids]
+    this.requeue = [...base, this.active, this.leases]
     this.peek = [...this.requeue, this.paused]
     this.reserve = [...this.peek, this.seq]
-    this.ack = [this.active, this.leases, this.settled]
-    this.deadLetter = [this.active, this.leases, this.dead, this.deadAt, this.settled]
+    this.ack = [this.active, this.leases, this.settled, this.ids]
+    this.deadLetter = [this.active, this.leases, this.dead, this.deadAt, this.settled, this.ids]
     this.deadStore = [this.dead, this.deadAt]
-    this.replay = [...this.ready, this.wake, this.dead, this.deadAt]
+    this.replay = [...this.ready, this.wake, this.dead, this.deadAt, this.ids]
     this.stats = [...this.ready, this.delayed, this.active, this.deadAt, this.settled, this.paused]
   }
 }
@@ -183,4 +190,12 @@ export function queuesKey(prefix: string): string {
 /** One string per result; the channel of the same name announces ready states. */
 export function resultKey(prefix: string, id: string): string {
   return `${prefix}:result:${id}`
+}
+
+/**
+ * A coordination key (`kind`: lock, join, bucket, events, bc for broadcast channels). The whole
+ * key is its own hash tag: each lives in one Cluster slot, and keys of different names spread.
+ */
+export function coordinationKey(prefix: string, kind: string, name: string): string {
+  return `{${prefix}:${kind}:${name}}`
 }

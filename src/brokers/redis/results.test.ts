@@ -25,6 +25,7 @@ function record(id: string, state: TaskState, extra: Partial<ResultRecord> = {})
     doneAt: null,
     updatedAt: now,
     expiresAt: null,
+    fence: null,
     ...extra,
   }
 }
@@ -125,6 +126,64 @@ describe('redis result store', () => {
     await other.set([record(id, 'SUCCESS')])
     const got = await Promise.all(waits)
     assert.ok(got.every((r) => r?.state === 'SUCCESS'))
+  })
+
+  it('fences writes: a lower fence is dropped, a higher one may replace a ready state', async () => {
+    const id = randomUUID()
+    const state = async () => {
+      const [r] = await store.get([id])
+      return [r!.state, r!.fence, r!.worker]
+    }
+    await store.set([record(id, 'STARTED', { fence: 3, worker: 'a' })])
+    await store.set([record(id, 'SUCCESS', { fence: 2, worker: 'stale' })])
+    assert.deepEqual(await state(), ['STARTED', 3, 'a'], 'a stale delivery writes nothing')
+    await store.set([record(id, 'SUCCESS', { fence: 3, worker: 'a' })])
+    await store.set([record(id, 'RETRY', { fence: 3, worker: 'late' })])
+    assert.deepEqual(await state(), ['SUCCESS', 3, 'a'], 'same fence: ready stays')
+    await store.set([record(id, 'STARTED', { fence: 4, worker: 'b' })])
+    assert.deepEqual(await state(), ['STARTED', 4, 'b'], 'a later delivery runs again')
+    await store.set([record(id, 'REVOKED', { worker: 'operator' })])
+    assert.deepEqual(await state(), ['REVOKED', 4, 'operator'], 'unfenced: the highest fence is kept')
+    await store.set([record(id, 'STARTED', { worker: 'unfenced' })])
+    assert.deepEqual(await state(), ['REVOKED', 4, 'operator'])
+    await store.set([record(id, 'FAILURE', { fence: 3 })])
+    assert.deepEqual(await state(), ['REVOKED', 4, 'operator'])
+    await assert.rejects(store.set([record(id, 'SUCCESS', { fence: -1 })]), RangeError)
+  })
+
+  it('forget with upToFence spares a record written by a later delivery', async () => {
+    const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()]
+    await store.set([
+      record(a, 'FAILURE', { fence: 5 }),
+      record(b, 'FAILURE', { fence: 2 }),
+      record(c, 'REVOKED'),
+    ])
+    assert.equal(await store.forget([a, b, c], { upToFence: [4, 2, 1] }), 2)
+    const [ra, rb, rc] = await store.get([a, b, c])
+    assert.equal(ra!.fence, 5)
+    assert.deepEqual([rb, rc], [null, null])
+    assert.equal(await store.forget([a], { upToFence: [null] }), 1)
+    await assert.rejects(store.forget([a, b], { upToFence: [1] }), RangeError)
+  })
+
+  it('wait() without a timeout (absent or Infinity) waits until the record is ready', async () => {
+    const [a, b] = [randomUUID(), randomUUID()]
+    let settled = 0
+    const waits = [store.wait(a, {}), store.wait(b, { timeoutMs: Infinity })]
+    for (const w of waits) void w.then(() => settled++)
+    await sleep(300)
+    assert.equal(settled, 0, 'still waiting')
+    await other.set([record(a, 'SUCCESS'), record(b, 'FAILURE')])
+    const got = await Promise.all(waits)
+    assert.deepEqual(
+      got.map((r) => r?.state),
+      ['SUCCESS', 'FAILURE'],
+    )
+    const ac = new AbortController()
+    const aborted = store.wait(randomUUID(), { signal: ac.signal })
+    await sleep(50)
+    ac.abort()
+    assert.equal(await aborted, null)
   })
 })
 

@@ -50,6 +50,9 @@ export function parseReserve(reply: unknown, queue: string): ReserveReply {
     deliveries.push({
       id: String(r[i]),
       token: `${r[i + 1]}:${queue}`,
+      // The queue's delivery counter: every delivery of a job (a redelivery after a lease
+      // expired, a retry, a release, a replay) draws a new, higher value.
+      fence: Number(r[i + 1]),
       queue,
       priority: Number(r[i + 2]),
       deliveries: Number(r[i + 3]),

@@ -4,6 +4,7 @@
   KEYS[1]  active hash   {p:q}:active
   KEYS[2]  leases zset   {p:q}:leases
   KEYS[3]  settled hash  {p:q}:settled   throughput buckets
+  KEYS[4]  live ids set  {p:q}:ids
 
   ARGV     lease members "<token>:<id>", one per delivery
 
@@ -25,6 +26,7 @@ for i = 1, #ARGV do
 end
 if #done > 0 then
   call_range('HDEL', KEYS[1], done, 1, #done)
+  call_range('SREM', KEYS[4], done, 1, #done)
   count_settled(KEYS[3], now_ms(), #done)
 end
 return out

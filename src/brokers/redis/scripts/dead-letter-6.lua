@@ -6,6 +6,7 @@
   KEYS[3]  dead hash       {p:q}:dead      id -> "<failedAt>:<priority>:<deliveries>:<bytes of reason>:<reason><body>"
   KEYS[4]  dead index      {p:q}:dead:at   id scored by failedAt
   KEYS[5]  settled hash    {p:q}:settled   throughput buckets
+  KEYS[6]  live ids set    {p:q}:ids
 
   ARGV     pairs: lease member "<token>:<id>", reason
 
@@ -28,6 +29,7 @@ for i = 1, #ARGV, 2 do
       redis.call('HSET', KEYS[3], id, make_dead(now, p, d, ARGV[i + 1], body))
       redis.call('ZADD', KEYS[4], now, id)
       redis.call('HDEL', KEYS[1], id)
+      redis.call('SREM', KEYS[6], id)
       out[k] = 1
       moved = moved + 1
     end

@@ -1,0 +1,198 @@
+/**
+ * Coordination on Redis (src/contracts/coordination.ts): fenced locks, joins, token buckets, a
+ * bounded event log and broadcast. Each call that reads then writes is one Lua script on one key
+ * (scripts/lock-*.lua, join-1.lua, take-1.lua, append-1.lua) using the server's TIME; each key
+ * carries its own hash tag, so on Cluster it lives in one slot and the scripts stay atomic.
+ * Broadcast is PUBLISH, received on the URL's one subscriber connection.
+ */
+import type {
+  BucketSpec,
+  Coordination,
+  CoordinationCapabilities,
+  JoinResult,
+  Lock,
+  LoggedEvent,
+} from '../../contracts/coordination.js'
+import { BrokerError } from '../../core/errors.js'
+import { slotGroups } from './cluster.js'
+import { brokerError, runScripts, type RedisClient, type ScriptCall } from './connection.js'
+import { coordinationKey, type RedisTarget } from './keys.js'
+import * as S from './scripts.generated.js'
+import { connectionOf, type RedisConnection } from './shared.js'
+
+export class RedisCoordination implements Coordination {
+  readonly scheme: string
+  readonly capabilities: CoordinationCapabilities = { broadcast: 'push' }
+  readonly prefix: string
+  private readonly target: RedisTarget
+  private readonly conn: RedisConnection
+  private readonly ownsConnection: boolean
+  private isOpen = false
+  /** Unsubscribe functions of live subscriptions, ended by close(). */
+  private readonly subscribed = new Set<() => void>()
+
+  /** `new RedisCoordination(url)` opens connections of its own; the backend passes a shared one. */
+  constructor(url: string | RedisConnection) {
+    const { conn, owned } = connectionOf(url, 'coordination')
+    this.conn = conn
+    this.ownsConnection = owned
+    this.target = conn.target
+    this.scheme = conn.scheme
+    this.prefix = conn.prefix
+  }
+
+  async connect(): Promise<void> {
+    await this.conn.connect()
+    this.isOpen = true
+  }
+
+  async close(): Promise<void> {
+    this.isOpen = false
+    for (const leave of this.subscribed) leave()
+    this.subscribed.clear()
+    if (this.ownsConnection) await this.conn.close()
+  }
+
+  private redis(): RedisClient {
+    if (!this.isOpen)
+      throw new BrokerError(
+        `redis coordination at ${this.target.safeUrl} is not connected: call connect() first`,
+      )
+    return this.conn.redis('redis coordination')
+  }
+
+  private key(kind: string, name: string): string {
+    return coordinationKey(this.prefix, kind, name)
+  }
+
+  private async run(what: string, call: ScriptCall): Promise<unknown> {
+    const client = this.redis()
+    try {
+      return (await runScripts(client, [call]))[0]
+    } catch (e) {
+      throw brokerError(this.target, what, e)
+    }
+  }
+
+  private async command<T>(what: string, f: (client: RedisClient) => Promise<T>): Promise<T> {
+    const client = this.redis()
+    try {
+      return await f(client)
+    } catch (e) {
+      throw brokerError(this.target, what, e)
+    }
+  }
+
+  async acquire(name: string, owner: string, ttlMs: number): Promise<Lock | null> {
+    const ttl = positiveMs(ttlMs, 'ttlMs')
+    const reply = (await this.run(`acquiring lock ${name}`, {
+      script: S.lockAcquire,
+      keys: [this.key('lock', name)],
+      args: [owner, ttl],
+    })) as [number, number] | null
+    return reply ? { name, owner, fence: Number(reply[0]), expiresAt: Number(reply[1]) } : null
+  }
+
+  async renew(lock: Lock, ttlMs: number): Promise<boolean> {
+    const ttl = positiveMs(ttlMs, 'ttlMs')
+    const reply = await this.run(`renewing lock ${lock.name}`, {
+      script: S.lockRenew,
+      keys: [this.key('lock', lock.name)],
+      args: [lock.owner, lock.fence, ttl],
+    })
+    return Number(reply) > 0
+  }
+
+  async release(lock: Lock): Promise<boolean> {
+    const reply = await this.run(`releasing lock ${lock.name}`, {
+      script: S.lockRelease,
+      keys: [this.key('lock', lock.name)],
+      args: [lock.owner, lock.fence],
+    })
+    return Number(reply) === 1
+  }
+
+  async join(key: string, members: readonly string[], ttlMs: number): Promise<JoinResult> {
+    const ttl = positiveMs(ttlMs, 'ttlMs')
+    const [size, added] = (await this.run(`joining ${key}`, {
+      script: S.join,
+      keys: [this.key('join', key)],
+      args: [ttl, ...members],
+    })) as [number, number]
+    return { size: Number(size), added: Number(added) }
+  }
+
+  members(key: string): Promise<string[]> {
+    return this.command(`reading join ${key}`, (c) => c.smembers(this.key('join', key)))
+  }
+
+  async forgetJoins(keys: readonly string[]): Promise<void> {
+    if (!keys.length) return
+    const names = keys.map((k) => this.key('join', k))
+    await this.command('forgetting joins', (c) =>
+      Promise.all(slotGroups(c, names).map((g) => c.del(g.map((i) => names[i]!)))),
+    )
+  }
+
+  async take(key: string, n: number, spec: BucketSpec): Promise<number> {
+    const burst = spec.burst ?? spec.rate
+    if (!(spec.rate > 0) || !(spec.perMs > 0) || !(burst > 0))
+      throw new RangeError(`take: rate, perMs and burst must be > 0`)
+    // More than the bucket holds would never be there: say so instead of answering a wait.
+    if (!(n > 0) || n > burst)
+      throw new RangeError(`take: n must be > 0 and at most the burst (${burst}), not ${n}`)
+    const reply = await this.run(`taking from bucket ${key}`, {
+      script: S.take,
+      keys: [this.key('bucket', key)],
+      args: [n, spec.rate, spec.perMs, burst],
+    })
+    return Number(reply)
+  }
+
+  async append(stream: string, events: readonly string[], maxLen: number): Promise<string[]> {
+    if (!Number.isInteger(maxLen) || maxLen < 0)
+      throw new RangeError(`append: maxLen must be an integer >= 0`)
+    if (!events.length) return []
+    return (await this.run(`appending to ${stream}`, {
+      script: S.append,
+      keys: [this.key('events', stream)],
+      args: [maxLen, ...events],
+    })) as string[]
+  }
+
+  async read(stream: string, after: string | null, limit: number): Promise<LoggedEvent[]> {
+    if (after !== null && !/^\d+-\d+$/.test(after))
+      throw new RangeError(`read: "${after}" is not an event id`)
+    if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`read: limit must be an integer >= 0`)
+    if (limit === 0) return []
+    const rows = await this.command(`reading ${stream}`, (c) =>
+      c.xrange(this.key('events', stream), after === null ? '-' : `(${after}`, '+', 'COUNT', limit),
+    )
+    return rows.map(([id, fields]) => ({ id, data: fields[fields.indexOf('d') + 1] ?? '' }))
+  }
+
+  async broadcast(channel: string, message: string): Promise<void> {
+    await this.command(`broadcasting on ${channel}`, (c) => c.publish(this.key('bc', channel), message))
+  }
+
+  async subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
+    if (!this.isOpen) this.redis() // throws: not connected
+    let leave: () => void
+    try {
+      leave = await this.conn.subscriptions('redis coordination').listen(this.key('bc', channel), onMessage)
+    } catch (e) {
+      throw brokerError(this.target, `subscribing to ${channel}`, e)
+    }
+    this.subscribed.add(leave)
+    return async () => {
+      this.subscribed.delete(leave)
+      leave()
+    }
+  }
+}
+
+function positiveMs(ms: number, what: string): number {
+  if (!(ms > 0) || !Number.isFinite(ms))
+    throw new RangeError(`${what} must be a finite number > 0, not ${ms}`)
+  return Math.ceil(ms)
+}

@@ -1,0 +1,51 @@
+--[[
+  Enqueues a batch of jobs of one queue, skipping any whose id is live in the queue (waiting,
+  delayed or leased), including a repeat within the batch.
+
+  KEYS[1..10]  ready lists, priority 0..9          {p:q}:ready:0 .. {p:q}:ready:9
+  KEYS[11]     delayed zset (score: due epoch ms)  {p:q}:delayed
+  KEYS[12]     wake list                           {p:q}:wake
+  KEYS[13]     live ids set                        {p:q}:ids
+
+  ARGV[1..10]  how many ready entries of priority 0..9 follow, in that order
+  ARGV[11..]   the ready entries ("<deliveries>:<bytes of id>:<id><body>"), grouped by priority,
+               then (score, "<priority>:<entry>") pairs for delayed jobs
+
+  Returns the number of jobs stored.
+]]
+--- @include "batch"
+--- @include "entry"
+--- @include "wake"
+
+local pos = 11
+local ready = 0
+for p = 0, 9 do
+  local c = tonumber(ARGV[p + 1])
+  if c > 0 then
+    local fresh = {}
+    for i = pos, pos + c - 1 do
+      local _, id = parse_entry(ARGV[i])
+      if redis.call('SADD', KEYS[13], id) == 1 then fresh[#fresh + 1] = ARGV[i] end
+    end
+    if #fresh > 0 then
+      call_range('RPUSH', KEYS[p + 1], fresh, 1, #fresh)
+      ready = ready + #fresh
+    end
+    pos = pos + c
+  end
+end
+local delayed = {}
+for i = pos, #ARGV, 2 do
+  local _, id = parse_entry(string.sub(ARGV[i + 1], 3))
+  if redis.call('SADD', KEYS[13], id) == 1 then
+    delayed[#delayed + 1] = ARGV[i]
+    delayed[#delayed + 1] = ARGV[i + 1]
+  end
+end
+if #delayed > 0 then
+  call_range('ZADD', KEYS[11], delayed, 1, #delayed)
+end
+if ready > 0 then
+  wake(KEYS[12])
+end
+return ready + #delayed / 2

@@ -1,0 +1,25 @@
+--[[
+  Deletes the waiting and delayed jobs of one queue (leased ones stay).
+
+  KEYS[1..10]  ready lists, priority 0..9   {p:q}:ready:N
+  KEYS[11]     delayed zset                 {p:q}:delayed
+  KEYS[12]     wake list                    {p:q}:wake
+  KEYS[13]     active hash                  {p:q}:active
+  KEYS[14]     live ids set                 {p:q}:ids
+
+  Returns how many jobs were deleted.
+]]
+--- @include "batch"
+
+local n = redis.call('ZCARD', KEYS[11])
+for p = 1, 10 do
+  n = n + redis.call('LLEN', KEYS[p])
+end
+redis.call('DEL', unpack(KEYS, 1, 12))
+-- Only leased jobs stay live: rebuild the index from them (cost per leased job, not per purged one).
+redis.call('DEL', KEYS[14])
+local active = redis.call('HKEYS', KEYS[13])
+if #active > 0 then
+  call_range('SADD', KEYS[14], active, 1, #active)
+end
+return n
