@@ -115,6 +115,13 @@ export interface BrokerCapabilities {
    */
   readonly consumer: 'pull' | 'push'
   /**
+   * Order of jobs of one priority across the queues a consumer names. 'age': oldest first,
+   * whatever the queue (memory, SQLite, PostgreSQL). 'listed': queue by queue in the order named,
+   * oldest first within each (Redis: a list per queue and priority, no shared clock to merge on).
+   * Across priorities, higher always comes first.
+   */
+  readonly crossQueueOrder: 'age' | 'listed'
+  /**
    * 'timed': a lease expires after leaseMs unless extended (SQLite, Redis, PostgreSQL).
    * 'connection': a delivery lasts while the consumer's connection lives (RabbitMQ); `extend`
    * always succeeds for a live delivery.

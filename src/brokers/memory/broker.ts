@@ -80,6 +80,7 @@ export class MemoryBroker implements PullBroker {
   readonly scheme = 'memory'
   readonly capabilities: BrokerCapabilities = {
     consumer: 'pull',
+    crossQueueOrder: 'age',
     leases: 'timed',
     blockingReserve: true,
     transactionalPublish: false,

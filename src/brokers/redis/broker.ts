@@ -46,6 +46,7 @@ export class RedisBroker implements PullBroker {
   readonly scheme: string
   readonly capabilities: BrokerCapabilities = {
     consumer: 'pull',
+    crossQueueOrder: 'listed',
     leases: 'timed',
     blockingReserve: true,
     transactionalPublish: false,
