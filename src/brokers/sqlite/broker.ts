@@ -3,12 +3,12 @@
  * several worker processes (WAL, BEGIN IMMEDIATE). Every batch call is one transaction.
  *
  * A delivery's token is "<seq>:<n>": seq is the job's rowid (so acks are primary-key lookups)
- * and n a random number drawn per reserve, stored in the row; a stale token no longer matches.
+ * and n the delivery's fence, stored in the row: a counter raised once per reserve transaction, so
+ * a later delivery of the same job always has a higher one and a stale token no longer matches.
  */
-import { randomInt } from 'node:crypto'
 import type BetterSqlite3 from 'better-sqlite3'
 import type {
-  Broker,
+  PullBroker,
   BrokerCapabilities,
   DeadJob,
   DeadLetterItem,
@@ -16,10 +16,13 @@ import type {
   LeaseRef,
   ListDeadOptions,
   OutgoingJob,
+  PruneDeadOptions,
   QueueStats,
   ReserveOptions,
   RetryItem,
 } from '../../contracts/broker.js'
+import type { ConsumeOptions, Consumption } from '../../contracts/consumer.js'
+import { pullConsume } from '../../contracts/pull-consumer.js'
 import { BrokerError } from '../../core/errors.js'
 import { bucketOf, oldestBucket, ratePerSecond } from '../../core/throughput.js'
 import { acquire, type SharedDb } from './database.js'
@@ -45,9 +48,10 @@ function parseToken(ref: LeaseRef): [number, number] | null {
   return Number.isSafeInteger(seq) && Number.isSafeInteger(n) ? [seq, n] : null
 }
 
-export class SqliteBroker implements Broker {
+export class SqliteBroker implements PullBroker {
   readonly scheme = 'sqlite'
   readonly capabilities: BrokerCapabilities = {
+    consumer: 'pull',
     leases: 'timed',
     blockingReserve: false,
     transactionalPublish: false,
@@ -102,7 +106,7 @@ export class SqliteBroker implements Broker {
         seqs = picked.slice(0, max).map((p) => p.seq)
       }
       if (seqs.length === 0) return []
-      const n = randomInt(1, 2 ** 47)
+      const n = st.nextFence.get() as number
       const rows = st.lease.all(now + leaseMs, n, JSON.stringify(seqs)) as Row[]
       rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq)
       return Object.assign(rows, { token: n })
@@ -130,6 +134,10 @@ export class SqliteBroker implements Broker {
     shared.notify()
   }
 
+  consume(options: ConsumeOptions): Consumption {
+    return pullConsume(this, options)
+  }
+
   async reserve(queues: readonly string[], max: number, options: ReserveOptions): Promise<Delivery[]> {
     this.connected()
     const deadline = Date.now() + (options.waitMs ?? 0)
@@ -140,6 +148,7 @@ export class SqliteBroker implements Broker {
         return rows.map((r) => ({
           id: r.id,
           token: `${r.seq}:${n}`,
+          fence: n,
           queue: r.queue,
           body: r.body,
           priority: r.priority,
@@ -282,21 +291,32 @@ export class SqliteBroker implements Broker {
   async replayDead(ids?: readonly string[]): Promise<number> {
     const n = this.db
       .transaction(() => {
-        if (!ids) {
-          const moved = this.st.replayAll.run().changes
-          this.st.deleteAllDead.run()
-          return moved
-        }
-        let moved = 0
-        for (const id of ids) {
-          moved += this.st.replayOne.run(id).changes
-          this.st.deleteDead.run(id)
-        }
-        return moved
+        const rows = (ids ? this.st.takeDeadIds.all(JSON.stringify(ids)) : this.st.takeDeadAll.all()) as {
+          id: string
+          queue: string
+          priority: number
+          body: string
+          failed_at: number
+        }[]
+        // Back in the order they failed, so the oldest failure runs first.
+        rows.sort((a, b) => a.failed_at - b.failed_at)
+        for (const r of rows) this.st.insertReplayed.run(r.id, r.queue, r.priority, r.body)
+        return rows.length
       })
       .immediate()
-    this.shared?.notify()
+    if (n) this.shared?.notify()
     return n
+  }
+
+  async pruneDead(options: PruneDeadOptions): Promise<number> {
+    return this.db
+      .transaction(() => {
+        let n = 0
+        if (options.before !== undefined) n += this.st.pruneDeadBefore.run(options.before).changes
+        if (options.keep !== undefined) n += this.st.pruneDeadKeep.run(Math.max(0, options.keep)).changes
+        return n
+      })
+      .immediate()
   }
 
   async deleteDead(ids?: readonly string[]): Promise<number> {

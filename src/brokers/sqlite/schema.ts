@@ -56,6 +56,13 @@ CREATE TABLE IF NOT EXISTS celeriac_results (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS celeriac_results_expires ON celeriac_results (expires_at) WHERE expires_at IS NOT NULL;
 
+-- The fence counter: raised once per reserve transaction, so every delivery of a job (after a
+-- lease expiry, retry, release or replay) has a higher token than the one before. A file whose
+-- tokens were drawn at random (schema 1) continues above the highest one in use.
+CREATE TABLE IF NOT EXISTS celeriac_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO celeriac_counters (name, value)
+  SELECT 'fence', coalesce(max(token), 0) FROM celeriac_jobs;
+
 CREATE TABLE IF NOT EXISTS celeriac_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO celeriac_meta (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}');
 `

@@ -25,6 +25,9 @@ export function prepareStatements(db: Db): Statements {
        WHERE seq IN (SELECT value FROM json_each(?))
        RETURNING seq, id, queue, body, priority, deliveries`,
     ),
+    nextFence: db
+      .prepare("UPDATE celeriac_counters SET value = value + 1 WHERE name = 'fence' RETURNING value")
+      .pluck(),
     nextDue: db.prepare('SELECT min(available_at) FROM celeriac_jobs WHERE state <> 0').pluck(),
     ack: db
       .prepare('DELETE FROM celeriac_jobs WHERE seq = ? AND token = ? AND state = 2 RETURNING queue')
@@ -46,11 +49,25 @@ export function prepareStatements(db: Db): Statements {
     listDeadQueue: db.prepare(
       'SELECT * FROM celeriac_dead WHERE queue = ? ORDER BY failed_at DESC, rowid DESC LIMIT ? OFFSET ?',
     ),
-    replayOne: db.prepare(
-      'INSERT OR IGNORE INTO celeriac_jobs (id, queue, priority, state, available_at, body) SELECT id, queue, priority, 0, 0, body FROM celeriac_dead WHERE id = ?',
+    // Replay takes only entries whose id is not live again; the others stay dead.
+    takeDeadIds: db.prepare(
+      `DELETE FROM celeriac_dead WHERE id IN (SELECT value FROM json_each(?)) AND id NOT IN (SELECT id FROM celeriac_jobs)
+       RETURNING id, queue, priority, body, failed_at`,
     ),
-    replayAll: db.prepare(
-      'INSERT OR IGNORE INTO celeriac_jobs (id, queue, priority, state, available_at, body) SELECT id, queue, priority, 0, 0, body FROM celeriac_dead ORDER BY failed_at',
+    takeDeadAll: db.prepare(
+      `DELETE FROM celeriac_dead WHERE id NOT IN (SELECT id FROM celeriac_jobs)
+       RETURNING id, queue, priority, body, failed_at`,
+    ),
+    insertReplayed: db.prepare(
+      'INSERT INTO celeriac_jobs (id, queue, priority, state, available_at, body) VALUES (?, ?, ?, 0, 0, ?)',
+    ),
+    pruneDeadBefore: db.prepare('DELETE FROM celeriac_dead WHERE failed_at < ?'),
+    pruneDeadKeep: db.prepare(
+      `DELETE FROM celeriac_dead WHERE rowid IN (
+         SELECT rowid FROM (
+           SELECT rowid, row_number() OVER (PARTITION BY queue ORDER BY failed_at DESC, rowid DESC) AS n
+           FROM celeriac_dead)
+         WHERE n > ?)`,
     ),
     deleteDead: db.prepare('DELETE FROM celeriac_dead WHERE id = ?'),
     deleteAllDead: db.prepare('DELETE FROM celeriac_dead'),
@@ -85,6 +102,7 @@ type StatementName =
   | 'pickOne'
   | 'pickOneWithPriority'
   | 'lease'
+  | 'nextFence'
   | 'nextDue'
   | 'ack'
   | 'extend'
@@ -94,8 +112,11 @@ type StatementName =
   | 'insertDead'
   | 'listDead'
   | 'listDeadQueue'
-  | 'replayOne'
-  | 'replayAll'
+  | 'takeDeadIds'
+  | 'takeDeadAll'
+  | 'insertReplayed'
+  | 'pruneDeadBefore'
+  | 'pruneDeadKeep'
   | 'deleteDead'
   | 'deleteAllDead'
   | 'purge'
