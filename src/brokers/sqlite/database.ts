@@ -11,6 +11,7 @@ import { dirname, resolve } from 'node:path'
 import { createRequire } from 'node:module'
 import type BetterSqlite3 from 'better-sqlite3'
 import { BadUrlError, BrokerError } from '../../core/errors.js'
+import { migrate } from './migrate.js'
 import { SCHEMA } from './schema.js'
 
 export type Db = BetterSqlite3.Database
@@ -63,7 +64,10 @@ function connect(path: string): Db {
     db.pragma('synchronous = NORMAL')
     db.pragma('temp_store = MEMORY')
     db.pragma('cache_size = -32000')
-    db.exec(SCHEMA)
+    db.transaction(() => {
+      db.exec(SCHEMA)
+      migrate(db, path)
+    }).immediate()
     return db
   } catch (err) {
     throw new BrokerError(`cannot open SQLite database ${path}: ${(err as Error).message}`, { cause: err })

@@ -2,7 +2,7 @@
  * The SQLite result store: a table in the same file as the broker by default. `wait` watches
  * the file's data_version, so a waiting `get()` reads only after someone committed.
  */
-import type { ResultRecord, ResultStore, WaitOptions } from '../../contracts/result-store.js'
+import type { ForgetOptions, ResultRecord, ResultStore, WaitOptions } from '../../contracts/result-store.js'
 import type BetterSqlite3 from 'better-sqlite3'
 import { BrokerError } from '../../core/errors.js'
 import { isReady, type TaskState } from '../../core/states.js'
@@ -22,16 +22,32 @@ interface Row {
   done_at: number | null
   updated_at: number
   expires_at: number | null
+  fence: number | null
 }
 
+// The rules of ResultStore.set, in the WHERE of one upsert. A null fence (a write no delivery
+// made, or a record from before fences were stored) is neither higher nor lower than another:
+// it is never dropped as stale, and a record that is not ready replaces a ready one only when
+// both fences are known and its own is higher. The highest fence written stays with the record.
+const READY = "('SUCCESS', 'FAILURE', 'REVOKED')"
 const UPSERT = `
-INSERT INTO celeriac_results (id, state, task, result, error, retries, worker, started_at, done_at, updated_at, expires_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO celeriac_results (id, state, task, result, error, retries, worker, started_at, done_at, updated_at, expires_at, fence)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
   state = excluded.state, task = coalesce(excluded.task, task), result = excluded.result, error = excluded.error,
   retries = excluded.retries, worker = excluded.worker, started_at = coalesce(excluded.started_at, started_at),
-  done_at = excluded.done_at, updated_at = excluded.updated_at, expires_at = excluded.expires_at
-WHERE NOT (celeriac_results.state IN ('SUCCESS', 'FAILURE', 'REVOKED') AND excluded.state NOT IN ('SUCCESS', 'FAILURE', 'REVOKED'))`
+  done_at = excluded.done_at, updated_at = excluded.updated_at, expires_at = excluded.expires_at,
+  fence = max(coalesce(excluded.fence, fence), coalesce(fence, excluded.fence))
+WHERE coalesce(excluded.fence < celeriac_results.fence, 0) = 0
+  AND NOT (celeriac_results.state IN ${READY} AND excluded.state NOT IN ${READY}
+           AND coalesce(excluded.fence > celeriac_results.fence, 0) = 0)`
+
+/** Per id: forget while the stored fence is at most the bound (a null bound or fence: always). */
+const FORGET =
+  'DELETE FROM celeriac_results WHERE id = @id AND (@bound IS NULL OR coalesce(fence <= @bound, 1))'
+
+/** Longest single sleep of a wait; it looks again after each, so an endless wait is a loop of these. */
+const WAIT_SLICE_MS = 1000
 
 function toRecord(r: Row): ResultRecord {
   return {
@@ -46,6 +62,7 @@ function toRecord(r: Row): ResultRecord {
     doneAt: r.done_at,
     updatedAt: r.updated_at,
     expiresAt: r.expires_at,
+    fence: r.fence,
   }
 }
 
@@ -78,13 +95,14 @@ export class SqliteResultStore implements ResultStore {
           r.doneAt,
           r.updatedAt,
           r.expiresAt,
+          r.fence ?? null,
         )
       }
     })
     this.getStmt = db.prepare(
       'SELECT * FROM celeriac_results WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)',
     )
-    this.forgetStmt = db.prepare('DELETE FROM celeriac_results WHERE id = ?')
+    this.forgetStmt = db.prepare(FORGET)
     this.cleanupStmt = db.prepare(
       'DELETE FROM celeriac_results WHERE expires_at IS NOT NULL AND expires_at <= ?',
     )
@@ -119,18 +137,24 @@ export class SqliteResultStore implements ResultStore {
 
   async wait(id: string, options: WaitOptions): Promise<ResultRecord | null> {
     const shared = this.live
-    const deadline = Date.now() + options.timeoutMs
+    // Absent or Infinity: no deadline. (A timer of Infinity ms would fire after 1 ms.)
+    const deadline = Date.now() + (options.timeoutMs ?? Infinity)
     for (;;) {
       const r = this.read(id)
       const left = deadline - Date.now()
       if ((r && isReady(r.state)) || left <= 0 || options.signal?.aborted || !this.shared) return r
-      await shared.changed(Math.min(left, 1000), options.signal)
+      await shared.changed(Math.min(left, WAIT_SLICE_MS), options.signal)
     }
   }
 
-  async forget(ids: readonly string[]): Promise<number> {
+  async forget(ids: readonly string[], options: ForgetOptions = {}): Promise<number> {
     const db = this.live.db
-    return db.transaction(() => ids.reduce((n, id) => n + this.forgetStmt.run(id).changes, 0)).immediate()
+    const bounds = options.upToFence
+    return db
+      .transaction(() =>
+        ids.reduce((n, id, i) => n + this.forgetStmt.run({ id, bound: bounds?.[i] ?? null }).changes, 0),
+      )
+      .immediate()
   }
 
   async cleanup(): Promise<number> {

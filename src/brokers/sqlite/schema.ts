@@ -3,8 +3,11 @@
  * is: 0 ready (ordered by priority, then seq), 1 delayed until available_at, 2 leased until
  * available_at. Due delayed jobs and expired leases are both found through one partial index on
  * available_at, and become ready again in the reserve transaction.
+ *
+ * Tables here have the current shape; files created by an older version get the missing columns
+ * from migrate.ts (so no index here may name a column a migration adds).
  */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS celeriac_jobs (
@@ -52,7 +55,8 @@ CREATE TABLE IF NOT EXISTS celeriac_results (
   started_at INTEGER,
   done_at    INTEGER,
   updated_at INTEGER NOT NULL,
-  expires_at INTEGER
+  expires_at INTEGER,
+  fence      INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS celeriac_results_expires ON celeriac_results (expires_at) WHERE expires_at IS NOT NULL;
 
