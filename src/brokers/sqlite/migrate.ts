@@ -15,8 +15,10 @@ function columns(db: Db, table: string): string[] {
 
 /** Steps from version n-1 to n, applied in order. Each is safe to run on a file already there. */
 const STEPS: Record<number, (db: Db) => void> = {
-  // 2: result records keep the fence of the delivery that wrote them.
+  // 2: result records keep the fence of the delivery that wrote them; due rows are found per
+  // queue (celeriac_jobs_due, created by the schema) instead of across all queues.
   2: (db) => {
+    db.exec('DROP INDEX IF EXISTS celeriac_jobs_timed')
     if (!columns(db, 'celeriac_results').includes('fence'))
       db.exec('ALTER TABLE celeriac_results ADD COLUMN fence INTEGER')
   },

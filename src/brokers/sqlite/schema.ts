@@ -1,8 +1,8 @@
 /**
  * Schema of the SQLite backend. A job is in one row of celeriac_jobs whose `state` says where it
  * is: 0 ready (ordered by priority, then seq), 1 delayed until available_at, 2 leased until
- * available_at. Due delayed jobs and expired leases are both found through one partial index on
- * available_at, and become ready again in the reserve transaction.
+ * available_at. Due delayed jobs and expired leases are both found per queue through one partial index
+ * on (queue, available_at), and become ready again in the reserve transaction.
  *
  * Tables here have the current shape; files created by an older version get the missing columns
  * from migrate.ts (so no index here may name a column a migration adds).
@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS celeriac_jobs (
   body         TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS celeriac_jobs_ready ON celeriac_jobs (queue, priority DESC, seq) WHERE state = 0;
-CREATE INDEX IF NOT EXISTS celeriac_jobs_timed ON celeriac_jobs (available_at) WHERE state <> 0;
+CREATE INDEX IF NOT EXISTS celeriac_jobs_due ON celeriac_jobs (queue, available_at) WHERE state <> 0;
 
 CREATE TABLE IF NOT EXISTS celeriac_dead (
   id         TEXT    PRIMARY KEY,

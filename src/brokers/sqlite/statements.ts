@@ -10,8 +10,21 @@ export function prepareStatements(db: Db): Statements {
       'INSERT OR IGNORE INTO celeriac_jobs (id, queue, priority, state, available_at, body) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     addQueue: db.prepare('INSERT OR IGNORE INTO celeriac_queues (name) VALUES (?)'),
-    // Due delayed jobs and expired leases become ready; both are found through the partial index.
-    promoteDue: db.prepare('UPDATE celeriac_jobs SET state = 0 WHERE state <> 0 AND available_at <= ?'),
+    // Due delayed jobs and expired leases of a queue become ready; found through celeriac_jobs_due.
+    promoteDue: db.prepare(
+      'UPDATE celeriac_jobs SET state = 0 WHERE state <> 0 AND queue = ? AND available_at <= ?',
+    ),
+    // Whether a reserve on these queues could find anything: read without the write lock, so an
+    // idle consumer woken by another queue's commit goes back to sleep without BEGIN IMMEDIATE.
+    mightHaveWork: db
+      .prepare(
+        `SELECT EXISTS (
+           SELECT 1 FROM json_each(@queues) AS q
+           WHERE q.value NOT IN (SELECT queue FROM celeriac_paused)
+             AND (EXISTS (SELECT 1 FROM celeriac_jobs WHERE state = 0 AND queue = q.value)
+               OR EXISTS (SELECT 1 FROM celeriac_jobs WHERE state <> 0 AND queue = q.value AND available_at <= @now)))`,
+      )
+      .pluck(),
     pickOne: db
       .prepare(
         'SELECT seq FROM celeriac_jobs WHERE state = 0 AND queue = ? ORDER BY priority DESC, seq LIMIT ?',
@@ -28,7 +41,7 @@ export function prepareStatements(db: Db): Statements {
     nextFence: db
       .prepare("UPDATE celeriac_counters SET value = value + 1 WHERE name = 'fence' RETURNING value")
       .pluck(),
-    nextDue: db.prepare('SELECT min(available_at) FROM celeriac_jobs WHERE state <> 0').pluck(),
+    nextDue: db.prepare('SELECT min(available_at) FROM celeriac_jobs WHERE state <> 0 AND queue = ?').pluck(),
     ack: db
       .prepare('DELETE FROM celeriac_jobs WHERE seq = ? AND token = ? AND state = 2 RETURNING queue')
       .pluck(),
@@ -99,6 +112,7 @@ type StatementName =
   | 'insert'
   | 'addQueue'
   | 'promoteDue'
+  | 'mightHaveWork'
   | 'pickOne'
   | 'pickOneWithPriority'
   | 'lease'
