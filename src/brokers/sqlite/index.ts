@@ -4,15 +4,19 @@
  */
 import { composeBackend, type BackendFactory } from '../../contracts/backend.js'
 import { SqliteBroker } from './broker.js'
-import { sqlitePath } from './database.js'
+import { SqliteDatabase, sqlitePath } from './database.js'
 import { SqliteResultStore } from './results.js'
 
 export { SqliteBroker } from './broker.js'
 export { SqliteResultStore } from './results.js'
-export { sqlitePath } from './database.js'
+export { SqliteDatabase, sqlitePath } from './database.js'
 
-export const backend: BackendFactory = (url) =>
-  composeBackend('sqlite', {
-    broker: new SqliteBroker(sqlitePath(url)),
-    results: new SqliteResultStore(sqlitePath(url)),
-  })
+/** One connection for the URL, shared by every part; the backend opens and closes it. */
+export const backend: BackendFactory = (url) => {
+  const database = new SqliteDatabase(sqlitePath(url))
+  return composeBackend(
+    'sqlite',
+    { broker: new SqliteBroker(database), results: new SqliteResultStore(database) },
+    database,
+  )
+}
