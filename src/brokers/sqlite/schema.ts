@@ -60,6 +60,43 @@ CREATE TABLE IF NOT EXISTS celeriac_results (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS celeriac_results_expires ON celeriac_results (expires_at) WHERE expires_at IS NOT NULL;
 
+-- Coordination (coordination.ts). A lock's row stays after release so its fence keeps growing.
+CREATE TABLE IF NOT EXISTS celeriac_locks (
+  name       TEXT    PRIMARY KEY,
+  owner      TEXT,
+  fence      INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS celeriac_joins (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS celeriac_joins_expires ON celeriac_joins (expires_at);
+CREATE TABLE IF NOT EXISTS celeriac_join_members (
+  key    TEXT NOT NULL,
+  member TEXT NOT NULL,
+  PRIMARY KEY (key, member)
+) WITHOUT ROWID;
+-- A bucket without a row is full; full_at says when a row may go.
+CREATE TABLE IF NOT EXISTS celeriac_buckets (
+  key        TEXT    PRIMARY KEY,
+  tokens     REAL    NOT NULL,
+  updated_at INTEGER NOT NULL,
+  full_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS celeriac_buckets_full ON celeriac_buckets (full_at);
+-- AUTOINCREMENT: ids never come back, even after the newest rows were trimmed or pruned.
+CREATE TABLE IF NOT EXISTS celeriac_events (
+  id     INTEGER PRIMARY KEY AUTOINCREMENT,
+  stream TEXT    NOT NULL,
+  data   TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS celeriac_events_stream ON celeriac_events (stream, id);
+CREATE TABLE IF NOT EXISTS celeriac_broadcast (
+  id      INTEGER PRIMARY KEY AUTOINCREMENT,
+  channel TEXT    NOT NULL,
+  message TEXT    NOT NULL,
+  sent_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS celeriac_broadcast_sent ON celeriac_broadcast (sent_at);
+
 -- The fence counter: raised once per reserve transaction, so every delivery of a job (after a
 -- lease expiry, retry, release or replay) has a higher token than the one before. A file whose
 -- tokens were drawn at random (schema 1) continues above the highest one in use.
