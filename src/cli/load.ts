@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { createApp, isApp, type App } from '../core/app.js'
-import { ConfigError } from '../core/errors.js'
+import { AppLoadError, ConfigError } from '../core/errors.js'
 
 let tsxRegistered = false
 
@@ -30,6 +30,32 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
   }
 }
 
+/**
+ * One line for an error raised while loading the user's module: the file, line and column it
+ * points at, and its message. The whole stack stays on the error's `cause` (CELERIAC_DEBUG=1).
+ */
+export function describeLoadError(err: unknown, file: string): string {
+  const e = err as { message?: unknown; code?: unknown; stack?: unknown; name?: unknown }
+  const message = typeof e?.message === 'string' ? e.message : String(err)
+  const transform = /^Transform failed with \d+ errors?:\n(.+?):(\d+):(\d+): ERROR: (.+)$/m.exec(message)
+  if (transform) return `${transform[1]}:${transform[2]}:${transform[3]}: ${transform[4]}`
+  if (e?.code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+    const ext = /"(\.[^"]+)"/.exec(message)?.[1] ?? 'its extension'
+    return `${file}: not a JavaScript or TypeScript module (${ext}); -A takes a .ts, .mts, .js or .mjs file`
+  }
+  const stack = typeof e?.stack === 'string' ? e.stack : ''
+  const name = typeof e?.name === 'string' ? e.name : 'Error'
+  // A syntax error from Node's own parser names the place on the stack's first line.
+  const head = /^(?:file:\/\/)?(\/[^\n]+?):(\d+)\n/.exec(stack)
+  if (head) return `${head[1]}:${head[2]}: ${name}: ${message}`
+  for (const m of stack.matchAll(/\(?((?:file:\/\/)?\/[^\s()]+?):(\d+):(\d+)\)?$/gm)) {
+    const where = m[1]!.replace(/^file:\/\//, '')
+    if (where.includes('/node_modules/') || where.startsWith('node:')) continue
+    return `${where}:${m[2]}:${m[3]}: ${name}: ${message}`
+  }
+  return `${file}: ${name}: ${message}`
+}
+
 /** Splits `path[:export]`, leaving Windows drive letters alone. */
 function splitSpec(spec: string): [string, string | undefined] {
   const i = spec.lastIndexOf(':')
@@ -41,7 +67,12 @@ export async function loadApp(spec: string): Promise<{ app: App; file: string }>
   const [path, name] = splitSpec(spec)
   const file = resolve(path)
   if (!existsSync(file)) throw new ConfigError(`app module not found: ${file} (from -A ${spec})`)
-  const mod = await importModule(file)
+  let mod: Record<string, unknown>
+  try {
+    mod = await importModule(file)
+  } catch (err) {
+    throw new AppLoadError(file, describeLoadError(err, file), { cause: err })
+  }
   const candidates = name ? [name] : ['app', 'default', 'celery']
   for (const key of candidates) {
     const v = mod[key]

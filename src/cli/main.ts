@@ -176,7 +176,10 @@ export async function main(argv = process.argv): Promise<void> {
     process.stderr.write(`celeriac: error: ${e.message}\n`)
     // Our own errors say what to do in one line; anything else (a bug, an error while loading
     // the app module) needs its stack to be found.
-    if (!isCeleriacError(err) || process.env.CELERIAC_DEBUG) process.stderr.write(`${e.stack}\n`)
+    if (!isCeleriacError(err) || process.env.CELERIAC_DEBUG) {
+      process.stderr.write(`${e.stack}\n`)
+      if (e.cause instanceof Error) process.stderr.write(`caused by: ${e.cause.stack}\n`)
+    }
     process.exit(1)
   }
 }

@@ -4,6 +4,8 @@ import { decode } from '../core/codec.js'
 import { toMs } from '../core/duration.js'
 import { ConfigError } from '../core/errors.js'
 import { decodeError } from '../core/result.js'
+import { isReady } from '../core/states.js'
+import { toJsonSafe } from '../http/status.js'
 import { table } from './format.js'
 
 function parseJson(text: string | undefined, what: string, shape: 'array' | 'object'): unknown {
@@ -52,15 +54,25 @@ export async function call(app: App, name: string, flags: CallFlags): Promise<vo
     await showResult(app, r.id, flags.wait === true ? '60s' : flags.wait)
 }
 
+/** Exit code of `celeriac result --wait` and `call --wait` when the wait ran out before a ready state. */
+export const EXIT_TIMED_OUT = 3
+
 export async function showResult(app: App, id: string, wait?: string | boolean): Promise<void> {
+  if (!id.trim()) throw new ConfigError('a task id is required (got an empty string)')
   const r = app.asyncResult(id)
+  let waitedMs: number | null = null
   if (wait !== undefined && wait !== false) {
     const store = await app.resultStore()
-    await store?.wait(id, {
-      timeoutMs: wait === true ? 60_000 : toMs(/^\d+(\.\d+)?$/.test(wait) ? `${wait}s` : wait, '--wait'),
-    })
+    if (!store) throw new ConfigError('this app has no result backend; there is nothing to wait for')
+    waitedMs = wait === true ? 60_000 : toMs(/^\d+(\.\d+)?$/.test(wait) ? `${wait}s` : wait, '--wait')
+    await store.wait(id, { timeoutMs: waitedMs })
   }
   const rec = await r.record()
+  const timedOut = waitedMs !== null && (!rec || !isReady(rec.state))
+  if (timedOut) {
+    process.stderr.write(`timed out after ${waitedMs} ms waiting for task ${id}; it is ${rec?.state ?? 'PENDING'}\n`)
+    process.exitCode = EXIT_TIMED_OUT
+  }
   if (!rec) {
     out(JSON.stringify({ id, state: 'PENDING' }))
     return
@@ -72,13 +84,13 @@ export async function showResult(app: App, id: string, wait?: string | boolean):
     retries: rec.retries,
     worker: rec.worker,
   }
-  if (rec.result !== null) body.result = decode(rec.result)
+  if (rec.result !== null) body.result = toJsonSafe(decode(rec.result))
   if (rec.error !== null) {
     const e = decodeError(rec.error, rec.state)
     body.error = { name: e.name, message: e.message }
   }
-  out(JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
-  if (rec.state === 'FAILURE') process.exitCode = 1
+  out(JSON.stringify(body))
+  if (rec.state === 'FAILURE' || rec.state === 'REVOKED') process.exitCode = 1
 }
 
 export async function stats(app: App, queues?: string): Promise<void> {

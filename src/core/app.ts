@@ -96,7 +96,9 @@ export class App {
     const rb = opts.resultBackend
     this.urls = {
       broker:
-        typeof opts.broker === 'object' ? null : (opts.broker ?? envOr('CELERIAC_BROKER') ?? DEFAULT_BROKER_URL),
+        typeof opts.broker === 'object'
+          ? null
+          : (opts.broker ?? envOr('CELERIAC_BROKER') ?? DEFAULT_BROKER_URL),
       // undefined: decided when first needed (the broker's URL if its backend stores results).
       results: rb === false ? null : typeof rb === 'object' ? null : (rb ?? envOr('CELERIAC_RESULT_BACKEND')),
       coordination: opts.coordination ?? envOr('CELERIAC_COORDINATION'),
@@ -233,7 +235,9 @@ export class App {
       if (explicit) {
         const backend = await this.backend(explicit)
         if (!backend.coordination)
-          throw new ConfigError(`${redactUrl(explicit)}: the ${backend.scheme} backend has no coordination part`)
+          throw new ConfigError(
+            `${redactUrl(explicit)}: the ${backend.scheme} backend has no coordination part`,
+          )
         return backend.coordination
       }
       for (const url of [this.urls.broker, this.urls.results]) {
@@ -349,8 +353,7 @@ export class App {
     // wrote a higher fence and is kept.
     const before = store ? await store.get(chosen) : []
     const moved = await broker.replayDead(chosen)
-    if (store)
-      await store.forget(chosen, { upToFence: before.map((r) => (r ? (r.fence ?? null) : null)) })
+    if (store) await store.forget(chosen, { upToFence: before.map((r) => (r ? (r.fence ?? null) : null)) })
     return moved
   }
 

@@ -18,8 +18,10 @@
  * Decoding builds plain data only: an error comes back as an `Error` whose `name`, `message`,
  * `stack` and own fields are copied, never as an instance of a class named in the message.
  */
+import { EncodeError } from './errors.js'
 
 const TAG = '$t'
+const UNDEFINED = `{"${TAG}":"u"}`
 
 export interface ErrorShape {
   name: string
@@ -81,6 +83,9 @@ function replacer(this: unknown, key: string, value: unknown): unknown {
       }
       return value
     }
+    case 'function':
+    case 'symbol':
+      throw new EncodeError(`${key ? `"${key}" is ` : ''}a ${typeof raw}, which the codec cannot write`)
     default:
       return value
   }
@@ -113,10 +118,22 @@ function reviver(_key: string, value: unknown): unknown {
   }
 }
 
-/** Encodes a value to a JSON string with the tags above. */
+/**
+ * Encodes a value to a JSON string with the tags above. Throws EncodeError for what it cannot
+ * write without losing it silently: functions, symbols, circular references.
+ */
 export function encode(value: unknown): string {
   // A replacer makes JSON.stringify several times slower; most payloads are plain JSON already.
-  return isPlain(value, 0) ? JSON.stringify(value) : JSON.stringify(value, replacer)
+  if (isPlain(value, 0)) return JSON.stringify(value)
+  if (value === undefined) return UNDEFINED
+  let text: string
+  try {
+    text = JSON.stringify(value, replacer)
+  } catch (err) {
+    if (err instanceof EncodeError) throw err
+    throw new EncodeError(`${(err as Error).message.split('\n')[0]}`, { cause: err })
+  }
+  return text
 }
 
 /** Decodes what `encode` wrote. Throws SyntaxError on text that is not JSON. */

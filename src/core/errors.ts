@@ -47,6 +47,14 @@ export class MalformedMessageError extends CeleriacError {
   }
 }
 
+/** A value the codec cannot write without losing it (a function, a symbol, a circular reference). */
+export class EncodeError extends CeleriacError {
+  override readonly code = 'UNENCODABLE_VALUE'
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(reason, options)
+  }
+}
+
 /** Arguments that the task's validator rejected. */
 export class InvalidArgumentsError extends CeleriacError {
   override readonly code = 'INVALID_ARGUMENTS'
@@ -173,5 +181,17 @@ export function redactUrl(url: string): string {
     return u.toString()
   } catch {
     return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@')
+  }
+}
+
+/** The user's app module could not be loaded: a syntax error, an error thrown at import, not a module. */
+export class AppLoadError extends CeleriacError {
+  override readonly code = 'APP_LOAD_ERROR'
+  constructor(
+    readonly file: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`cannot load the app module: ${detail}`, options)
   }
 }

@@ -3,6 +3,7 @@ import type { ResultRecord, ResultStore } from '../contracts/result-store.js'
 import { decode, shapeToError, type ErrorShape } from './codec.js'
 import { type Duration, toMs } from './duration.js'
 import { ConfigError, ResultTimeoutError, TaskFailedError } from './errors.js'
+import { renderThrown } from './render.js'
 import { isReady, type TaskState } from './states.js'
 
 export interface GetOptions {
@@ -19,7 +20,7 @@ export function decodeError(encoded: string | null, fallback: string): Error {
   const value = decode<unknown>(encoded)
   if (value instanceof Error) return value
   if (value && typeof value === 'object' && 'message' in value) return shapeToError(value as ErrorShape)
-  return new TaskFailedError(`${fallback}: ${String(value)}`)
+  return new TaskFailedError(`${fallback}: ${renderThrown(value)}`)
 }
 
 export class AsyncResult<R = unknown> {

@@ -1,9 +1,9 @@
 /** Task definitions and the typed handle `app.task()` returns. */
-import type { Duration } from './duration.js'
-import { RetryRequest } from './errors.js'
+import { toMs, type Duration } from './duration.js'
+import { ConfigError, RetryRequest } from './errors.js'
 import type { Message } from './message.js'
 import type { AsyncResult } from './result.js'
-import type { RetryPolicy } from './retry.js'
+import { normalizeRetry, type NormalizedRetryPolicy, type RetryPolicy } from './retry.js'
 
 /** What a task function sees besides its arguments. */
 export interface TaskContext {
@@ -114,12 +114,17 @@ export interface TaskSender {
  * const sum = await result.get()            // number
  */
 export class Task<A extends unknown[] = unknown[], R = unknown> {
+  /** The options checked and turned into numbers once, when the task is defined. */
+  readonly settings: TaskSettings
+
   constructor(
     readonly name: string,
     readonly fn: TaskFn<A, R>,
     readonly options: TaskOptions<A>,
     private readonly sender: TaskSender,
-  ) {}
+  ) {
+    this.settings = taskSettings(name, options)
+  }
 
   /** Sends the task with these arguments and the task's default options. */
   delay(...args: A): Promise<AsyncResult<R>> {
@@ -157,3 +162,43 @@ export function retryRequest(options?: { countdown?: number; error?: unknown; ma
 /** Argument and result types of a task handle, for code that imports task types only. */
 export type TaskArgs<T> = T extends Task<infer A, infer _R> ? A : never
 export type TaskResult<T> = T extends Task<infer _A, infer R> ? R : never
+
+/** A task's options in the form the worker uses on every run. */
+export interface TaskSettings {
+  readonly retry: NormalizedRetryPolicy
+  readonly softTimeLimitMs: number | null
+  readonly timeLimitMs: number | null
+  /** Undefined: the app's default. */
+  readonly resultExpiresMs: number | undefined
+}
+
+function taskSettings<A extends unknown[]>(name: string, o: TaskOptions<A>): TaskSettings {
+  const what = (option: string) => `task "${name}": ${option}`
+  if (typeof o.retries === 'number' || (o.retries && typeof o.retries === 'object')) {
+    const max = typeof o.retries === 'number' ? o.retries : o.retries.max
+    if (!Number.isInteger(max) || max < 0)
+      throw new ConfigError(
+        `${what('retries')} must be a whole number of retries (0 or more), got ${String(max)}`,
+      )
+  } else if (o.retries !== undefined) {
+    throw new ConfigError(`${what('retries')} must be a number or { max, backoff, … }`)
+  }
+  const r = typeof o.retries === 'object' ? o.retries : undefined
+  if (
+    r?.backoff !== undefined &&
+    typeof r.backoff !== 'function' &&
+    !['exponential', 'linear', 'fixed'].includes(r.backoff)
+  )
+    throw new ConfigError(`${what('retries.backoff')} must be 'exponential', 'linear', 'fixed' or a function`)
+  if (r?.on !== undefined && typeof r.on !== 'function' && !Array.isArray(r.on))
+    throw new ConfigError(`${what('retries.on')} must be a list of error classes or a function`)
+  const ms = (value: Duration | undefined, option: string) =>
+    value === undefined ? null : toMs(value, what(option))
+  ms(o.expires, 'expires') // checked here; the producer applies it
+  return {
+    retry: normalizeRetry(o.retries),
+    softTimeLimitMs: ms(o.softTimeLimit, 'softTimeLimit'),
+    timeLimitMs: ms(o.timeLimit, 'timeLimit'),
+    resultExpiresMs: ms(o.resultExpires, 'resultExpires') ?? undefined,
+  }
+}

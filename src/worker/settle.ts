@@ -41,7 +41,11 @@ const MAX_IN_FLIGHT = 4
 export class Settler {
   private pending: Outcome[] = []
   private readonly inFlight = new Set<Promise<void>>()
+  /** Outcomes of the batches in flight, by token. */
+  private readonly writing = new Set<string>()
   private scheduled = false
+  private timer: NodeJS.Timeout | null = null
+  private closed = false
   private backoffMs = 0
 
   constructor(
@@ -59,15 +63,36 @@ export class Settler {
     this.schedule(0)
   }
 
+  /** Tokens of the outcomes not yet settled (pending or being written). */
+  tokens(): string[] {
+    return [...this.pending.map((o) => o.delivery.token), ...this.writing]
+  }
+
+  /**
+   * Stops writing: no batch is started or retried after this, and no timer keeps the process
+   * alive. Returns how many outcomes were still pending (their leases will lapse).
+   */
+  close(): number {
+    this.closed = true
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    const n = this.pending.length
+    this.pending = []
+    return n
+  }
+
   private schedule(delayMs: number): void {
-    if (this.scheduled) return
+    if (this.scheduled || this.closed) return
     this.scheduled = true
     const run = () => {
       this.scheduled = false
+      this.timer = null
       void this.flush()
     }
-    if (delayMs > 0) setTimeout(run, delayMs)
-    else setImmediate(run)
+    if (delayMs > 0) {
+      this.timer = setTimeout(run, delayMs)
+      this.timer.unref()
+    } else setImmediate(run)
   }
 
   /**
@@ -77,7 +102,7 @@ export class Settler {
   flush(): Promise<void> {
     // After a failure, one batch at a time until writes succeed again.
     const limit = this.backoffMs > 0 ? 1 : MAX_IN_FLIGHT
-    if (!this.pending.length || this.inFlight.size >= limit) {
+    if (this.closed || !this.pending.length || this.inFlight.size >= limit) {
       return this.inFlight.size ? Promise.race(this.inFlight) : Promise.resolve()
     }
     const write: Promise<void> = this.write().finally(() => {
@@ -92,6 +117,7 @@ export class Settler {
   async drain(deadline: number): Promise<void> {
     while ((this.pending.length || this.inFlight.size) && Date.now() < deadline) {
       await this.flush()
+      if (this.closed) return
       if (this.pending.length && this.backoffMs)
         await new Promise((r) => setTimeout(r, Math.min(this.backoffMs, Math.max(0, deadline - Date.now()))))
     }
@@ -100,6 +126,7 @@ export class Settler {
   private async write(): Promise<void> {
     const batch = this.pending
     this.pending = []
+    for (const o of batch) this.writing.add(o.delivery.token)
     try {
       const records: ResultRecord[] = []
       const acks: Outcome[] = []
@@ -138,9 +165,11 @@ export class Settler {
     } catch (err) {
       // Nothing is lost: the batch goes back to the front and is written again after a pause.
       // Results are idempotent upserts; a broker call that did apply fences the second try off.
-      this.pending = batch.concat(this.pending)
+      if (!this.closed) this.pending = batch.concat(this.pending)
       this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 100), 5000)
       this.hooks.failed(err, batch.length)
+    } finally {
+      for (const o of batch) this.writing.delete(o.delivery.token)
     }
   }
 }

@@ -5,11 +5,13 @@
 import { EventEmitter } from 'node:events'
 import { hostname, availableParallelism } from 'node:os'
 import type { Broker, Delivery } from '../contracts/broker.js'
+import type { Consumption } from '../contracts/consumer.js'
 import type { ResultRecord, ResultStore } from '../contracts/result-store.js'
 import type { App } from '../core/app.js'
 import { type Duration, toMs } from '../core/duration.js'
 import { ConfigError, redactUrl } from '../core/errors.js'
 import { execute, type ExecuteEnv } from './execute.js'
+import { Housekeeper } from './housekeeping.js'
 import { createLogger, type Logger } from './logger.js'
 import { OutageLog } from './outage.js'
 import { Settler, type Outcome } from './settle.js'
@@ -29,8 +31,15 @@ export interface WorkerOptions {
   readonly lease?: Duration
   /** On SIGTERM, how long running tasks may take to finish before they are handed back (default 30s). */
   readonly shutdownGrace?: Duration
-  /** A delivery seen more often than this is dead-lettered as a poison message (default 10). */
+  /**
+   * A delivery that ended this many times without finishing (the worker died running it; a
+   * retry the task asked for is not counted) is dead-lettered as a poison message (default 10).
+   */
   readonly maxDeliveries?: number
+  /** How long dead-lettered jobs are kept before housekeeping deletes them (default 7 days; false keeps them). */
+  readonly deadLetterRetention?: Duration | false
+  /** How often the housekeeping leader cleans expired results and old dead letters (default 60s). */
+  readonly housekeepingInterval?: Duration
   /** Worker name in results and logs (default celeriac@<host>:<pid>). */
   readonly name?: string
   readonly logger?: Logger
@@ -66,16 +75,19 @@ export class Worker extends EventEmitter {
   private results: ResultStore | null = null
   private settler!: Settler
   private env!: ExecuteEnv
-  /** Deliveries this worker holds a lease on: buffered, running, or finished but not yet settled. */
+  /**
+   * Deliveries this worker holds a lease on: buffered, running, or finished but not yet settled.
+   * Their number never exceeds the consumer's credit (concurrency + prefetch): credit comes back
+   * only when an outcome is settled, so a worker that cannot settle stops receiving.
+   */
   private readonly held = new Map<string, Delivery>()
   private readonly buffer: Delivery[] = []
   private running = 0
   private consuming = false
-  private readonly stopReserving = new AbortController()
-  private wake: (() => void) | null = null
+  private consumption: Consumption | null = null
   private heartbeat: NodeJS.Timeout | null = null
-  private cleanupTimer: NodeJS.Timeout | null = null
-  private loop: Promise<void> | null = null
+  private housekeeper: Housekeeper | null = null
+  private started_: Promise<void> | null = null
   private stopping: Promise<void> | null = null
   private idle: (() => void) | null = null
   private counts = { received: 0, succeeded: 0, failed: 0, retried: 0, deadLettered: 0, stale: 0 }
@@ -97,16 +109,32 @@ export class Worker extends EventEmitter {
     this.name = options.name ?? `celeriac@${hostname()}:${process.pid}`
     this.log = options.logger ?? createLogger()
     this.maxDeliveries = options.maxDeliveries ?? 10
+    if (!Number.isInteger(this.maxDeliveries) || this.maxDeliveries < 1)
+      throw new ConfigError(`maxDeliveries must be a positive integer, got ${options.maxDeliveries}`)
+    if (!Number.isInteger(this.prefetch) || this.prefetch < 0)
+      throw new ConfigError(`prefetch must be a whole number (0 or more), got ${options.prefetch}`)
+    this.deadRetentionMs =
+      options.deadLetterRetention === false
+        ? null
+        : toMs(options.deadLetterRetention ?? '7d', 'deadLetterRetention')
+    this.housekeepingMs = toMs(options.housekeepingInterval ?? 60_000, 'housekeepingInterval')
     this.outages = new OutageLog(this.log)
   }
+
+  private readonly deadRetentionMs: number | null
+  private readonly housekeepingMs: number
 
   get stats(): WorkerStats {
     return { ...this.counts, running: this.running, buffered: this.buffer.length }
   }
 
   /** Connects and starts consuming. Resolves once consuming has begun. */
-  async start(): Promise<void> {
-    if (this.loop) return
+  start(): Promise<void> {
+    this.started_ ??= this.begin()
+    return this.started_
+  }
+
+  private async begin(): Promise<void> {
     this.broker = await this.app.broker()
     this.results = await this.app.resultStore()
     this.env = {
@@ -124,64 +152,45 @@ export class Worker extends EventEmitter {
     })
     this.heartbeat = setInterval(() => void this.extendLeases(), Math.max(50, Math.floor(this.leaseMs / 3)))
     this.heartbeat.unref()
-    if (this.results) {
-      this.cleanupTimer = setInterval(() => void this.results?.cleanup().catch(() => {}), 60_000)
-      this.cleanupTimer.unref()
-    }
+    this.housekeeper = new Housekeeper({
+      owner: this.name,
+      intervalMs: this.housekeepingMs,
+      coordination: await this.app.coordination().catch((err: Error) => {
+        this.log.warn({ err: err.message }, 'no coordination part; every worker does housekeeping')
+        return null
+      }),
+      results: this.results,
+      broker: this.broker,
+      deadRetentionMs: this.deadRetentionMs,
+      log: this.log,
+    })
+    this.housekeeper.start()
     this.consuming = true
-    this.loop = this.consume()
+    this.consumption = this.broker.consume({
+      queues: this.queues,
+      leaseMs: this.leaseMs,
+      credit: this.concurrency + this.prefetch,
+      onDeliveries: (got) => this.received(got),
+      onError: (err) =>
+        this.outages.failed('reserving from the broker', err, {
+          broker: redactUrl(this.app.brokerUrl ?? this.broker.scheme),
+        }),
+      onRecovered: () => this.outages.ok('reserving from the broker'),
+    })
     this.emit('online')
   }
 
   /** Resolves when the worker has stopped. */
   get done(): Promise<void> {
-    return this.stopping ?? this.loop?.then(() => this.stopping ?? undefined) ?? Promise.resolve()
+    return this.stopping ?? this.started_?.then(() => this.stopping ?? undefined) ?? Promise.resolve()
   }
 
-  private capacity(): number {
-    return this.concurrency + this.prefetch - this.running - this.buffer.length
-  }
-
-  private async consume(): Promise<void> {
-    let errorDelay = 0
-    while (this.consuming) {
-      // Let timers and the settler's flush run: with a synchronous broker every await here
-      // resolves as a microtask, and the loop would otherwise starve the event loop.
-      await new Promise<void>((r) => setImmediate(r))
-      const free = this.capacity()
-      if (free <= 0) {
-        await new Promise<void>((r) => (this.wake = r))
-        continue
-      }
-      let got: Delivery[]
-      try {
-        got = await this.broker.reserve(this.queues, free, {
-          leaseMs: this.leaseMs,
-          waitMs: 1000,
-          signal: this.stopReserving.signal,
-        })
-        this.outages.ok('reserving from the broker')
-        errorDelay = 0
-      } catch (err) {
-        this.outages.failed('reserving from the broker', err, {
-          broker: redactUrl(this.app.brokerUrl ?? this.broker.scheme),
-        })
-        // Short and capped: the worker should be consuming within a second or two of the broker's return.
-        errorDelay = Math.min(Math.max(errorDelay * 2, 100), 2000)
-        await new Promise((r) => setTimeout(r, errorDelay))
-        continue
-      }
-      if (!this.consuming) {
-        // Stopped while the reserve was in flight: hand these straight back.
-        await this.broker.release(got).catch(() => {})
-        break
-      }
-      this.counts.received += got.length
-      for (const d of got) {
-        this.held.set(d.token, d)
-        if (this.running < this.concurrency) this.run(d)
-        else this.buffer.push(d)
-      }
+  private received(got: Delivery[]): void {
+    this.counts.received += got.length
+    for (const d of got) {
+      this.held.set(d.token, d)
+      if (this.running < this.concurrency) this.run(d)
+      else this.buffer.push(d)
     }
   }
 
@@ -189,15 +198,16 @@ export class Worker extends EventEmitter {
     this.running++
     void execute(this.env, d).then((outcome) => {
       this.running--
-      this.tally(outcome)
-      this.settler.add(outcome)
+      if (this.held.has(d.token)) {
+        this.tally(outcome)
+        this.settler.add(outcome)
+      } else {
+        // Handed back at the end of the shutdown grace: another worker runs it again, and what
+        // this aborted run came to must not be recorded.
+        this.log.debug({ id: d.id }, 'outcome of a delivery handed back at shutdown dropped')
+      }
       const next = this.consuming ? this.buffer.shift() : undefined
       if (next) this.run(next)
-      if (this.wake) {
-        const w = this.wake
-        this.wake = null
-        w()
-      }
       if (this.running === 0 && this.idle) this.idle()
     })
   }
@@ -232,6 +242,7 @@ export class Worker extends EventEmitter {
 
   private settled(o: Outcome, live: boolean): void {
     this.held.delete(o.delivery.token)
+    if (this.consuming) this.consumption?.grant(1)
     if (!live) {
       this.counts.stale++
       this.log.warn(
@@ -279,14 +290,15 @@ export class Worker extends EventEmitter {
   private coldDeadline: (() => void) | null = null
 
   private async shutdown(graceMs: number): Promise<void> {
+    await this.started_?.catch(() => {})
+    if (!this.consumption) return
     this.consuming = false
-    this.stopReserving.abort()
-    this.wake?.()
-    await this.loop
+    await this.consumption.stop()
+    await this.housekeeper?.stop()
     const buffered = this.buffer.splice(0)
     if (buffered.length) {
-      await this.broker.release(buffered).catch(() => {})
       for (const d of buffered) this.held.delete(d.token)
+      await this.broker.release(buffered).catch(() => {})
     }
     if (this.running > 0) {
       this.log.info({ running: this.running, graceMs }, 'waiting for running tasks to finish')
@@ -302,9 +314,11 @@ export class Worker extends EventEmitter {
         }
       })
     }
-    await this.settler.drain(Date.now() + 10_000)
     if (this.running > 0) {
-      const abandoned = [...this.held.values()]
+      // Unfinished runs are handed back: forgotten first, so their outcomes are dropped.
+      const settling = new Set(this.settler.tokens())
+      const abandoned = [...this.held.values()].filter((d) => !settling.has(d.token))
+      for (const d of abandoned) this.held.delete(d.token)
       this.log.warn(
         { count: abandoned.length },
         'grace period over; handing unfinished tasks back to the broker',
@@ -312,8 +326,16 @@ export class Worker extends EventEmitter {
       for (const abort of this.env.aborts) abort(new Error('worker shut down'))
       await this.broker.release(abandoned).catch(() => {})
     }
+    // Outcomes get a last chance to be written, bounded so a broker that is away cannot hold
+    // the process: what is not written is run again once its lease lapses.
+    await this.settler.drain(Date.now() + Math.min(10_000, Math.max(1_000, graceMs)))
+    const lost = this.settler.close()
+    if (lost)
+      this.log.warn(
+        { count: lost },
+        'outcomes not written before shutdown; their leases will expire and the jobs run again',
+      )
     if (this.heartbeat) clearInterval(this.heartbeat)
-    if (this.cleanupTimer) clearInterval(this.cleanupTimer)
     this.emit('offline')
   }
 }

@@ -254,6 +254,7 @@ export function httpScenarios(target: HttpTarget): void {
       doneAt: 2_000,
       updatedAt: 2_000,
       expiresAt: null,
+      fence: null,
     }
     const result = encode({
       n: 12345678901234567890n,

@@ -296,8 +296,7 @@ export class MemoryBroker implements PullBroker {
   async pruneDead(options: PruneDeadOptions): Promise<number> {
     let n = 0
     if (options.before !== undefined)
-      for (const d of [...this.dead.values()])
-        if (d.failedAt < options.before && this.dead.delete(d.id)) n++
+      for (const d of [...this.dead.values()]) if (d.failedAt < options.before && this.dead.delete(d.id)) n++
     if (options.keep !== undefined) {
       const seen = new Map<string, number>()
       // Newest first: the map keeps insertion order, oldest first.

@@ -1,12 +1,14 @@
 /**
- * `memory://[name]`: broker and result store in this process. Apps naming the same URL in one
- * process share one instance, so a producer and an in-process worker see the same queue.
+ * `memory://[name]`: broker, result store and coordination in this process. Apps naming the same
+ * URL in one process share one instance, so a producer and an in-process worker see the same queue.
  */
 import { composeBackend, type Backend, type BackendFactory } from '../../contracts/backend.js'
 import { MemoryBroker } from './broker.js'
+import { MemoryCoordination } from './coordination.js'
 import { MemoryResultStore } from './results.js'
 
 export { MemoryBroker } from './broker.js'
+export { MemoryCoordination } from './coordination.js'
 export { MemoryResultStore } from './results.js'
 
 const backends = new Map<string, Backend>()
@@ -22,7 +24,11 @@ export const backend: BackendFactory = (url) => {
   if (!b)
     backends.set(
       k,
-      (b = composeBackend('memory', { broker: new MemoryBroker(), results: new MemoryResultStore() })),
+      (b = composeBackend('memory', {
+        broker: new MemoryBroker(),
+        results: new MemoryResultStore(),
+        coordination: new MemoryCoordination(),
+      })),
     )
   return b
 }
