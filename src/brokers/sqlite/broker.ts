@@ -136,6 +136,8 @@ export class SqliteBroker extends SqlitePart<Prepared> implements PullBroker {
     const deadline = Date.now() + (options.waitMs ?? 0)
     const list = JSON.stringify(queues)
     for (;;) {
+      // Closed while waiting: the wait ends empty.
+      if (!this.isOpen) return []
       const seen = database.snapshot()
       if (await database.run(() => st.mightHaveWork.get({ queues: list, now: Date.now() }) === 1)) {
         const { rows, fence } = await database.write(st.reserveTx, queues, max, options.leaseMs)

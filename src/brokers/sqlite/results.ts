@@ -134,6 +134,8 @@ export class SqliteResultStore extends SqlitePart<Prepared> implements ResultSto
       const left = deadline - Date.now()
       if ((r && isReady(r.state)) || left <= 0 || options.signal?.aborted || !this.isOpen) return r ?? null
       await this.database.changed(Math.min(left, WAIT_SLICE_MS), options.signal, seen)
+      // Closed while waiting: the wait ends with what it last saw.
+      if (!this.isOpen) return r ?? null
     }
   }
 

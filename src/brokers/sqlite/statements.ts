@@ -10,9 +10,15 @@ export function prepareStatements(db: Db): Statements {
       'INSERT OR IGNORE INTO celeriac_jobs (id, queue, priority, state, available_at, body) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     addQueue: db.prepare('INSERT OR IGNORE INTO celeriac_queues (name) VALUES (?)'),
-    // Due delayed jobs and expired leases of a queue become ready; found through celeriac_jobs_due.
+    // Due delayed jobs and expired leases of a queue become ready at the back of their priority,
+    // in the order they came due: they take new seqs above every existing one (found through
+    // celeriac_jobs_due). A token names the old seq, so it stays stale.
     promoteDue: db.prepare(
-      'UPDATE celeriac_jobs SET state = 0 WHERE state <> 0 AND queue = ? AND available_at <= ?',
+      `UPDATE celeriac_jobs SET state = 0, seq = top.seq + due.n
+       FROM (SELECT seq AS old, row_number() OVER (ORDER BY available_at, seq) AS n
+             FROM celeriac_jobs WHERE state <> 0 AND queue = ? AND available_at <= ?) AS due,
+            (SELECT max(seq) AS seq FROM celeriac_jobs) AS top
+       WHERE celeriac_jobs.seq = due.old`,
     ),
     // Whether a reserve on these queues could find anything: read without the write lock, so an
     // idle consumer woken by another queue's commit goes back to sleep without BEGIN IMMEDIATE.
