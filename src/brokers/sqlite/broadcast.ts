@@ -4,6 +4,7 @@
  * watch.ts). A message is kept a minute, long enough for every live subscriber to have read it.
  */
 import type { Db, SqliteDatabase } from './database.js'
+import type { Statement } from './statements.js'
 
 /** How long a message stays in the table. */
 const KEEP_MS = 60_000
@@ -17,7 +18,9 @@ interface Subscription {
   readonly onMessage: (message: string) => void
 }
 
-export function broadcastStatements(db: Db) {
+export type BroadcastStatements = Record<'send' | 'prune' | 'newest' | 'after', Statement>
+
+export function broadcastStatements(db: Db): BroadcastStatements {
   return {
     send: db.prepare('INSERT INTO celeriac_broadcast (channel, message, sent_at) VALUES (?, ?, ?)'),
     prune: db.prepare('DELETE FROM celeriac_broadcast WHERE sent_at < ?'),
@@ -26,8 +29,6 @@ export function broadcastStatements(db: Db) {
   }
 }
 
-type Statements = ReturnType<typeof broadcastStatements>
-
 export class Broadcaster {
   private readonly subs = new Set<Subscription>()
   private stopping: AbortController | null = null
@@ -35,7 +36,7 @@ export class Broadcaster {
 
   constructor(
     private readonly database: SqliteDatabase,
-    private readonly statements: () => Statements,
+    private readonly statements: () => BroadcastStatements,
   ) {}
 
   async send(channel: string, message: string): Promise<void> {

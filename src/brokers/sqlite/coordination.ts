@@ -13,16 +13,39 @@ import type {
   LoggedEvent,
 } from '../../contracts/coordination.js'
 import { BrokerError } from '../../core/errors.js'
-import { Broadcaster, broadcastStatements } from './broadcast.js'
+import { Broadcaster, broadcastStatements, type BroadcastStatements } from './broadcast.js'
 import type { Db, SqliteDatabase } from './database.js'
 import { SqlitePart } from './part.js'
+import type { Statement } from './statements.js'
 
 /** Lapsed joins and full buckets are deleted at most this often per connection. */
 const HOUSEKEEPING_MS = 10_000
 
+type Statements = Record<
+  | 'lock'
+  | 'takeLock'
+  | 'renewLock'
+  | 'releaseLock'
+  | 'joinExpiry'
+  | 'setJoin'
+  | 'addMember'
+  | 'countMembers'
+  | 'members'
+  | 'dropMembers'
+  | 'dropJoin'
+  | 'lapsedJoins'
+  | 'bucket'
+  | 'setBucket'
+  | 'pruneBuckets'
+  | 'append'
+  | 'trim'
+  | 'read',
+  Statement
+>
+
 type Tx<F extends (...args: never[]) => unknown> = BetterSqlite3.Transaction<F>
 
-function statements(db: Db) {
+function statements(db: Db): Statements {
   return {
     lock: db.prepare('SELECT owner, fence, expires_at FROM celeriac_locks WHERE name = ?'),
     takeLock: db.prepare(
@@ -69,10 +92,8 @@ function statements(db: Db) {
   }
 }
 
-type Statements = ReturnType<typeof statements>
-
 interface Prepared extends Statements {
-  broadcast: ReturnType<typeof broadcastStatements>
+  broadcast: BroadcastStatements
   acquireTx: Tx<(name: string, owner: string, ttlMs: number) => Lock | null>
   joinTx: Tx<(key: string, members: readonly string[], ttlMs: number) => JoinResult>
   takeTx: Tx<(key: string, n: number, spec: BucketSpec) => number>
