@@ -5,7 +5,12 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { SqliteBroker, SqliteResultStore, backend } from '../../src/brokers/sqlite/index.js'
+import {
+  SqliteBroker,
+  SqliteCoordination,
+  SqliteResultStore,
+  backend,
+} from '../../src/brokers/sqlite/index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'celeriac-backend-'))
 
@@ -14,8 +19,15 @@ describe('SQLite backend', () => {
     const b = backend(`sqlite://${join(dir, 'shared.db')}`)
     const broker = b.broker as SqliteBroker
     const results = b.results as SqliteResultStore
+    const coordination = b.coordination as SqliteCoordination
     assert.equal(broker.database, results.database)
+    assert.equal(broker.database, coordination.database)
     await b.connect()
+    const heard: string[] = []
+    await coordination.subscribe('ch', (m) => heard.push(m))
+    await coordination.broadcast('ch', 'hello')
+    for (let i = 0; i < 50 && !heard.length; i++) await new Promise((r) => setTimeout(r, 10))
+    assert.deepEqual(heard, ['hello'], 'a subscriber on the shared connection hears its own process')
     assert.ok(broker.database.isOpen)
     const id = randomUUID()
     await broker.publish([{ id, queue: 'q', body: 'x', priority: 0 }])
