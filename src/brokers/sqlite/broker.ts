@@ -3,12 +3,11 @@
  * several worker processes (WAL, BEGIN IMMEDIATE). Every batch call is one transaction.
  *
  * A delivery's token is "<seq>:<n>": seq is the job's rowid (so acks are primary-key lookups)
- * and n a random number drawn per reserve, stored in the row; a stale token no longer matches.
+ * and n the delivery's fence, stored in the row: a counter raised once per reserve transaction, so
+ * a later delivery of the same job always has a higher one and a stale token no longer matches.
  */
-import { randomInt } from 'node:crypto'
 import type BetterSqlite3 from 'better-sqlite3'
 import type {
-  Broker,
   BrokerCapabilities,
   DeadJob,
   DeadLetterItem,
@@ -16,13 +15,18 @@ import type {
   LeaseRef,
   ListDeadOptions,
   OutgoingJob,
+  PruneDeadOptions,
+  PullBroker,
   QueueStats,
   ReserveOptions,
   RetryItem,
 } from '../../contracts/broker.js'
-import { BrokerError } from '../../core/errors.js'
+import type { ConsumeOptions, Consumption } from '../../contracts/consumer.js'
+import { pullConsume } from '../../contracts/pull-consumer.js'
 import { bucketOf, oldestBucket, ratePerSecond } from '../../core/throughput.js'
-import { acquire, type SharedDb } from './database.js'
+import type { Db, SqliteDatabase } from './database.js'
+import { DeadLetters } from './dead-letters.js'
+import { SqlitePart } from './part.js'
 import { prepareStatements, type Statements } from './statements.js'
 
 const READY = 0
@@ -45,31 +49,34 @@ function parseToken(ref: LeaseRef): [number, number] | null {
   return Number.isSafeInteger(seq) && Number.isSafeInteger(n) ? [seq, n] : null
 }
 
-export class SqliteBroker implements Broker {
-  readonly scheme = 'sqlite'
+type Tx<F extends (...args: never[]) => unknown> = BetterSqlite3.Transaction<F>
+
+interface Prepared extends Statements {
+  publishTx: Tx<(jobs: readonly OutgoingJob[], now: number) => string[]>
+  reserveTx: Tx<(queues: readonly string[], max: number, leaseMs: number) => { rows: Row[]; fence: number }>
+}
+
+export class SqliteBroker extends SqlitePart<Prepared> implements PullBroker {
   readonly capabilities: BrokerCapabilities = {
+    consumer: 'pull',
     leases: 'timed',
     blockingReserve: false,
     transactionalPublish: false,
     idempotentPublish: true,
   }
-  private shared: SharedDb | null = null
-  private st!: Statements
-  private publishTx!: BetterSqlite3.Transaction<(jobs: readonly OutgoingJob[], now: number) => void>
-  private reserveTx!: BetterSqlite3.Transaction<
-    (queues: readonly string[], max: number, leaseMs: number) => Row[] & { token?: number }
-  >
   private readonly seenQueues = new Set<string>()
+  private readonly dead = new DeadLetters(this.database, () => this.st)
+  private lastBucket = 0
 
-  constructor(readonly path: string) {}
+  /** A path opens a connection of its own; a backend passes the connection its parts share. */
+  constructor(target: string | SqliteDatabase) {
+    super(target, 'broker')
+  }
 
-  async connect(): Promise<void> {
-    if (this.shared) return
-    this.shared = acquire(this.path)
-    const db = this.shared.db
-    this.st = prepareStatements(db)
-    const st = this.st
-    this.publishTx = db.transaction((jobs: readonly OutgoingJob[], now: number) => {
+  protected prepare(db: Db): Prepared {
+    const st = prepareStatements(db)
+    const publishTx = db.transaction((jobs: readonly OutgoingJob[], now: number) => {
+      const added: string[] = []
       for (const j of jobs) {
         const delayed = j.availableAt !== undefined && j.availableAt > now
         st.insert.run(
@@ -80,18 +87,19 @@ export class SqliteBroker implements Broker {
           delayed ? j.availableAt : 0,
           j.body,
         )
-        if (!this.seenQueues.has(j.queue)) {
+        if (!this.seenQueues.has(j.queue) && !added.includes(j.queue)) {
           st.addQueue.run(j.queue)
-          this.seenQueues.add(j.queue)
+          added.push(j.queue)
         }
       }
+      return added
     })
-    this.reserveTx = db.transaction((queues: readonly string[], max: number, leaseMs: number) => {
+    const reserveTx = db.transaction((queues: readonly string[], max: number, leaseMs: number) => {
       const now = Date.now()
-      st.promoteDue.run(now)
       if (st.anyPaused.get()) queues = queues.filter((q) => !st.isPaused.get(q))
+      for (const q of queues) st.promoteDue.run(q, now)
       let seqs: number[]
-      if (queues.length === 0) return []
+      if (queues.length === 0) return { rows: [], fence: 0 }
       if (queues.length === 1) {
         seqs = st.pickOne.all(queues[0], max) as number[]
       } else {
@@ -101,113 +109,114 @@ export class SqliteBroker implements Broker {
         picked.sort((a, b) => b.priority - a.priority || a.seq - b.seq)
         seqs = picked.slice(0, max).map((p) => p.seq)
       }
-      if (seqs.length === 0) return []
-      const n = randomInt(1, 2 ** 47)
-      const rows = st.lease.all(now + leaseMs, n, JSON.stringify(seqs)) as Row[]
+      if (seqs.length === 0) return { rows: [], fence: 0 }
+      const fence = st.nextFence.get() as number
+      const rows = st.lease.all(now + leaseMs, fence, JSON.stringify(seqs)) as Row[]
       rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq)
-      return Object.assign(rows, { token: n })
+      return { rows, fence }
     })
-  }
-
-  private get db() {
-    return this.connected().db
-  }
-
-  private connected(): SharedDb {
-    if (!this.shared) throw new BrokerError('the SQLite broker is not connected (call connect() first)')
-    return this.shared
-  }
-
-  async close(): Promise<void> {
-    this.shared?.release()
-    this.shared = null
+    return { ...st, publishTx, reserveTx }
   }
 
   async publish(jobs: readonly OutgoingJob[]): Promise<void> {
     if (jobs.length === 0) return
-    const shared = this.connected()
-    this.publishTx.immediate(jobs, Date.now())
-    shared.notify()
+    const added = await this.database.write(this.st.publishTx, jobs, Date.now())
+    // Remembered only once committed, so a failed publish cannot leave a queue unregistered.
+    for (const q of added) this.seenQueues.add(q)
+    this.database.notify()
+  }
+
+  consume(options: ConsumeOptions): Consumption {
+    return pullConsume(this, options)
   }
 
   async reserve(queues: readonly string[], max: number, options: ReserveOptions): Promise<Delivery[]> {
-    this.connected()
+    const st = this.st
+    const database = this.database
     const deadline = Date.now() + (options.waitMs ?? 0)
+    const list = JSON.stringify(queues)
     for (;;) {
-      const rows = this.reserveTx.immediate(queues, max, options.leaseMs)
-      if (rows.length) {
-        const n = rows.token!
-        return rows.map((r) => ({
-          id: r.id,
-          token: `${r.seq}:${n}`,
-          queue: r.queue,
-          body: r.body,
-          priority: r.priority,
-          deliveries: r.deliveries,
-        }))
+      // Closed while waiting: the wait ends empty.
+      if (!this.isOpen) return []
+      const seen = database.snapshot()
+      if (await database.run(() => st.mightHaveWork.get({ queues: list, now: Date.now() }) === 1)) {
+        const { rows, fence } = await database.write(st.reserveTx, queues, max, options.leaseMs)
+        if (rows.length)
+          return rows.map((r) => ({
+            id: r.id,
+            token: `${r.seq}:${fence}`,
+            fence,
+            queue: r.queue,
+            body: r.body,
+            priority: r.priority,
+            deliveries: r.deliveries,
+          }))
       }
       const left = deadline - Date.now()
-      if (left <= 0 || options.signal?.aborted || !this.shared) return []
-      const next = this.st.nextDue.get() as number | null
+      if (left <= 0 || options.signal?.aborted || !this.isOpen) return []
+      const next = await database.run(() => this.nextDue(queues))
       const untilDue = next === null ? left : Math.max(1, next - Date.now())
-      await this.shared.changed(Math.min(left, untilDue), options.signal)
+      await database.changed(Math.min(left, untilDue), options.signal, seen)
     }
   }
 
+  /** When the first delayed job or lease of these queues comes due; null when none. */
+  private nextDue(queues: readonly string[]): number | null {
+    let next: number | null = null
+    for (const q of queues) {
+      const at = this.st.nextDue.get(q) as number | null
+      if (at !== null && (next === null || at < next)) next = at
+    }
+    return next
+  }
+
   /** Runs `fn` for each ref with a valid token in one transaction; false for the others. */
-  private fenced<T extends LeaseRef>(
-    items: readonly T[],
-    fn: (item: T, seq: number, n: number) => number,
-  ): boolean[] {
-    const db = this.db
-    return db
-      .transaction(() =>
-        items.map((it) => {
-          const t = parseToken(it)
-          return t !== null && fn(it, t[0], t[1]) > 0
-        }),
-      )
-      .immediate()
+  private fenced<T extends LeaseRef>(items: readonly T[], fn: (item: T, seq: number, n: number) => number) {
+    const tx = this.database.db.transaction(() =>
+      items.map((it) => {
+        const t = parseToken(it)
+        return t !== null && fn(it, t[0], t[1]) > 0
+      }),
+    )
+    return this.database.write(tx)
   }
 
   /** Runs `fn` like `fenced`, counting the settled jobs per queue for throughput in the same transaction. */
   private settle<T extends LeaseRef>(
     items: readonly T[],
     fn: (item: T, seq: number, n: number) => string | undefined,
-  ): boolean[] {
-    const db = this.db
-    return db
-      .transaction(() => {
-        const perQueue = new Map<string, number>()
-        const out = items.map((it) => {
-          const t = parseToken(it)
-          const queue = t === null ? undefined : fn(it, t[0], t[1])
-          if (queue !== undefined) perQueue.set(queue, (perQueue.get(queue) ?? 0) + 1)
-          return queue !== undefined
-        })
-        if (perQueue.size) {
-          const now = Date.now()
-          const bucket = bucketOf(now)
-          if (bucket !== this.lastBucket) {
-            this.st.pruneSettled.run(oldestBucket(now))
-            this.lastBucket = bucket
-          }
-          for (const [queue, n] of perQueue) this.st.countSettled.run(queue, bucket, n)
-        }
-        return out
+  ): Promise<boolean[]> {
+    const tx = this.database.db.transaction(() => {
+      const perQueue = new Map<string, number>()
+      const out = items.map((it) => {
+        const t = parseToken(it)
+        const queue = t === null ? undefined : fn(it, t[0], t[1])
+        if (queue !== undefined) perQueue.set(queue, (perQueue.get(queue) ?? 0) + 1)
+        return queue !== undefined
       })
-      .immediate()
+      if (perQueue.size) {
+        const now = Date.now()
+        const bucket = bucketOf(now)
+        if (bucket !== this.lastBucket) {
+          this.st.pruneSettled.run(oldestBucket(now))
+          this.lastBucket = bucket
+        }
+        for (const [queue, n] of perQueue) this.st.countSettled.run(queue, bucket, n)
+      }
+      return out
+    })
+    return this.database.write(tx)
   }
 
-  private lastBucket = 0
-
   async pause(queue: string): Promise<void> {
-    this.st.pause.run(queue)
+    const st = this.st
+    await this.database.run(() => st.pause.run(queue))
   }
 
   async resume(queue: string): Promise<void> {
-    this.st.resume.run(queue)
-    this.shared?.notify()
+    const st = this.st
+    await this.database.run(() => st.resume.run(queue))
+    this.database.notify()
   }
 
   async ack(refs: readonly LeaseRef[]): Promise<boolean[]> {
@@ -220,14 +229,14 @@ export class SqliteBroker implements Broker {
   }
 
   async release(refs: readonly LeaseRef[]): Promise<boolean[]> {
-    const out = this.fenced(refs, (_r, seq, n) => this.st.release.run(seq, n).changes)
-    this.shared?.notify()
+    const out = await this.fenced(refs, (_r, seq, n) => this.st.release.run(seq, n).changes)
+    this.database.notify()
     return out
   }
 
   async retry(items: readonly RetryItem[]): Promise<boolean[]> {
     const now = Date.now()
-    const out = this.fenced(
+    const out = await this.fenced(
       items,
       (it, seq, n) =>
         this.st.retry.run(
@@ -238,7 +247,7 @@ export class SqliteBroker implements Broker {
           n,
         ).changes,
     )
-    this.shared?.notify()
+    this.database.notify()
     return out
   }
 
@@ -252,77 +261,40 @@ export class SqliteBroker implements Broker {
     })
   }
 
-  async listDead(options: ListDeadOptions = {}): Promise<DeadJob[]> {
-    const limit = options.limit ?? 100
-    const offset = options.offset ?? 0
-    const rows = (
-      options.queue
-        ? this.st.listDeadQueue.all(options.queue, limit, offset)
-        : this.st.listDead.all(limit, offset)
-    ) as {
-      id: string
-      queue: string
-      priority: number
-      body: string
-      reason: string
-      failed_at: number
-      deliveries: number
-    }[]
-    return rows.map((r) => ({
-      id: r.id,
-      queue: r.queue,
-      priority: r.priority,
-      body: r.body,
-      reason: r.reason,
-      failedAt: r.failed_at,
-      deliveries: r.deliveries,
-    }))
+  listDead(options?: ListDeadOptions): Promise<DeadJob[]> {
+    return this.dead.list(options)
   }
 
-  async replayDead(ids?: readonly string[]): Promise<number> {
-    const n = this.db
-      .transaction(() => {
-        if (!ids) {
-          const moved = this.st.replayAll.run().changes
-          this.st.deleteAllDead.run()
-          return moved
-        }
-        let moved = 0
-        for (const id of ids) {
-          moved += this.st.replayOne.run(id).changes
-          this.st.deleteDead.run(id)
-        }
-        return moved
-      })
-      .immediate()
-    this.shared?.notify()
-    return n
+  replayDead(ids?: readonly string[]): Promise<number> {
+    return this.dead.replay(ids)
   }
 
-  async deleteDead(ids?: readonly string[]): Promise<number> {
-    if (!ids) return this.st.deleteAllDead.run().changes
-    return this.db
-      .transaction(() => ids.reduce((n, id) => n + this.st.deleteDead.run(id).changes, 0))
-      .immediate()
+  deleteDead(ids?: readonly string[]): Promise<number> {
+    return this.dead.delete(ids)
+  }
+
+  pruneDead(options: PruneDeadOptions): Promise<number> {
+    return this.dead.prune(options)
   }
 
   async purge(queue: string): Promise<number> {
-    return this.st.purge.run(queue).changes
+    const st = this.st
+    return this.database.run(() => st.purge.run(queue).changes)
   }
 
   async stats(queues?: readonly string[]): Promise<QueueStats[]> {
-    const names = queues ?? (this.st.listQueues.all() as string[])
-    const now = Date.now()
-    return this.db.transaction(() =>
-      names.map((queue) => {
-        const c = this.st.countQueue.get(now, now, queue) as {
+    const st = this.st
+    const read = this.database.db.transaction(() => {
+      const names = queues ?? (st.listQueues.all() as string[])
+      const now = Date.now()
+      return names.map((queue) => {
+        const c = st.countQueue.get(now, now, queue) as {
           waiting: number | null
           delayed: number | null
           active: number | null
         }
-        const dead = this.st.countDead.get(queue) as number
         const settled = new Map(
-          (this.st.readSettled.all(queue, oldestBucket(now)) as { bucket: number; n: number }[]).map((r) => [
+          (st.readSettled.all(queue, oldestBucket(now)) as { bucket: number; n: number }[]).map((r) => [
             r.bucket,
             r.n,
           ]),
@@ -332,11 +304,12 @@ export class SqliteBroker implements Broker {
           waiting: c.waiting ?? 0,
           delayed: c.delayed ?? 0,
           active: c.active ?? 0,
-          dead,
+          dead: st.countDead.get(queue) as number,
           throughput: ratePerSecond((b) => settled.get(b) ?? 0, now),
-          paused: this.st.isPaused.get(queue) === 1,
+          paused: st.isPaused.get(queue) === 1,
         }
-      }),
-    )()
+      })
+    })
+    return this.database.run(() => read())
   }
 }

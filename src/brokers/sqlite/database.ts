@@ -1,36 +1,19 @@
 /**
- * One better-sqlite3 connection per database file per process, shared by the broker and the
- * result store, plus the change watch that wakes waiting consumers.
- *
- * Other processes' commits are seen through `PRAGMA data_version`, which changes whenever another
- * connection commits: polling it costs microseconds and takes no lock, so a waiting consumer can
- * look every few milliseconds without touching the tables.
+ * One better-sqlite3 connection to a database file, with what every part on it needs: the schema
+ * (created and migrated on connect), asynchronous retries while another process holds the write
+ * lock (busy.ts), and the change watch that wakes waiting consumers (watch.ts).
  */
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { createRequire } from 'node:module'
 import type BetterSqlite3 from 'better-sqlite3'
 import { BadUrlError, BrokerError } from '../../core/errors.js'
+import { BUSY_TIMEOUT_MS, retryBusy } from './busy.js'
+import { migrate } from './migrate.js'
 import { SCHEMA } from './schema.js'
+import { ChangeWatch, type Snapshot } from './watch.js'
 
 export type Db = BetterSqlite3.Database
-
-export interface SharedDb {
-  readonly db: Db
-  readonly path: string
-  /** Resolves on a local commit or when data_version moves (another process committed). */
-  changed(ms: number, signal?: AbortSignal): Promise<void>
-  /** Wakes local waiters after this process committed. */
-  notify(): void
-  release(): void
-}
-
-interface Entry {
-  shared: SharedDb
-  refs: number
-}
-
-const open = new Map<string, Entry>()
 
 /** Parses `sqlite://./file.db`, `sqlite:///abs/file.db` or `sqlite://file.db`. */
 export function sqlitePath(url: string): string {
@@ -47,81 +30,118 @@ export function sqlitePath(url: string): string {
 
 const require = createRequire(import.meta.url)
 
-function connect(path: string): Db {
-  let Database: typeof BetterSqlite3
+function driver(): typeof BetterSqlite3 {
   try {
-    Database = require('better-sqlite3') as typeof BetterSqlite3
+    return require('better-sqlite3') as typeof BetterSqlite3
   } catch (err) {
     throw new BrokerError('the SQLite broker needs better-sqlite3 12.x: npm install better-sqlite3@12', {
       cause: err,
     })
   }
-  try {
-    mkdirSync(dirname(path), { recursive: true })
-    const db = new Database(path, { timeout: 15_000 })
-    db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = NORMAL')
-    db.pragma('temp_store = MEMORY')
-    db.pragma('cache_size = -32000')
-    db.exec(SCHEMA)
-    return db
-  } catch (err) {
-    throw new BrokerError(`cannot open SQLite database ${path}: ${(err as Error).message}`, { cause: err })
-  }
 }
 
-export function acquire(path: string): SharedDb {
-  const existing = open.get(path)
-  if (existing) {
-    existing.refs++
-    return existing.shared
+export class SqliteDatabase {
+  readonly path: string
+  /** Write transactions begun on this connection (BEGIN IMMEDIATE, retries included). */
+  writeLocks = 0
+  private handle: Db | null = null
+  private watch: ChangeWatch | null = null
+  private opening: Promise<void> | null = null
+
+  constructor(path: string) {
+    this.path = resolve(path)
   }
-  const db = connect(path)
-  const waiters = new Set<() => void>()
-  const dataVersion = db.prepare('PRAGMA data_version').pluck()
-  let version = dataVersion.get() as number
-  let timer: NodeJS.Timeout | null = null
-  const wakeAll = () => {
-    for (const w of [...waiters]) w()
+
+  get isOpen(): boolean {
+    return this.handle !== null
   }
-  const poll = () => {
-    const v = dataVersion.get() as number
-    if (v !== version) {
-      version = v
-      wakeAll()
-    }
-    if (waiters.size === 0 && timer) {
-      clearInterval(timer)
-      timer = null
-    }
+
+  get db(): Db {
+    if (!this.handle)
+      throw new BrokerError(`the SQLite database ${this.path} is not open (call connect() first)`)
+    return this.handle
   }
-  const shared: SharedDb = {
-    db,
-    path,
-    notify: wakeAll,
-    changed(ms, signal) {
-      return new Promise((res) => {
-        const done = () => {
-          clearTimeout(t)
-          signal?.removeEventListener('abort', done)
-          waiters.delete(done)
-          res()
-        }
-        const t = setTimeout(done, ms)
-        signal?.addEventListener('abort', done, { once: true })
-        waiters.add(done)
-        timer ??= setInterval(poll, 4)
+
+  /** Opens the file, creating or migrating the schema. Idempotent. */
+  connect(): Promise<void> {
+    if (this.handle) return Promise.resolve()
+    this.opening ??= this.open().finally(() => (this.opening = null))
+    return this.opening
+  }
+
+  private async open(): Promise<void> {
+    const Database = driver()
+    let db: Db
+    try {
+      mkdirSync(dirname(this.path), { recursive: true })
+      db = new Database(this.path, { timeout: BUSY_TIMEOUT_MS })
+    } catch (err) {
+      throw new BrokerError(`cannot open SQLite database ${this.path}: ${(err as Error).message}`, {
+        cause: err,
       })
-    },
-    release() {
-      const e = open.get(path)
-      if (!e || --e.refs > 0) return
-      open.delete(path)
-      if (timer) clearInterval(timer)
-      wakeAll()
+    }
+    try {
+      await retryBusy(() => db.pragma('journal_mode = WAL'), this.path)
+      db.pragma('synchronous = NORMAL')
+      db.pragma('temp_store = MEMORY')
+      db.pragma('cache_size = -32000')
+      const setup = db.transaction(() => {
+        db.exec(SCHEMA)
+        migrate(db, this.path)
+      })
+      await retryBusy(() => setup.immediate(), this.path)
+    } catch (err) {
       db.close()
-    },
+      if (err instanceof BrokerError) throw err
+      throw new BrokerError(`cannot open SQLite database ${this.path}: ${(err as Error).message}`, {
+        cause: err,
+      })
+    }
+    const dataVersion = db.prepare('PRAGMA data_version').pluck()
+    this.watch = new ChangeWatch(() => dataVersion.get() as number)
+    this.handle = db
   }
-  open.set(path, { shared, refs: 1 })
-  return shared
+
+  /** Closes the connection; waiters wake. Idempotent. */
+  async close(): Promise<void> {
+    await this.opening?.catch(() => {})
+    this.watch?.stop()
+    this.watch = null
+    this.handle?.close()
+    this.handle = null
+  }
+
+  /** Runs statements outside a write transaction, trying again while the file is locked. */
+  run<T>(fn: () => T): Promise<T> {
+    return retryBusy(fn, this.path)
+  }
+
+  /** Runs a transaction under BEGIN IMMEDIATE (the write lock), trying again while it is taken. */
+  write<A extends unknown[], R>(tx: BetterSqlite3.Transaction<(...args: A) => R>, ...args: A): Promise<R> {
+    return retryBusy(() => {
+      this.writeLocks++
+      return tx.immediate(...args)
+    }, this.path)
+  }
+
+  snapshot(): Snapshot {
+    return this.live.snapshot()
+  }
+
+  /** Resolves on a commit (here or in another process) after `since`, on abort, or after `ms`. */
+  changed(ms: number, signal?: AbortSignal, since?: Snapshot): Promise<void> {
+    if (!this.watch) return Promise.resolve()
+    return this.watch.changed(ms, signal, since)
+  }
+
+  /** Wakes local waiters after a commit on this connection. */
+  notify(): void {
+    this.watch?.notify()
+  }
+
+  private get live(): ChangeWatch {
+    if (!this.watch)
+      throw new BrokerError(`the SQLite database ${this.path} is not open (call connect() first)`)
+    return this.watch
+  }
 }

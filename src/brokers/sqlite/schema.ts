@@ -1,10 +1,13 @@
 /**
  * Schema of the SQLite backend. A job is in one row of celeriac_jobs whose `state` says where it
  * is: 0 ready (ordered by priority, then seq), 1 delayed until available_at, 2 leased until
- * available_at. Due delayed jobs and expired leases are both found through one partial index on
- * available_at, and become ready again in the reserve transaction.
+ * available_at. Due delayed jobs and expired leases are both found per queue through one partial index
+ * on (queue, available_at), and become ready again in the reserve transaction.
+ *
+ * Tables here have the current shape; files created by an older version get the missing columns
+ * from migrate.ts (so no index here may name a column a migration adds).
  */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS celeriac_jobs (
@@ -19,7 +22,7 @@ CREATE TABLE IF NOT EXISTS celeriac_jobs (
   body         TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS celeriac_jobs_ready ON celeriac_jobs (queue, priority DESC, seq) WHERE state = 0;
-CREATE INDEX IF NOT EXISTS celeriac_jobs_timed ON celeriac_jobs (available_at) WHERE state <> 0;
+CREATE INDEX IF NOT EXISTS celeriac_jobs_due ON celeriac_jobs (queue, available_at) WHERE state <> 0;
 
 CREATE TABLE IF NOT EXISTS celeriac_dead (
   id         TEXT    PRIMARY KEY,
@@ -52,9 +55,54 @@ CREATE TABLE IF NOT EXISTS celeriac_results (
   started_at INTEGER,
   done_at    INTEGER,
   updated_at INTEGER NOT NULL,
-  expires_at INTEGER
+  expires_at INTEGER,
+  fence      INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS celeriac_results_expires ON celeriac_results (expires_at) WHERE expires_at IS NOT NULL;
+
+-- Coordination (coordination.ts). A lock's row stays after release so its fence keeps growing.
+CREATE TABLE IF NOT EXISTS celeriac_locks (
+  name       TEXT    PRIMARY KEY,
+  owner      TEXT,
+  fence      INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS celeriac_joins (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS celeriac_joins_expires ON celeriac_joins (expires_at);
+CREATE TABLE IF NOT EXISTS celeriac_join_members (
+  key    TEXT NOT NULL,
+  member TEXT NOT NULL,
+  PRIMARY KEY (key, member)
+) WITHOUT ROWID;
+-- A bucket without a row is full; full_at says when a row may go.
+CREATE TABLE IF NOT EXISTS celeriac_buckets (
+  key        TEXT    PRIMARY KEY,
+  tokens     REAL    NOT NULL,
+  updated_at INTEGER NOT NULL,
+  full_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS celeriac_buckets_full ON celeriac_buckets (full_at);
+-- AUTOINCREMENT: ids never come back, even after the newest rows were trimmed or pruned.
+CREATE TABLE IF NOT EXISTS celeriac_events (
+  id     INTEGER PRIMARY KEY AUTOINCREMENT,
+  stream TEXT    NOT NULL,
+  data   TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS celeriac_events_stream ON celeriac_events (stream, id);
+CREATE TABLE IF NOT EXISTS celeriac_broadcast (
+  id      INTEGER PRIMARY KEY AUTOINCREMENT,
+  channel TEXT    NOT NULL,
+  message TEXT    NOT NULL,
+  sent_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS celeriac_broadcast_sent ON celeriac_broadcast (sent_at);
+
+-- The fence counter: raised once per reserve transaction, so every delivery of a job (after a
+-- lease expiry, retry, release or replay) has a higher token than the one before. A file whose
+-- tokens were drawn at random (schema 1) continues above the highest one in use.
+CREATE TABLE IF NOT EXISTS celeriac_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO celeriac_counters (name, value)
+  SELECT 'fence', coalesce(max(token), 0) FROM celeriac_jobs;
 
 CREATE TABLE IF NOT EXISTS celeriac_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO celeriac_meta (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}');

@@ -10,8 +10,27 @@ export function prepareStatements(db: Db): Statements {
       'INSERT OR IGNORE INTO celeriac_jobs (id, queue, priority, state, available_at, body) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     addQueue: db.prepare('INSERT OR IGNORE INTO celeriac_queues (name) VALUES (?)'),
-    // Due delayed jobs and expired leases become ready; both are found through the partial index.
-    promoteDue: db.prepare('UPDATE celeriac_jobs SET state = 0 WHERE state <> 0 AND available_at <= ?'),
+    // Due delayed jobs and expired leases of a queue become ready at the back of their priority,
+    // in the order they came due: they take new seqs above every existing one (found through
+    // celeriac_jobs_due). A token names the old seq, so it stays stale.
+    promoteDue: db.prepare(
+      `UPDATE celeriac_jobs SET state = 0, seq = top.seq + due.n
+       FROM (SELECT seq AS old, row_number() OVER (ORDER BY available_at, seq) AS n
+             FROM celeriac_jobs WHERE state <> 0 AND queue = ? AND available_at <= ?) AS due,
+            (SELECT max(seq) AS seq FROM celeriac_jobs) AS top
+       WHERE celeriac_jobs.seq = due.old`,
+    ),
+    // Whether a reserve on these queues could find anything: read without the write lock, so an
+    // idle consumer woken by another queue's commit goes back to sleep without BEGIN IMMEDIATE.
+    mightHaveWork: db
+      .prepare(
+        `SELECT EXISTS (
+           SELECT 1 FROM json_each(@queues) AS q
+           WHERE q.value NOT IN (SELECT queue FROM celeriac_paused)
+             AND (EXISTS (SELECT 1 FROM celeriac_jobs WHERE state = 0 AND queue = q.value)
+               OR EXISTS (SELECT 1 FROM celeriac_jobs WHERE state <> 0 AND queue = q.value AND available_at <= @now)))`,
+      )
+      .pluck(),
     pickOne: db
       .prepare(
         'SELECT seq FROM celeriac_jobs WHERE state = 0 AND queue = ? ORDER BY priority DESC, seq LIMIT ?',
@@ -25,7 +44,10 @@ export function prepareStatements(db: Db): Statements {
        WHERE seq IN (SELECT value FROM json_each(?))
        RETURNING seq, id, queue, body, priority, deliveries`,
     ),
-    nextDue: db.prepare('SELECT min(available_at) FROM celeriac_jobs WHERE state <> 0').pluck(),
+    nextFence: db
+      .prepare("UPDATE celeriac_counters SET value = value + 1 WHERE name = 'fence' RETURNING value")
+      .pluck(),
+    nextDue: db.prepare('SELECT min(available_at) FROM celeriac_jobs WHERE state <> 0 AND queue = ?').pluck(),
     ack: db
       .prepare('DELETE FROM celeriac_jobs WHERE seq = ? AND token = ? AND state = 2 RETURNING queue')
       .pluck(),
@@ -46,11 +68,25 @@ export function prepareStatements(db: Db): Statements {
     listDeadQueue: db.prepare(
       'SELECT * FROM celeriac_dead WHERE queue = ? ORDER BY failed_at DESC, rowid DESC LIMIT ? OFFSET ?',
     ),
-    replayOne: db.prepare(
-      'INSERT OR IGNORE INTO celeriac_jobs (id, queue, priority, state, available_at, body) SELECT id, queue, priority, 0, 0, body FROM celeriac_dead WHERE id = ?',
+    // Replay takes only entries whose id is not live again; the others stay dead.
+    takeDeadIds: db.prepare(
+      `DELETE FROM celeriac_dead WHERE id IN (SELECT value FROM json_each(?)) AND id NOT IN (SELECT id FROM celeriac_jobs)
+       RETURNING id, queue, priority, body, failed_at`,
     ),
-    replayAll: db.prepare(
-      'INSERT OR IGNORE INTO celeriac_jobs (id, queue, priority, state, available_at, body) SELECT id, queue, priority, 0, 0, body FROM celeriac_dead ORDER BY failed_at',
+    takeDeadAll: db.prepare(
+      `DELETE FROM celeriac_dead WHERE id NOT IN (SELECT id FROM celeriac_jobs)
+       RETURNING id, queue, priority, body, failed_at`,
+    ),
+    insertReplayed: db.prepare(
+      'INSERT INTO celeriac_jobs (id, queue, priority, state, available_at, body) VALUES (?, ?, ?, 0, 0, ?)',
+    ),
+    pruneDeadBefore: db.prepare('DELETE FROM celeriac_dead WHERE failed_at < ?'),
+    pruneDeadKeep: db.prepare(
+      `DELETE FROM celeriac_dead WHERE rowid IN (
+         SELECT rowid FROM (
+           SELECT rowid, row_number() OVER (PARTITION BY queue ORDER BY failed_at DESC, rowid DESC) AS n
+           FROM celeriac_dead)
+         WHERE n > ?)`,
     ),
     deleteDead: db.prepare('DELETE FROM celeriac_dead WHERE id = ?'),
     deleteAllDead: db.prepare('DELETE FROM celeriac_dead'),
@@ -82,9 +118,11 @@ type StatementName =
   | 'insert'
   | 'addQueue'
   | 'promoteDue'
+  | 'mightHaveWork'
   | 'pickOne'
   | 'pickOneWithPriority'
   | 'lease'
+  | 'nextFence'
   | 'nextDue'
   | 'ack'
   | 'extend'
@@ -94,8 +132,11 @@ type StatementName =
   | 'insertDead'
   | 'listDead'
   | 'listDeadQueue'
-  | 'replayOne'
-  | 'replayAll'
+  | 'takeDeadIds'
+  | 'takeDeadAll'
+  | 'insertReplayed'
+  | 'pruneDeadBefore'
+  | 'pruneDeadKeep'
   | 'deleteDead'
   | 'deleteAllDead'
   | 'purge'
