@@ -180,10 +180,13 @@ export class Worker extends EventEmitter {
     this.emit('online')
   }
 
-  /** Resolves when the worker has stopped. */
+  /** Resolves when the worker has stopped (at once if it never started). */
   get done(): Promise<void> {
-    return this.stopping ?? this.started_?.then(() => this.stopping ?? undefined) ?? Promise.resolve()
+    return this.started_ ? this.stopped : Promise.resolve()
   }
+
+  private markStopped!: () => void
+  private readonly stopped = new Promise<void>((resolve) => (this.markStopped = resolve))
 
   private received(got: Delivery[]): void {
     this.counts.received += got.length
@@ -291,7 +294,7 @@ export class Worker extends EventEmitter {
 
   private async shutdown(graceMs: number): Promise<void> {
     await this.started_?.catch(() => {})
-    if (!this.consumption) return
+    if (!this.consumption) return this.markStopped()
     this.consuming = false
     await this.consumption.stop()
     await this.housekeeper?.stop()
@@ -337,5 +340,6 @@ export class Worker extends EventEmitter {
       )
     if (this.heartbeat) clearInterval(this.heartbeat)
     this.emit('offline')
+    this.markStopped()
   }
 }

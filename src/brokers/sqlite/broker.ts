@@ -59,6 +59,7 @@ interface Prepared extends Statements {
 export class SqliteBroker extends SqlitePart<Prepared> implements PullBroker {
   readonly capabilities: BrokerCapabilities = {
     consumer: 'pull',
+    crossQueueOrder: 'age',
     leases: 'timed',
     blockingReserve: false,
     transactionalPublish: false,
@@ -97,7 +98,10 @@ export class SqliteBroker extends SqlitePart<Prepared> implements PullBroker {
     const reserveTx = db.transaction((queues: readonly string[], max: number, leaseMs: number) => {
       const now = Date.now()
       if (st.anyPaused.get()) queues = queues.filter((q) => !st.isPaused.get(q))
-      for (const q of queues) st.promoteDue.run(q, now)
+      for (const q of queues) {
+        st.reclaimExpired.run(q, now)
+        st.promoteDue.run(q, now)
+      }
       let seqs: number[]
       if (queues.length === 0) return { rows: [], fence: 0 }
       if (queues.length === 1) {

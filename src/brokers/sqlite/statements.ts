@@ -10,15 +10,19 @@ export function prepareStatements(db: Db): Statements {
       'INSERT OR IGNORE INTO celeriac_jobs (id, queue, priority, state, available_at, body) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     addQueue: db.prepare('INSERT OR IGNORE INTO celeriac_queues (name) VALUES (?)'),
-    // Due delayed jobs and expired leases of a queue become ready at the back of their priority,
-    // in the order they came due: they take new seqs above every existing one (found through
-    // celeriac_jobs_due). A token names the old seq, so it stays stale.
+    // Due delayed jobs of a queue become ready at the back of their priority, in the order they
+    // came due: they take new seqs above every existing one (found through celeriac_jobs_due).
     promoteDue: db.prepare(
       `UPDATE celeriac_jobs SET state = 0, seq = top.seq + due.n
        FROM (SELECT seq AS old, row_number() OVER (ORDER BY available_at, seq) AS n
-             FROM celeriac_jobs WHERE state <> 0 AND queue = ? AND available_at <= ?) AS due,
+             FROM celeriac_jobs WHERE state = 1 AND queue = ? AND available_at <= ?) AS due,
             (SELECT max(seq) AS seq FROM celeriac_jobs) AS top
        WHERE celeriac_jobs.seq = due.old`,
+    ),
+    // Expired leases go back to the front of their priority: they keep their seq, their place in
+    // line. The next reserve gives them a new token; the old one is stale from now (state 0).
+    reclaimExpired: db.prepare(
+      'UPDATE celeriac_jobs SET state = 0, token = 0 WHERE state = 2 AND queue = ? AND available_at <= ?',
     ),
     // Whether a reserve on these queues could find anything: read without the write lock, so an
     // idle consumer woken by another queue's commit goes back to sleep without BEGIN IMMEDIATE.
@@ -118,6 +122,7 @@ type StatementName =
   | 'insert'
   | 'addQueue'
   | 'promoteDue'
+  | 'reclaimExpired'
   | 'mightHaveWork'
   | 'pickOne'
   | 'pickOneWithPriority'
