@@ -60,7 +60,7 @@ describe('README', () => {
     for (const scheme of new Set(schemes)) {
       const url = scheme.startsWith('sqlite')
         ? `sqlite://${join(tempDir(), 'x.db')}`
-        : scheme.includes('cluster') || scheme.includes('sentinel')
+        : scheme.includes('sentinel')
           ? `${scheme}://127.0.0.1:1/mymaster`
           : `${scheme}://127.0.0.1:1/`
       const broker = await createBroker(url)

@@ -88,7 +88,7 @@ describe('worker lifecycle and bad input', () => {
     assert.match(list.out, /wrong-shape .*malformed message: "args" must be an array/)
     assert.match(
       list.out,
-      /reports\.monthly .*unknown task "reports\.monthly"; registered tasks: add, crash, hang, needs\.file, noop, sleepy/,
+      /reports\.monthly .*unknown task "reports\.monthly"; registered tasks: add, crash, hang, needs\.file, noop, rich, sleepy, throws\.object/,
     )
     // Replaying an unknown task without new code dead-letters it again; the others stay visible.
     const replay = await cli(['dead', 'replay', unknown.id], env)
