@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { BackgroundRunner, type BackgroundLogger } from './background.js'
 import { checkTaskId, InvalidTaskIdError, normalizePrefix, toJsonSafe } from './status.js'
+import { parseIdSegment, rawPath } from './task-id.js'
 
 const quiet: BackgroundLogger = { warn: () => {}, error: () => {} }
 
@@ -95,7 +96,46 @@ test('task ids and prefixes are checked and normalized', () => {
     (e: unknown) => e instanceof InvalidTaskIdError && e.code === 'INVALID_TASK_ID',
   )
   checkTaskId('x'.repeat(200))
+  checkTaskId('😀'.repeat(200)) // 400 UTF-16 units, 200 characters
+  assert.throws(() => checkTaskId('😀'.repeat(201)), /it is 201 characters long/)
   assert.equal(normalizePrefix(), '/tasks')
   assert.equal(normalizePrefix('jobs/'), '/jobs')
   assert.equal(normalizePrefix('/'), '')
+})
+
+test('raw path segments become ids as a URL parser would read them', () => {
+  assert.equal(rawPath('/tasks/a%2Fb?x=/y'), '/tasks/a%2Fb')
+  assert.equal(rawPath('http://h:1/tasks/x#f'), '/tasks/x')
+  assert.equal(rawPath('http://h:1'), '/')
+  assert.deepEqual(parseIdSegment('a%2Fb'), { kind: 'id', id: 'a/b' })
+  assert.deepEqual(parseIdSegment('..'), { kind: 'not-ours' })
+  assert.deepEqual(parseIdSegment('%2E%2e'), { kind: 'not-ours' })
+  assert.deepEqual(parseIdSegment('', true), { kind: 'not-ours' })
+  assert.deepEqual(parseIdSegment('.', true), { kind: 'not-ours' })
+  const empty = parseIdSegment('.')
+  assert.ok(empty.kind === 'invalid' && /empty/.test(empty.error.message))
+  const malformed = parseIdSegment('%E0%A4%A')
+  assert.ok(malformed.kind === 'invalid' && /percent-encoding/.test(malformed.error.message))
+})
+
+test('drain(ms) outside a shutdown logs its own limit; a shutdown drain logs the shutdown limit', async () => {
+  const logs: { obj: Record<string, unknown>; msg?: string }[] = []
+  const logger: BackgroundLogger = {
+    warn: (obj, msg) => logs.push({ obj: obj as never, msg }),
+    error: () => {},
+  }
+  const runner = new BackgroundRunner({ logger, shutdownTimeout: 80 })
+  const tasks = runner.create()
+  let release!: () => void
+  tasks.add(() => new Promise<void>((r) => (release = r)))
+  tasks.start()
+  assert.equal(await runner.drain(30), false)
+  assert.equal(logs[0]?.obj.timeoutMs, 30)
+  assert.equal(runner.shutdown.closing, false, 'drain(ms) is not a shutdown')
+  const clock = runner.beginShutdown()
+  await new Promise((r) => setTimeout(r, 50))
+  assert.equal(await runner.drain(), false)
+  assert.equal(logs[1]?.obj.timeoutMs, 80, 'the limit, not the 30 ms that were left')
+  assert.ok(Date.now() >= clock.deadline)
+  release()
 })

@@ -8,6 +8,7 @@
  * touches the response, the request's other functions or other requests.
  */
 import { type Duration, toMs } from '../core/duration.js'
+import { ShutdownState, type ResponseLike, type ShutdownClock, type ShutdownReport } from './shutdown.js'
 
 /** The two levels we log at; pino, Fastify's `request.log`, and a task's `ctx.log` all fit. */
 export interface BackgroundLogger {
@@ -88,6 +89,7 @@ export class BackgroundTasks {
   start(options: { later?: boolean } = {}): void {
     if (this.started) return
     this.started = true
+    this.runner.shutdown.requestEnded(this)
     this.kick(options.later === true)
   }
 
@@ -153,17 +155,38 @@ export class BackgroundTasks {
 export class BackgroundRunner {
   readonly logger: BackgroundLogger
   readonly shutdownTimeoutMs: number
+  /** Open requests and the clock of the shutdown, for the server-closing helpers. */
+  readonly shutdown = new ShutdownState()
   private readonly active = new Set<BackgroundTasks>()
   private gaveUpFlag = false
+  private abandonedByDrain: readonly string[] = []
 
   constructor(options: BackgroundOptions = {}) {
     this.logger = options.logger ?? consoleLogger
     this.shutdownTimeoutMs = toMs(options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS, 'shutdownTimeout')
   }
 
-  /** A new, empty set of background functions for one request. */
-  create(): BackgroundTasks {
-    return new BackgroundTasks(this)
+  /**
+   * A new, empty set of background functions for one request. The request counts as open until
+   * `start()`; pass its Node response so that a shutdown can ask for `Connection: close` on it.
+   */
+  create(response?: ResponseLike): BackgroundTasks {
+    const tasks = new BackgroundTasks(this)
+    this.shutdown.requestStarted(tasks, response)
+    return tasks
+  }
+
+  /**
+   * Starts the shutdown clock (idempotent: the first call sets the limit). The integrations call
+   * it when closing starts, so that `shutdownTimeout` bounds the whole shutdown.
+   */
+  beginShutdown(timeoutMs: Duration = this.shutdownTimeoutMs): ShutdownClock {
+    return this.shutdown.begin(toMs(timeoutMs, 'timeoutMs'))
+  }
+
+  /** How the last `close()` went, or null before one (see `ShutdownReport`). */
+  get report(): ShutdownReport | null {
+    return this.shutdown.report
   }
 
   /** Requests whose background functions are running or waiting. */
@@ -177,19 +200,26 @@ export class BackgroundRunner {
   }
 
   /**
-   * Waits for all background work, including work that starts while waiting, up to `timeoutMs`
-   * (default: the runner's shutdownTimeout). Resolves true when all finished; otherwise logs what
-   * was abandoned, starts nothing more, and resolves false. Running functions cannot be stopped:
-   * they go on until the process exits.
+   * Waits for all background work, including work that starts while waiting. Without an argument
+   * it is the shutdown's drain: it starts the shutdown clock if closing has not (so the limit is
+   * `shutdownTimeout` from when closing started) and waits until that deadline; with `timeoutMs`
+   * it waits that long from now. Resolves true when all finished; otherwise logs what was
+   * abandoned, starts nothing more, and resolves false. Running functions cannot be stopped: they
+   * go on until the process exits.
    *
    * @example
-   * process.once('SIGTERM', async () => { await runner.drain(10_000); process.exit(0) })
+   * process.once('SIGTERM', async () => process.exit((await runner.drain()) ? 0 : 1))
    */
-  async drain(timeoutMs: Duration = this.shutdownTimeoutMs): Promise<boolean> {
-    const limit = toMs(timeoutMs, 'timeoutMs')
-    const deadline = Date.now() + limit
+  async drain(timeoutMs?: Duration): Promise<boolean> {
+    let clock: ShutdownClock
+    if (timeoutMs === undefined) clock = this.beginShutdown()
+    else {
+      const limitMs = toMs(timeoutMs, 'timeoutMs')
+      const since = Date.now()
+      clock = { since, limitMs, deadline: since + limitMs }
+    }
     while (this.active.size > 0) {
-      const left = deadline - Date.now()
+      const left = clock.deadline - Date.now()
       if (left <= 0) break
       let timer: ReturnType<typeof setTimeout> | undefined
       const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))
@@ -199,12 +229,33 @@ export class BackgroundRunner {
     if (this.active.size === 0) return true
     this.gaveUpFlag = true
     const abandoned = [...this.active].flatMap((t) => t.describe())
+    this.abandonedByDrain = abandoned
+    const waitedMs = Date.now() - clock.since
+    // The limit, not the time left: "after 0 ms" would say nothing about what was configured.
     this.log(
       'warn',
-      { abandoned, timeoutMs: limit },
-      `shutdown: gave up on ${abandoned.length} background function(s) after ${limit} ms: ${abandoned.join(', ')}`,
+      { abandoned, timeoutMs: clock.limitMs, waitedMs },
+      `shutdown: gave up on ${abandoned.length} background function(s) after ${waitedMs} ms ` +
+        `(limit ${clock.limitMs} ms): ${abandoned.join(', ')}`,
     )
     return false
+  }
+
+  /**
+   * @internal Records how the shutdown went, once the server is closed and the drain is over.
+   * `requestsCut`: requests still open when their connections were closed at the deadline.
+   */
+  endShutdown(requestsCut: number, drained: boolean): ShutdownReport {
+    const clock = this.beginShutdown()
+    const abandoned = drained ? [] : this.abandonedByDrain
+    this.shutdown.report = {
+      finished: requestsCut === 0 && drained,
+      requestsCut,
+      abandoned,
+      timeoutMs: clock.limitMs,
+      tookMs: Date.now() - clock.since,
+    }
+    return this.shutdown.report
   }
 
   /** @internal */

@@ -2,11 +2,12 @@
  * `celeriac/express`: in-request background tasks (`req.background`) and the task status route
  * for Express 5. Express is an optional peer dependency.
  */
-import { Router, type RequestHandler } from 'express'
+import { Router, type Request, type RequestHandler } from 'express'
 import type { App } from '../core/app.js'
 import { BackgroundRunner, BackgroundTasks, type BackgroundOptions } from './background.js'
 import { withShutdown, type ShutdownHelpers } from './server.js'
-import { normalizePrefix, taskStatus, type TaskStatusOptions } from './status.js'
+import { answerSegment, normalizePrefix, type TaskStatusOptions } from './status.js'
+import { rawPath } from './task-id.js'
 
 export {
   BackgroundRunner,
@@ -16,7 +17,17 @@ export {
   type BackgroundOptions,
 } from './background.js'
 export { closeServer, type ClosableServer } from './server.js'
-export { toJsonSafe, InvalidTaskIdError, type TaskStatusBody, type TaskStatusOptions } from './status.js'
+export type { ShutdownReport } from './shutdown.js'
+export {
+  InvalidTaskIdError,
+  MAX_TASK_ID_LENGTH,
+  taskStatus,
+  toJsonSafe,
+  type TaskStatusAnswer,
+  type TaskStatusBody,
+  type TaskStatusOptions,
+  type TaskStatusProblem,
+} from './status.js'
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace -- Express's own way to extend Request
@@ -53,7 +64,7 @@ export interface ExpressBackground extends RequestHandler, ShutdownHelpers {}
 export function backgroundTasks(options: BackgroundOptions = {}): ExpressBackground {
   const runner = new BackgroundRunner(options)
   const middleware: RequestHandler = (req, res, next) => {
-    const tasks = runner.create()
+    const tasks = runner.create(res)
     req.background = tasks
     const start = (): void => tasks.start()
     res.once('finish', start)
@@ -66,25 +77,29 @@ export function backgroundTasks(options: BackgroundOptions = {}): ExpressBackgro
 /**
  * The task status route as an Express router: `GET /tasks/:id` (prefix configurable) answers
  * `{ id, state, result?, error?, retries, task, startedAt, doneAt, updatedAt }`; an unknown id
- * answers PENDING, a malformed one 400.
+ * answers PENDING, a malformed one 400 (see `taskStatus` for the other answers and the hooks).
  *
  * @example
  * import { taskStatusRouter } from 'celeriac/express'
  * api.use(taskStatusRouter(app))                      // GET /tasks/:id
  * api.use(taskStatusRouter(app, { prefix: '/jobs' })) // GET /jobs/:id
  */
-export function taskStatusRouter(app: App, options: TaskStatusOptions = {}): Router {
+export function taskStatusRouter(app: App, options: TaskStatusOptions<Request> = {}): Router {
   const prefix = normalizePrefix(options.prefix)
   const router = Router()
-  router.get(`${prefix}/:id`, async (req, res) => {
-    const { status, body } = await taskStatus(app, req.params.id, options)
-    res.status(status).json(body)
-  })
-  if (prefix !== '') {
-    router.get(`${prefix}/`, async (_req, res) => {
-      const { status, body } = await taskStatus(app, '', options)
-      res.status(status).json(body)
-    })
+  // Not `/:id`: Express decodes params itself and answers a malformed escape with an HTML page
+  // and a stack. The id is read from the raw URL below the mount point, as on the other frameworks.
+  const handler: RequestHandler = async (req, res, next) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return next()
+    const segments = rawPath(req.url).split('/')
+    if (segments.length !== 2) return next()
+    // The mount point matches `/tasks` too; like the other frameworks, only `/tasks/` is ours.
+    if (segments[1] === '' && !rawPath(req.originalUrl).endsWith('/')) return next()
+    const answer = await answerSegment(app, segments[1]!, options, req, prefix === '')
+    if (!answer) return next()
+    res.status(answer.status).set(answer.headers).send(answer.json)
   }
+  if (prefix === '') router.use(handler)
+  else router.use(prefix, handler)
   return router
 }

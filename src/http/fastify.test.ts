@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import {
   httpScenarios,
   type HttpTarget,
@@ -22,7 +22,11 @@ async function listen(
   return {
     url: `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`,
     drain: (timeoutMs) => server.celeriacBackground.drain(timeoutMs),
-    close: async () => void (await server.close()),
+    close: async () => {
+      await server.close()
+      return server.celeriacBackground.report?.finished ?? false
+    },
+    report: () => server.celeriacBackground.report,
   }
 }
 
@@ -39,13 +43,27 @@ function addRoutes(server: FastifyInstance, routes: readonly ScenarioRoute[]): v
 }
 
 const fastify: HttpTarget = {
-  closeReportsOutcome: false,
   start: (routes, options) => listen(options, (s) => addRoutes(s, routes)),
-  startStatus: (app) =>
+  startStatus: (app, options = {}) =>
     listen({}, async (s) => {
-      await s.register(taskStatusRoutes, { app })
-      await s.register(taskStatusRoutes, { app, prefix: '/api/jobs' })
+      await s.register(taskStatusRoutes, { ...options, app })
+      await s.register(taskStatusRoutes, { ...options, app, prefix: '/api/jobs' })
     }),
+  header: (req, name) => (req as FastifyRequest).headers[name] as string | undefined,
+  malformedEscapeCode: 'FST_ERR_BAD_URL',
+  sigterm: {
+    heading: '### Fastify',
+    script: (handler, src) => `
+import Fastify from 'fastify'
+import { backgroundTasks } from '${src}fastify.ts'
+const server = Fastify()
+await server.register(backgroundTasks, { shutdownTimeout: '5s' })
+server.get('/', async (req) => { req.background.add(work); return 'ok' })
+await server.listen({ port: 0, host: '127.0.0.1' })
+${handler}
+console.log('LISTENING', server.server.address().port)
+`,
+  },
 }
 
 httpScenarios(fastify)

@@ -3,10 +3,12 @@
  * route, as Fastify plugins. Fastify is an optional peer dependency and only its types are
  * imported here.
  */
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { App } from '../core/app.js'
 import { BackgroundRunner, BackgroundTasks, consoleLogger, type BackgroundOptions } from './background.js'
-import { DEFAULT_STATUS_PREFIX, taskStatus, type TaskStatusOptions } from './status.js'
+import { holdToDeadline, type HeldServer } from './server.js'
+import { answerSegment, DEFAULT_STATUS_PREFIX, type TaskStatusOptions } from './status.js'
+import { rawPath } from './task-id.js'
 
 export {
   BackgroundRunner,
@@ -15,7 +17,17 @@ export {
   type BackgroundLogger,
   type BackgroundOptions,
 } from './background.js'
-export { toJsonSafe, InvalidTaskIdError, type TaskStatusBody, type TaskStatusOptions } from './status.js'
+export {
+  InvalidTaskIdError,
+  MAX_TASK_ID_LENGTH,
+  taskStatus,
+  toJsonSafe,
+  type TaskStatusAnswer,
+  type TaskStatusBody,
+  type TaskStatusOptions,
+  type TaskStatusProblem,
+} from './status.js'
+export type { ShutdownReport } from './shutdown.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -32,7 +44,7 @@ declare module 'fastify' {
 export type FastifyBackgroundOptions = BackgroundOptions
 
 /** Options of `taskStatusRoutes`: the app to read results from, plus the route options. */
-export interface FastifyTaskStatusOptions extends TaskStatusOptions {
+export interface FastifyTaskStatusOptions extends TaskStatusOptions<FastifyRequest> {
   readonly app: App
 }
 
@@ -72,7 +84,7 @@ export const backgroundTasks: FastifyPluginAsync<FastifyBackgroundOptions> = sha
     fastify.decorate('celeriacBackground', runner)
     fastify.decorateRequest('background', null as unknown as BackgroundTasks)
     fastify.addHook('onRequest', (request, reply, done) => {
-      const tasks = runner.create()
+      const tasks = runner.create(reply.raw)
       request.background = tasks
       // onResponse does not run when the client goes away first; the functions still run then.
       reply.raw.once('close', () => tasks.start())
@@ -82,8 +94,16 @@ export const backgroundTasks: FastifyPluginAsync<FastifyBackgroundOptions> = sha
       request.background?.start()
       done()
     })
+    // Fastify closes its server before the onClose hooks, and that waits for keep-alive
+    // connections (72 s by default): the limit has to start here, before the server closes.
+    let held: HeldServer | null = null
+    fastify.addHook('preClose', async () => {
+      runner.beginShutdown()
+      held = holdToDeadline(fastify.server, runner)
+    })
     fastify.addHook('onClose', async () => {
-      await runner.drain()
+      held?.stop()
+      runner.endShutdown(held?.requestsCut ?? 0, await runner.drain())
     })
   },
   'celeriac-background',
@@ -91,24 +111,40 @@ export const backgroundTasks: FastifyPluginAsync<FastifyBackgroundOptions> = sha
 
 /**
  * The task status route: `GET /tasks/:id` answers `{ id, state, result?, error?, retries, task,
- * startedAt, doneAt, updatedAt }`. Fastify's own `prefix` option moves it (`{ prefix: '/jobs' }`
- * gives `GET /jobs/:id`). Ids up to 200 characters are accepted (longer than Fastify's
- * maxParamLength); an unknown id answers PENDING.
+ * startedAt, doneAt, updatedAt }` (see `taskStatus` for the other answers and the hooks).
+ * Fastify's own `prefix` option moves it (`{ prefix: '/jobs' }` gives `GET /jobs/:id`). Ids up
+ * to 200 characters are accepted (longer than Fastify's maxParamLength); an unknown id answers
+ * PENDING. Store errors are logged to Fastify's logger when it is enabled, else the console.
  *
  * @example
  * import { taskStatusRoutes } from 'celeriac/fastify'
  * await server.register(taskStatusRoutes, { app })                      // GET /tasks/:id
  * await server.register(taskStatusRoutes, { app, prefix: '/api/jobs' }) // GET /api/jobs/:id
+ * await server.register(taskStatusRoutes, { app, hideErrorMessages: true, authorize: (req, rec) => … })
  */
 export const taskStatusRoutes: FastifyPluginAsync<FastifyTaskStatusOptions> = async (fastify, opts) => {
   // Fastify applies `opts.prefix` to the routes below by itself.
   const base = opts.prefix === undefined ? DEFAULT_STATUS_PREFIX : ''
   const atRoot = fastify.prefix + base === ''
+  const fastifyLogs = typeof (fastify.log as { level?: unknown }).level === 'string'
   // A wildcard, not `:id`: Fastify answers 404 to params over maxParamLength (100 by default).
   fastify.get(`${base}/*`, async (request, reply) => {
-    const id = (request.params as { '*': string })['*']
-    if (id.includes('/') || (atRoot && id === '')) return reply.callNotFound()
-    const { status, body } = await taskStatus(opts.app, id, opts)
-    return reply.code(status).send(body)
+    const wildcard = (request.params as { '*': string })['*']
+    // Ids are read from the raw URL, as on the other frameworks; the decoded wildcard only tells
+    // a literal '/' (another URL: 404) from an encoded one (part of the id).
+    const raw = rawPath(request.url).split('/').pop() ?? ''
+    if (safeDecode(raw) !== wildcard) return reply.callNotFound()
+    const options = { ...opts, logger: opts.logger ?? (fastifyLogs ? request.log : undefined) }
+    const answer = await answerSegment(opts.app, raw, options, request, atRoot)
+    if (!answer) return reply.callNotFound()
+    return reply.code(answer.status).headers(answer.headers).send(answer.json)
   })
+}
+
+function safeDecode(raw: string): string {
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    return raw
+  }
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import type { ServerResponse } from 'node:http'
 import { test } from 'node:test'
 import { serve, type HttpBindings, type ServerType } from '@hono/node-server'
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import {
   addInOrder,
   httpScenarios,
@@ -29,17 +29,17 @@ async function listen(options: BackgroundOptions, build: (api: Api) => void): Pr
     url: `http://127.0.0.1:${port}`,
     drain: (timeoutMs) => bg.drain(timeoutMs),
     close: () => bg.close(server),
+    report: () => bg.runner.report,
   }
 }
 
 const hono: HttpTarget = {
-  closeReportsOutcome: true,
   start: (routes, options) =>
     listen(options, (api) => {
       for (const route of routes) {
-        api.get(route.path, (c) => {
+        api.get(route.path, async (c) => {
           const out: ServerResponse = c.env.outgoing
-          const body = route.handle({
+          const body = await route.handle({
             background: c.get('background'),
             params: c.req.param(),
             responseFinished: () => out.writableFinished,
@@ -48,11 +48,27 @@ const hono: HttpTarget = {
         })
       }
     }),
-  startStatus: (app) =>
+  startStatus: (app, options = {}) =>
     listen({}, (api) => {
-      api.route('/', taskStatusRoutes(app))
-      api.route('/api', taskStatusRoutes(app, { prefix: '/jobs' }))
+      api.route('/', taskStatusRoutes(app, options))
+      api.route('/api', taskStatusRoutes(app, { ...options, prefix: '/jobs' }))
     }),
+  header: (req, name) => (req as Context).req.header(name),
+  malformedEscapeCode: 'INVALID_TASK_ID',
+  sigterm: {
+    heading: '### Hono',
+    script: (handler, src) => `
+import { Hono } from 'hono'
+import { serve } from '@hono/node-server'
+import { backgroundTasks } from '${src}hono.ts'
+const bg = backgroundTasks({ shutdownTimeout: '5s' })
+const api = new Hono()
+api.use(bg)
+api.get('/', (c) => { c.get('background').add(work); return c.text('ok') })
+const server = serve({ fetch: api.fetch, port: 0, hostname: '127.0.0.1' }, (info) => console.log('LISTENING', info.port))
+${handler}
+`,
+  },
 }
 
 httpScenarios(hono)

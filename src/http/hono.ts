@@ -10,7 +10,8 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import type { App } from '../core/app.js'
 import { BackgroundRunner, BackgroundTasks, type BackgroundOptions } from './background.js'
 import { withShutdown, type ShutdownHelpers } from './server.js'
-import { normalizePrefix, taskStatus, type TaskStatusOptions } from './status.js'
+import { answerSegment, normalizePrefix, type TaskStatusOptions } from './status.js'
+import { rawPath } from './task-id.js'
 
 export {
   BackgroundRunner,
@@ -20,7 +21,17 @@ export {
   type BackgroundOptions,
 } from './background.js'
 export { closeServer, type ClosableServer } from './server.js'
-export { toJsonSafe, InvalidTaskIdError, type TaskStatusBody, type TaskStatusOptions } from './status.js'
+export type { ShutdownReport } from './shutdown.js'
+export {
+  InvalidTaskIdError,
+  MAX_TASK_ID_LENGTH,
+  taskStatus,
+  toJsonSafe,
+  type TaskStatusAnswer,
+  type TaskStatusBody,
+  type TaskStatusOptions,
+  type TaskStatusProblem,
+} from './status.js'
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -37,6 +48,8 @@ export interface HonoBackground extends MiddlewareHandler<BackgroundEnv>, Shutdo
 
 interface NodeResponseLike {
   readonly writableFinished: boolean
+  readonly headersSent: boolean
+  setHeader(name: string, value: string): unknown
   once(event: 'finish' | 'close', listener: () => void): unknown
 }
 
@@ -56,15 +69,19 @@ function waitUntilOf(c: Context): ((p: Promise<unknown>) => void) | null {
   }
 }
 
-function startAfterResponse(c: Context, tasks: BackgroundTasks): void {
-  const out = nodeResponse(c.env)
-  if (out) {
-    const start = (): void => tasks.start()
-    if (out.writableFinished) start()
-    else out.once('finish', start)
-    out.once('close', start)
-    return
-  }
+/**
+ * On Node, listens on the response from the start, as the other integrations do: a client that
+ * goes away while the handler runs emits 'close' before the handler returns, and a listener added
+ * after it would never hear it (the functions would never run, the request never end).
+ */
+function startWithResponse(out: NodeResponseLike, tasks: BackgroundTasks): void {
+  const start = (): void => tasks.start()
+  out.once('finish', start)
+  out.once('close', start)
+}
+
+/** Elsewhere: on a later macrotask, kept alive by the ExecutionContext where there is one. */
+function startLater(c: Context, tasks: BackgroundTasks): void {
   tasks.start({ later: true })
   waitUntilOf(c)?.(tasks.idle())
 }
@@ -92,12 +109,14 @@ function startAfterResponse(c: Context, tasks: BackgroundTasks): void {
 export function backgroundTasks(options: BackgroundOptions = {}): HonoBackground {
   const runner = new BackgroundRunner(options)
   const middleware: MiddlewareHandler<BackgroundEnv> = async (c, next) => {
-    const tasks = runner.create()
+    const out = nodeResponse(c.env)
+    const tasks = runner.create(out ?? undefined)
     c.set('background', tasks)
+    if (out) startWithResponse(out, tasks)
     try {
       await next()
     } finally {
-      startAfterResponse(c, tasks)
+      if (!out) startLater(c, tasks)
     }
   }
   return withShutdown(middleware, runner)
@@ -106,21 +125,26 @@ export function backgroundTasks(options: BackgroundOptions = {}): HonoBackground
 /**
  * The task status route as a Hono sub-app: `GET /tasks/:id` (prefix configurable) answers
  * `{ id, state, result?, error?, retries, task, startedAt, doneAt, updatedAt }`; an unknown id
- * answers PENDING, a malformed one 400.
+ * answers PENDING, a malformed one 400 (see `taskStatus` for the other answers and the hooks,
+ * which receive the Context as `req`).
  *
  * @example
  * import { taskStatusRoutes } from 'celeriac/hono'
  * api.route('/', taskStatusRoutes(app))                      // GET /tasks/:id
  * api.route('/', taskStatusRoutes(app, { prefix: '/jobs' })) // GET /jobs/:id
  */
-export function taskStatusRoutes(app: App, options: TaskStatusOptions = {}): Hono {
+export function taskStatusRoutes(app: App, options: TaskStatusOptions<Context> = {}): Hono {
   const prefix = normalizePrefix(options.prefix)
   const routes = new Hono()
-  const answer = async (c: Context, id: string): Promise<Response> => {
-    const { status, body } = await taskStatus(app, id, options)
-    return c.json(body, status)
+  // Hono's param would be decoded already (and kept raw when malformed): read the raw URL instead,
+  // as the other frameworks do. `:id` matches one segment, so it is the last one.
+  const handle = async (c: Context): Promise<Response> => {
+    const raw = rawPath(c.req.url).split('/').pop() ?? ''
+    const answer = await answerSegment(app, raw, options, c, prefix === '')
+    if (!answer) return c.notFound()
+    return c.body(answer.json, answer.status, answer.headers)
   }
-  routes.get(`${prefix}/:id`, (c) => answer(c, c.req.param('id')))
-  if (prefix !== '') routes.get(`${prefix}/`, (c) => answer(c, ''))
+  routes.get(`${prefix}/:id`, handle)
+  if (prefix !== '') routes.get(`${prefix}/`, handle)
   return routes
 }

@@ -1,25 +1,53 @@
 /**
  * The task status route shared by the Fastify, Hono and Express integrations: `GET /tasks/:id`
- * answers the stored state of a task as JSON. Framework-independent: each integration only maps
- * `taskStatus()`'s `{ status, body }` onto its reply.
+ * answers the stored state of a task as JSON. Framework-independent: `taskStatus()` returns
+ * `{ status, headers, body, json }` and each integration only copies it onto its reply, so the
+ * three answer byte for byte the same, and an app can build its own route on it.
+ *
+ * The route is meant to be reachable from outside: store errors answer a fixed 503 (never the
+ * store's message, which names hosts, ports and users), answers are never cached, and hooks let
+ * the app decide who may read what.
  */
+import type { ResultRecord } from '../contracts/result-store.js'
 import type { App } from '../core/app.js'
 import { decode } from '../core/codec.js'
-import { CeleriacError } from '../core/errors.js'
 import { decodeError } from '../core/result.js'
 import type { TaskState } from '../core/states.js'
+import { consoleLogger } from './background.js'
+import { checkTaskId, InvalidTaskIdError, parseIdSegment } from './task-id.js'
 
-/** Where the status route is mounted unless told otherwise. */
-export const DEFAULT_STATUS_PREFIX = '/tasks'
+export {
+  checkTaskId,
+  DEFAULT_STATUS_PREFIX,
+  InvalidTaskIdError,
+  MAX_TASK_ID_LENGTH,
+  normalizePrefix,
+} from './task-id.js'
 
-/** Longest task id the route accepts. */
-export const MAX_TASK_ID_LENGTH = 200
-
-export interface TaskStatusOptions {
+/** Options of the status route; `Req` is the framework's request (Hono: the Context). */
+export interface TaskStatusOptions<Req = unknown> {
   /** Path prefix of the route (default '/tasks', giving `GET /tasks/:id`). */
   readonly prefix?: string
   /** Include the task error's stack trace in answers (default false: stacks show internals). */
   readonly includeStack?: boolean
+  /**
+   * Leave the error message (and stack) out: `error` is `{ name }` only (default false). Error
+   * messages often carry what the task was working on: ids, paths, even connection strings.
+   */
+  readonly hideErrorMessages?: boolean
+  /**
+   * Whether this request may read this task; `record` is null for an id with nothing stored.
+   * A denial answers 404 `TASK_NOT_FOUND`, the same as for a task the caller may not know of.
+   * It may throw the framework's own HTTP errors (a 401, say); those go to its error handler.
+   */
+  readonly authorize?: (req: Req, record: ResultRecord | null, id: string) => boolean | Promise<boolean>
+  /**
+   * Shapes the 200 answer: receives the body the route would send and returns what to send
+   * instead (anything JSON.stringify takes). `stored` is the raw record (null: nothing stored).
+   */
+  readonly serialize?: (body: TaskStatusBody, req: Req, stored: ResultRecord | null) => unknown
+  /** Where store errors are logged, since the answer does not say (default: the console). */
+  readonly logger?: { error(obj: object, msg?: string): void }
 }
 
 /** The JSON body of a status answer. Times are ISO-8601 strings, or null when not reached. */
@@ -28,8 +56,8 @@ export interface TaskStatusBody {
   readonly state: TaskState
   /** The return value, for SUCCESS, made JSON-friendly (see `toJsonSafe`). */
   readonly result?: unknown
-  /** The error, for FAILURE, RETRY and REVOKED. */
-  readonly error?: { readonly name: string; readonly message: string; readonly stack?: string }
+  /** The error, for FAILURE, RETRY and REVOKED (only `name` with `hideErrorMessages`). */
+  readonly error?: { readonly name: string; readonly message?: string; readonly stack?: string }
   readonly retries: number
   readonly task: string | null
   readonly startedAt: string | null
@@ -37,60 +65,71 @@ export interface TaskStatusBody {
   readonly updatedAt: string | null
 }
 
-/** The body of a 400 answer. */
+/** The body of every answer but a 200. */
 export interface TaskStatusProblem {
   readonly error: { readonly name: string; readonly code: string; readonly message: string }
 }
 
-export type TaskStatusAnswer =
-  | { readonly status: 200; readonly body: TaskStatusBody }
-  | { readonly status: 400; readonly body: TaskStatusProblem }
+/** The headers of every answer: JSON in UTF-8, never cached, never sniffed as something else. */
+export const TASK_STATUS_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'application/json; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+})
 
-/**
- * A task id the status route cannot look up: empty or too long.
- *
- * @example
- * try { checkTaskId('') } catch (e) { if (e instanceof InvalidTaskIdError) console.log(e.message) }
- */
-export class InvalidTaskIdError extends CeleriacError {
-  override readonly code = 'INVALID_TASK_ID'
-  constructor(
-    readonly id: string,
-    reason: string,
-  ) {
-    super(
-      `invalid task id: ${reason}; a task id is 1 to ${MAX_TASK_ID_LENGTH} characters, as returned by delay() (result.id)`,
-    )
-  }
+interface AnswerParts {
+  readonly headers: Readonly<Record<string, string>>
+  /** `body` as JSON text: send this, as it is. */
+  readonly json: string
 }
 
-/**
- * Throws InvalidTaskIdError unless `id` is a usable task id.
- *
- * @example
- * checkTaskId(result.id)
- */
-export function checkTaskId(id: unknown): asserts id is string {
-  if (typeof id !== 'string' || id.length === 0) throw new InvalidTaskIdError('', 'it is empty')
-  if (id.length > MAX_TASK_ID_LENGTH)
-    throw new InvalidTaskIdError(id.slice(0, 40), `it is ${id.length} characters long`)
+/** What the route sends. The body of a 200 is a TaskStatusBody unless `serialize` made another. */
+export type TaskStatusAnswer = AnswerParts &
+  (
+    | { readonly status: 200; readonly body: unknown }
+    | { readonly status: 400 | 404 | 500 | 503; readonly body: TaskStatusProblem }
+  )
+
+/** The fixed answer when the result store cannot be read (down, unreachable, not configured). */
+export const STORE_UNAVAILABLE: TaskStatusProblem = {
+  error: {
+    name: 'ResultStoreUnavailableError',
+    code: 'RESULT_STORE_UNAVAILABLE',
+    message: 'task results cannot be read right now; try again later',
+  },
 }
 
-/**
- * Normalizes a route prefix: a leading slash, no trailing one ('' mounts at the root).
- *
- * @example
- * normalizePrefix('jobs/') // '/jobs'
- */
-export function normalizePrefix(prefix: string = DEFAULT_STATUS_PREFIX): string {
-  const trimmed = prefix.replace(/\/+$/, '')
-  return trimmed === '' || trimmed.startsWith('/') ? trimmed : `/${trimmed}`
+/** The answer to a request `authorize` turned down. */
+export const TASK_NOT_FOUND: TaskStatusProblem = {
+  error: { name: 'TaskNotFoundError', code: 'TASK_NOT_FOUND', message: 'no such task' },
+}
+
+/** The answer when a stored record cannot be decoded. */
+export const STATUS_FAILED: TaskStatusProblem = {
+  error: {
+    name: 'TaskStatusError',
+    code: 'TASK_STATUS_FAILED',
+    message: 'the task status could not be read',
+  },
+}
+
+function answer(status: 200, body: unknown): TaskStatusAnswer
+function answer(status: 400 | 404 | 500 | 503, body: TaskStatusProblem): TaskStatusAnswer
+function answer(status: 200 | 400 | 404 | 500 | 503, body: unknown): TaskStatusAnswer {
+  // JSON.stringify(undefined) is undefined: a serialize hook that returns nothing sends null.
+  const json = JSON.stringify(body) ?? 'null'
+  return { status, body, headers: TASK_STATUS_HEADERS, json } as TaskStatusAnswer
+}
+
+function invalid(err: InvalidTaskIdError): TaskStatusAnswer {
+  return answer(400, { error: { name: err.name, code: err.code, message: err.message } })
 }
 
 /**
  * Turns a decoded value into one JSON shows faithfully: BigInt → decimal string, Date → ISO
  * string (invalid → null), Buffer/Uint8Array → base64 string, Map → array of [key, value] pairs,
- * Set → array, Error → {name, message}, undefined in arrays → null. Plain data is copied as is.
+ * Set → array, Error → {name, message}, undefined in arrays → null. Plain data is copied as is,
+ * own `__proto__` keys included.
  *
  * @example
  * toJsonSafe(new Map([['a', 1n]])) // [['a', '1']]
@@ -115,7 +154,18 @@ export function toJsonSafe(value: unknown): unknown {
       if (value instanceof Error) return { name: value.name, message: value.message }
       if (Array.isArray(value)) return value.map(toJsonSafe)
       const out: Record<string, unknown> = {}
-      for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toJsonSafe(v)
+      for (const [k, v] of Object.entries(value)) {
+        if (v === undefined) continue
+        // `out.__proto__ = v` would set the prototype and drop the key from the JSON.
+        if (k === '__proto__')
+          Object.defineProperty(out, k, {
+            value: toJsonSafe(v),
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          })
+        else out[k] = toJsonSafe(v)
+      }
       return out
     }
     default:
@@ -127,32 +177,13 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString()
 }
 
-/**
- * Looks a task up and builds the status answer. An id never seen answers PENDING, as in Celery:
- * it cannot be told from a task still queued. Store errors (including "this app has no result
- * backend") are thrown for the framework's error handler.
- *
- * @example
- * const { status, body } = await taskStatus(app, req.params.id)
- * res.status(status).json(body)
- */
-export async function taskStatus(
-  app: App,
-  id: unknown,
-  options: TaskStatusOptions = {},
-): Promise<TaskStatusAnswer> {
-  try {
-    checkTaskId(id)
-  } catch (err) {
-    if (!(err instanceof InvalidTaskIdError)) throw err
-    return { status: 400, body: { error: { name: err.name, code: err.code, message: err.message } } }
-  }
-  const rec = await app.asyncResult(id).record()
+function statusBody<Req>(
+  id: string,
+  rec: ResultRecord | null,
+  options: TaskStatusOptions<Req>,
+): TaskStatusBody {
   if (!rec)
-    return {
-      status: 200,
-      body: { id, state: 'PENDING', retries: 0, task: null, startedAt: null, doneAt: null, updatedAt: null },
-    }
+    return { id, state: 'PENDING', retries: 0, task: null, startedAt: null, doneAt: null, updatedAt: null }
   const body: { -readonly [K in keyof TaskStatusBody]: TaskStatusBody[K] } = {
     id,
     state: rec.state,
@@ -165,10 +196,81 @@ export async function taskStatus(
   if (rec.state === 'SUCCESS') body.result = rec.result === null ? null : toJsonSafe(decode(rec.result))
   if (rec.error !== null) {
     const err = decodeError(rec.error, `task ${id} ended in ${rec.state}`)
-    body.error =
-      options.includeStack && err.stack
-        ? { name: err.name, message: err.message, stack: err.stack }
-        : { name: err.name, message: err.message }
+    if (options.hideErrorMessages) body.error = { name: err.name }
+    else if (options.includeStack && err.stack)
+      body.error = { name: err.name, message: err.message, stack: err.stack }
+    else body.error = { name: err.name, message: err.message }
   }
-  return { status: 200, body }
+  return body
+}
+
+function logFailure<Req>(options: TaskStatusOptions<Req>, err: unknown, id: string, msg: string): void {
+  try {
+    ;(options.logger ?? consoleLogger).error({ err, id }, msg)
+  } catch {
+    // a logger that throws must not turn the fixed answer into a stack trace
+  }
+}
+
+/**
+ * Looks a task up and builds the status answer. An id never seen answers PENDING, as in Celery:
+ * it cannot be told from a task still queued. A bad id answers 400, a store that cannot be read
+ * (down, unreachable, or no result backend) a fixed 503, a denial by `authorize` 404; errors
+ * thrown by the hooks are left to the caller. `req` is handed to the hooks.
+ *
+ * @example
+ * api.get('/me/tasks/:id', async (req, res) => {
+ *   const answer = await taskStatus(app, req.params.id, { hideErrorMessages: true }, req)
+ *   res.status(answer.status).set(answer.headers).send(answer.json)
+ * })
+ */
+export async function taskStatus<Req>(
+  app: App,
+  id: unknown,
+  options: TaskStatusOptions<Req> = {},
+  req?: Req,
+): Promise<TaskStatusAnswer> {
+  try {
+    checkTaskId(id)
+  } catch (err) {
+    if (err instanceof InvalidTaskIdError) return invalid(err)
+    throw err
+  }
+  let rec: ResultRecord | null
+  try {
+    rec = await app.asyncResult(id).record()
+  } catch (err) {
+    logFailure(options, err, id, 'task status: the result store cannot be read')
+    return answer(503, STORE_UNAVAILABLE)
+  }
+  if (options.authorize && !(await options.authorize(req as Req, rec, id))) return answer(404, TASK_NOT_FOUND)
+  let body: TaskStatusBody
+  try {
+    body = statusBody(id, rec, options)
+  } catch (err) {
+    logFailure(options, err, id, 'task status: the stored record cannot be decoded')
+    return answer(500, STATUS_FAILED)
+  }
+  return answer(200, options.serialize ? await options.serialize(body, req as Req, rec) : body)
+}
+
+/**
+ * The route's answer for a raw (still percent-encoded) last path segment, or null when the URL is
+ * not the route's (the framework answers its 404). The integrations call this, not `taskStatus`,
+ * so that they all read ids from URLs the same way (see `parseIdSegment`).
+ *
+ * @example
+ * const answer = await answerSegment(app, 'a%2Fb', options, req) // looks up 'a/b'
+ */
+export async function answerSegment<Req>(
+  app: App,
+  raw: string,
+  options: TaskStatusOptions<Req>,
+  req: Req,
+  atRoot = false,
+): Promise<TaskStatusAnswer | null> {
+  const parsed = parseIdSegment(raw, atRoot)
+  if (parsed.kind === 'not-ours') return null
+  if (parsed.kind === 'invalid') return invalid(parsed.error)
+  return taskStatus(app, parsed.id, options, req)
 }
