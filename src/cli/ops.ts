@@ -5,7 +5,7 @@ import { toMs } from '../core/duration.js'
 import { ConfigError } from '../core/errors.js'
 import { decodeError } from '../core/result.js'
 import { isReady } from '../core/states.js'
-import { toJsonSafe } from '../http/status.js'
+import { toJsonSafe } from '../core/render.js'
 import { table } from './format.js'
 
 function parseJson(text: string | undefined, what: string, shape: 'array' | 'object'): unknown {

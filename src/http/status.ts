@@ -8,6 +8,7 @@
  * store's message, which names hosts, ports and users), answers are never cached, and hooks let
  * the app decide who may read what.
  */
+import { toJsonSafe } from '../core/render.js'
 import type { ResultRecord } from '../contracts/result-store.js'
 import type { App } from '../core/app.js'
 import { decode } from '../core/codec.js'
@@ -125,53 +126,7 @@ function invalid(err: InvalidTaskIdError): TaskStatusAnswer {
   return answer(400, { error: { name: err.name, code: err.code, message: err.message } })
 }
 
-/**
- * Turns a decoded value into one JSON shows faithfully: BigInt → decimal string, Date → ISO
- * string (invalid → null), Buffer/Uint8Array → base64 string, Map → array of [key, value] pairs,
- * Set → array, Error → {name, message}, undefined in arrays → null. Plain data is copied as is,
- * own `__proto__` keys included.
- *
- * @example
- * toJsonSafe(new Map([['a', 1n]])) // [['a', '1']]
- */
-export function toJsonSafe(value: unknown): unknown {
-  switch (typeof value) {
-    case 'bigint':
-      return value.toString()
-    case 'undefined':
-    case 'function':
-    case 'symbol':
-      return null
-    case 'number':
-      return Number.isFinite(value) ? value : null
-    case 'object': {
-      if (value === null) return null
-      if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString()
-      if (value instanceof Uint8Array)
-        return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')
-      if (value instanceof Map) return [...value.entries()].map(([k, v]) => [toJsonSafe(k), toJsonSafe(v)])
-      if (value instanceof Set) return [...value.values()].map(toJsonSafe)
-      if (value instanceof Error) return { name: value.name, message: value.message }
-      if (Array.isArray(value)) return value.map(toJsonSafe)
-      const out: Record<string, unknown> = {}
-      for (const [k, v] of Object.entries(value)) {
-        if (v === undefined) continue
-        // `out.__proto__ = v` would set the prototype and drop the key from the JSON.
-        if (k === '__proto__')
-          Object.defineProperty(out, k, {
-            value: toJsonSafe(v),
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          })
-        else out[k] = toJsonSafe(v)
-      }
-      return out
-    }
-    default:
-      return value
-  }
-}
+export { toJsonSafe }
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString()
