@@ -23,6 +23,14 @@ export interface OutgoingJob {
   readonly priority: number
   /** Epoch ms before which the job is not delivered; absent or past means now. */
   readonly availableAt?: number
+  /**
+   * Fields an engine may act on without decoding the body. Today they travel for the engines'
+   * sake only: the group or chord the job belongs to (joins), a key for unique jobs, and a key
+   * for rate limits and per-key concurrency. An engine that does not use a field ignores it.
+   */
+  readonly group?: string
+  readonly uniqueKey?: string
+  readonly limitKey?: string
 }
 
 /** A reference to one delivery of a job: its id and the fencing token of that delivery. */

@@ -332,6 +332,9 @@ export class App {
     publishOptions?: PublishOptions,
   ): Promise<AsyncResult<R>[]> {
     const now = Date.now()
+    const transaction = calls.find((c) => c.options?.transaction !== undefined)?.options?.transaction
+    if (calls.some((c) => c.options?.transaction !== transaction))
+      throw new ConfigError('one send cannot span several transactions')
     const jobs: OutgoingJob[] = new Array(calls.length)
     const results: AsyncResult<R>[] = new Array(calls.length)
     for (let i = 0; i < calls.length; i++) {
@@ -343,11 +346,17 @@ export class App {
         priority: message.priority,
         body: encodeMessage(message, this.maxMessageBytes),
         availableAt,
+        ...(message.group !== null ? { group: message.group } : {}),
       }
       results[i] = this.asyncResult<R>(message.id)
     }
     const broker = await this.broker()
-    await broker.publish(jobs, publishOptions)
+    const options = transaction === undefined ? publishOptions : { ...publishOptions, transaction }
+    if (options?.transaction !== undefined && !broker.capabilities.transactionalPublish)
+      throw new ConfigError(
+        `the ${broker.scheme} broker cannot enqueue inside your transaction (transactionalPublish); send after the commit instead`,
+      )
+    await broker.publish(jobs, options)
     return results
   }
 

@@ -84,6 +84,11 @@ export interface SendOptions {
   readonly parentId?: string
   readonly rootId?: string
   readonly group?: string
+  /**
+   * A transaction the caller holds (such as a pg client inside BEGIN): the task is enqueued only
+   * if it commits. Only on brokers with `transactionalPublish`; others refuse the send.
+   */
+  readonly transaction?: unknown
   readonly ignoreResult?: boolean
 }
 
