@@ -26,7 +26,12 @@ const worker = new Worker(app, {
   concurrency: Number(cArg ?? 50),
   // Default: the worker's own (= concurrency). Set to study batch size; the benchmark leaves it.
   prefetch: process.env.BENCH_PREFETCH ? Number(process.env.BENCH_PREFETCH) : undefined,
-  logger: pino({ level: 'warn' }),
+  // BENCH_LOG=info measures the worker's line per finished task (written to /dev/null, as a
+  // process whose stdout a log collector drains); the default keeps the log quiet.
+  logger:
+    process.env.BENCH_LOG === 'info'
+      ? pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }))
+      : pino({ level: 'warn' }),
   shutdownGrace: 1000,
 })
 let settled = 0
