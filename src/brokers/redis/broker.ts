@@ -180,7 +180,7 @@ export class RedisBroker implements PullBroker {
       return parseReserve((await this.run('reserve', [reserveCall(queues[0]!, max)]))[0], queues[0]!)
     const peeks = (await this.run(
       'reserve',
-      queues.map((q) => ({ script: S.peek, keys: this.keys(q).peek, args: [this.promoteLimit] })),
+      queues.map((q) => ({ script: S.peek, keys: this.keys(q).reserve, args: [this.promoteLimit] })),
     )) as number[][]
     const share = new Array<number>(queues.length).fill(0)
     let left = max
