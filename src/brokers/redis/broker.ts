@@ -39,6 +39,19 @@ export interface RedisBrokerOptions {
   readonly promoteLimit?: number
 }
 
+/** A job due this soon is waited for with a timer alone: a BLPOP would cost more than it saves. */
+const SPIN_MS = 10
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    const done = () => (clearTimeout(t), signal.removeEventListener('abort', done), resolve())
+    const t = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
+
 /** Dead jobs moved per script call by replayDead() without ids. */
 const REPLAY_CHUNK = 1000
 
@@ -153,15 +166,19 @@ export class RedisBroker implements PullBroker {
       if (deliveries.length || options.signal?.aborted) return deliveries
       const left = deadline - Date.now()
       if (left <= 0) return deliveries
-      // Sleep until woken by a publish, or until the next delayed job or lease expiry is due.
-      const ms = nextDue > 0 ? Math.max(5, Math.min(left, nextDue - now + 2)) : left
+      // Sleep until woken (a publish, a retry, a delayed job due before the others), or until
+      // the next delayed job or lease expiry is due (server times: `now` came with `nextDue`).
+      const dueIn = nextDue > 0 ? Math.max(1, nextDue - now + 1) : Infinity
       const blocker = this.conn.blocker
       if (!blocker || this.closing.signal.aborted) return [] // closed meanwhile
-      const signal = options.signal
-        ? AbortSignal.any([options.signal, this.closing.signal])
-        : this.closing.signal
+      const stops = [this.closing.signal, ...(options.signal ? [options.signal] : [])]
       try {
-        await blocker.wait(wakeKeys, ms, signal)
+        if (dueIn <= SPIN_MS) await sleep(dueIn, AbortSignal.any(stops))
+        else if (dueIn < left) {
+          // BLPOP's own timeout fires on the server's clock tick (every 100 ms at the default
+          // hz 10): a due job would start up to 100 ms late. A local timer ends the wait instead.
+          await blocker.wait(wakeKeys, dueIn, AbortSignal.any([...stops, AbortSignal.timeout(dueIn)]))
+        } else await blocker.wait(wakeKeys, left, AbortSignal.any(stops))
       } catch (e) {
         throw brokerError(this.target, 'waiting for jobs', e)
       }
@@ -180,7 +197,7 @@ export class RedisBroker implements PullBroker {
       return parseReserve((await this.run('reserve', [reserveCall(queues[0]!, max)]))[0], queues[0]!)
     const peeks = (await this.run(
       'reserve',
-      queues.map((q) => ({ script: S.peek, keys: this.keys(q).peek, args: [this.promoteLimit] })),
+      queues.map((q) => ({ script: S.peek, keys: this.keys(q).reserve, args: [this.promoteLimit] })),
     )) as number[][]
     const share = new Array<number>(queues.length).fill(0)
     let left = max

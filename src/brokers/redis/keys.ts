@@ -139,9 +139,8 @@ export class QueueKeys {
   readonly publish: readonly string[]
   /** ready 0..9, delayed, wake, active, ids */
   readonly purge: readonly string[]
-  /** ready 0..9, delayed, wake, active, leases, paused, seq (peek takes the first 15) */
+  /** ready 0..9, delayed, wake, active, leases, paused, seq, dead, dead index, ids (reserve and peek) */
   readonly reserve: readonly string[]
-  readonly peek: readonly string[]
   /** ready 0..9, delayed, wake, active, leases */
   readonly requeue: readonly string[]
   readonly ack: readonly string[]
@@ -172,8 +171,7 @@ export class QueueKeys {
     this.publish = [...base, this.ids]
     this.purge = [...base, this.active, this.ids]
     this.requeue = [...base, this.active, this.leases]
-    this.peek = [...this.requeue, this.paused]
-    this.reserve = [...this.peek, this.seq]
+    this.reserve = [...this.requeue, this.paused, this.seq, this.dead, this.deadAt, this.ids]
     this.ack = [this.active, this.leases, this.settled, this.ids]
     this.deadLetter = [this.active, this.leases, this.dead, this.deadAt, this.settled, this.ids]
     this.deadStore = [this.dead, this.deadAt]

@@ -13,12 +13,18 @@ export function clampPriority(p: number): number {
   return Math.max(0, Math.min(PRIORITIES - 1, Math.trunc(p || 0)))
 }
 
-/** "<deliveries>:<bytes of id>:<id><body>" */
+/** Longest id an entry may hold (scripts/includes/entry.lua dead-letters longer ones). */
+export const MAX_ID_BYTES = 9999
+
+/** "<deliveries>:<bytes of id>:<id><body>"; throws for an id the scripts would refuse. */
 export function entry(deliveries: number, id: string, body: string): string {
-  return `${deliveries}:${Buffer.byteLength(id)}:${id}${body}`
+  const bytes = Buffer.byteLength(id)
+  if (bytes === 0 || bytes > MAX_ID_BYTES)
+    throw new RangeError(`job id must be 1 to ${MAX_ID_BYTES} bytes, got ${bytes}`)
+  return `${deliveries}:${bytes}:${id}${body}`
 }
 
-/** ARGV of publish-12.lua: ten counts, ready entries grouped by priority, then delayed pairs. */
+/** ARGV of publish-13.lua: ten counts, ready entries grouped by priority, then delayed pairs. */
 export function publishArgs(jobs: readonly OutgoingJob[], now: number): (string | number)[] {
   const ready: string[][] = Array.from({ length: PRIORITIES }, () => [])
   const delayed: (string | number)[] = []

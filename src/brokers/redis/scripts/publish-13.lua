@@ -9,7 +9,11 @@
 
   ARGV[1..10]  how many ready entries of priority 0..9 follow, in that order
   ARGV[11..]   the ready entries ("<deliveries>:<bytes of id>:<id><body>"), grouped by priority,
-               then (score, "<priority>:<entry>") pairs for delayed jobs
+               then (score, "<priority>:<entry>") pairs for delayed jobs; the client checked
+               their ids (1..9999 bytes)
+
+  A marker goes to the wake list when ready jobs were stored, or a delayed one due before every
+  delayed job already there (so a blocked consumer recomputes its wait).
 
   Returns the number of jobs stored.
 ]]
@@ -24,7 +28,7 @@ for p = 0, 9 do
   if c > 0 then
     local fresh = {}
     for i = pos, pos + c - 1 do
-      local _, id = parse_entry(ARGV[i])
+      local _, id = check_entry(ARGV[i])
       if redis.call('SADD', KEYS[13], id) == 1 then fresh[#fresh + 1] = ARGV[i] end
     end
     if #fresh > 0 then
@@ -34,18 +38,23 @@ for p = 0, 9 do
     pos = pos + c
   end
 end
-local delayed = {}
+local delayed, soonest = {}, nil
 for i = pos, #ARGV, 2 do
-  local _, id = parse_entry(string.sub(ARGV[i + 1], 3))
+  local _, id = check_entry(string.sub(ARGV[i + 1], 3))
   if redis.call('SADD', KEYS[13], id) == 1 then
     delayed[#delayed + 1] = ARGV[i]
     delayed[#delayed + 1] = ARGV[i + 1]
+    local at = tonumber(ARGV[i])
+    if not soonest or at < soonest then soonest = at end
   end
 end
+local earlier = false
 if #delayed > 0 then
+  local head = earliest_due(KEYS[11])
+  earlier = not head or soonest < head
   call_range('ZADD', KEYS[11], delayed, 1, #delayed)
 end
-if ready > 0 then
+if ready > 0 or earlier then
   wake(KEYS[12])
 end
 return ready + #delayed / 2

@@ -2,7 +2,7 @@
   Gives deliveries of one queue back: each job goes to the front of its ready list at once, and
   the released delivery is not counted.
 
-  KEYS[1..14]  as reserve-16.lua (ready 0..9, delayed, wake, active, leases)
+  KEYS[1..14]  the first 14 of reserve-19.lua (ready 0..9, delayed, wake, active, leases)
 
   ARGV         lease members "<token>:<id>"
 

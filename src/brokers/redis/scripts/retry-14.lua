@@ -1,8 +1,9 @@
 --[[
   Re-queues deliveries of one queue with a new body: to the delayed zset when there is a delay,
-  else to the back of the ready list. The delivery count is kept.
+  else to the back of the ready list. The delivery count is kept. A consumer is woken when a job
+  became ready, or was delayed to before every other delayed job (it recomputes its wait).
 
-  KEYS[1..14]  as reserve-16.lua (ready 0..9, delayed, wake, active, leases)
+  KEYS[1..14]  the first 14 of reserve-19.lua (ready 0..9, delayed, wake, active, leases)
 
   ARGV         triples: lease member "<token>:<id>", delay ms, new body
 
@@ -26,6 +27,8 @@ for i = 1, #ARGV, 3 do
       local delay = tonumber(ARGV[i + 1])
       local e = make_entry(d, id, ARGV[i + 2])
       if delay > 0 then
+        local head = earliest_due(KEYS[11])
+        if not head or now + delay < head then any = true end
         redis.call('ZADD', KEYS[11], now + delay, p .. ':' .. e)
       else
         redis.call('RPUSH', KEYS[p + 1], e)

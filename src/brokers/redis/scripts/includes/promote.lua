@@ -1,22 +1,33 @@
 -- Makes due delayed jobs ready (at the back of their list) and jobs whose lease expired ready
 -- again (at the front: they are older). Costs O(log n) per moved job, at most `limit` of each.
--- Uses KEYS[1..10] ready, KEYS[11] delayed, KEYS[13] active, KEYS[14] leases.
+-- A delayed member whose priority prefix is not one digit, or an active value not in its framing,
+-- is dead-lettered (bury_malformed) instead, so one bad member never blocks the queue; the entry
+-- after a good prefix is checked when it is popped. Everything is read and checked before the
+-- first write.
+-- Uses KEYS[1..10] ready, KEYS[11] delayed, KEYS[13] active, KEYS[14] leases, KEYS[16..19].
 local function promote(now, limit)
   local due = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now, 'LIMIT', 0, limit)
   if #due > 0 then
-    local by_priority = {}
+    local by_priority, bad = {}, {}
     for i = 1, #due do
       local m = due[i]
-      local p = string.byte(m, 1) - 48
-      local list = by_priority[p]
-      if not list then
-        list = {}
-        by_priority[p] = list
+      if string.find(m, '^%d:') then
+        local p = string.byte(m, 1) - 48
+        local list = by_priority[p]
+        if not list then
+          list = {}
+          by_priority[p] = list
+        end
+        list[#list + 1] = string.sub(m, 3)
+      else
+        bad[#bad + 1] = m
       end
-      list[#list + 1] = string.sub(m, 3)
     end
     for p, list in pairs(by_priority) do
       call_range('RPUSH', KEYS[p + 1], list, 1, #list)
+    end
+    for i = 1, #bad do
+      bury_malformed(now, 0, bad[i], 'malformed delayed entry: its priority prefix is not one digit 0-9 and ":"')
     end
     call_range('ZREM', KEYS[11], due, 1, #due)
   end
@@ -24,10 +35,15 @@ local function promote(now, limit)
   if #expired > 0 then
     for i = #expired, 1, -1 do
       local id = lease_id(expired[i])
-      local v = redis.call('HGET', KEYS[13], id)
+      local v = id and redis.call('HGET', KEYS[13], id)
       if v then
-        local p, d, body = parse_active(v)
-        redis.call('LPUSH', KEYS[p + 1], make_entry(d, id, body))
+        local p, d, body = check_active(v)
+        if p then
+          redis.call('LPUSH', KEYS[p + 1], make_entry(d, id, body))
+        else
+          bury_malformed(now, 0, v, 'malformed leased entry of "' .. id .. '": ' .. d)
+          redis.call('SREM', KEYS[19], id)
+        end
         redis.call('HDEL', KEYS[13], id)
       end
     end

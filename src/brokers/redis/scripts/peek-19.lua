@@ -1,9 +1,11 @@
 --[[
   Makes due delayed jobs and expired leases of one queue ready, then counts ready jobs per
   priority. A reserve across several queues peeks at each (one pipeline), shares `max` out by
-  priority, then reserves exactly that many from each.
+  priority, then reserves exactly that many from each. A malformed delayed member or leased
+  value is dead-lettered on the way (see includes/promote.lua).
 
-  KEYS[1..15]  as reserve-16.lua (ready 0..9, delayed, wake, active, leases, paused)
+  KEYS[1..19]  as reserve-19.lua (ready 0..9, delayed, wake, active, leases, paused, seq, dead,
+               dead index, live ids)
 
   ARGV[1]      most delayed jobs (and most expired leases) to move
 
@@ -12,6 +14,7 @@
 --- @include "time"
 --- @include "batch"
 --- @include "entry"
+--- @include "malformed"
 --- @include "promote"
 
 local now = now_ms()
