@@ -6,6 +6,7 @@
  * Celery wire mode is a codec and a key layout, not a rewrite. `v` is the envelope version.
  */
 import { decode, encode } from './codec.js'
+import { renderThrown } from './render.js'
 import { MalformedMessageError, MessageTooLargeError } from './errors.js'
 
 export const ENVELOPE_VERSION = 1
@@ -98,7 +99,7 @@ export function decodeMessage(body: string): Message {
   const m = raw as Record<string, unknown>
   if (m.v !== ENVELOPE_VERSION)
     throw new MalformedMessageError(
-      `unsupported envelope version ${JSON.stringify(m.v)} (this worker reads ${ENVELOPE_VERSION})`,
+      `unsupported envelope version ${renderThrown(m.v, 40)} (this worker reads ${ENVELOPE_VERSION})`,
     )
   if (typeof m.id !== 'string' || m.id === '')
     throw new MalformedMessageError('"id" must be a non-empty string')
@@ -116,6 +117,28 @@ export function decodeMessage(body: string): Message {
     throw new MalformedMessageError('"eta" and "expires" must be ISO strings or null')
   if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0)
     throw new MalformedMessageError('"retries" must be a non-negative integer')
+  if (
+    (eta !== null && Number.isNaN(Date.parse(eta))) ||
+    (expires !== null && Number.isNaN(Date.parse(expires)))
+  )
+    throw new MalformedMessageError('"eta" and "expires" must be ISO times')
+  const timelimit = m.timelimit ?? [null, null]
+  if (
+    !Array.isArray(timelimit) ||
+    timelimit.length !== 2 ||
+    // Indexed, not .every(): a hole (an undefined the codec revived) must fail too.
+    ![0, 1].every((i) => {
+      const t: unknown = timelimit[i]
+      return t === null || (typeof t === 'number' && Number.isFinite(t) && t > 0)
+    })
+  )
+    throw new MalformedMessageError('"timelimit" must be [soft, hard] in seconds (positive numbers or null)')
+  const priority = m.priority ?? 0
+  if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 0 || priority > 9)
+    throw new MalformedMessageError('"priority" must be an integer from 0 to 9')
+  const headers = m.headers ?? {}
+  if (headers === null || typeof headers !== 'object' || Array.isArray(headers))
+    throw new MalformedMessageError('"headers" must be an object')
   return {
     v: ENVELOPE_VERSION,
     id: m.id,
@@ -123,17 +146,17 @@ export function decodeMessage(body: string): Message {
     args,
     kwargs: kwargs as Record<string, unknown>,
     queue: typeof m.queue === 'string' ? m.queue : 'default',
-    priority: typeof m.priority === 'number' ? m.priority : 0,
+    priority,
     eta,
     expires,
     retries,
-    timelimit: Array.isArray(m.timelimit) ? (m.timelimit as [number | null, number | null]) : [null, null],
+    timelimit: timelimit as [number | null, number | null],
     root_id: typeof m.root_id === 'string' ? m.root_id : m.id,
     parent_id: isStringOrNull(m.parent_id) ? m.parent_id : null,
     group: isStringOrNull(m.group) ? m.group : null,
     ignore_result: m.ignore_result === true,
     sent_at: typeof m.sent_at === 'string' ? m.sent_at : new Date(0).toISOString(),
-    headers: m.headers && typeof m.headers === 'object' ? (m.headers as Record<string, string>) : {},
+    headers: headers as Record<string, string>,
   }
 }
 

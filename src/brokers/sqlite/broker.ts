@@ -151,7 +151,8 @@ export class SqliteBroker extends SqlitePart<Prepared> implements PullBroker {
             token: `${r.seq}:${fence}`,
             fence,
             queue: r.queue,
-            body: r.body,
+            // A row written by something else may hold a BLOB: hand the worker text, which it checks.
+            body: typeof r.body === 'string' ? r.body : Buffer.from(r.body as Uint8Array).toString('utf8'),
             priority: r.priority,
             deliveries: r.deliveries,
           }))
