@@ -126,7 +126,8 @@ export function fuzzCase(r: () => number): 'ok' | 'malformed' {
     if (err instanceof MalformedMessageError) return 'malformed'
     throw new Error(
       `decoder threw ${(err as Error)?.name}: ${(err as Error)?.message} for ${JSON.stringify(text)}`,
-    , { cause: err })
+      { cause: err },
+    )
   }
   const bad = (why: string) => new Error(`decoded into an unusable message (${why}): ${JSON.stringify(text)}`)
   if (typeof m.id !== 'string' || !m.id || typeof m.task !== 'string' || !m.task) throw bad('id/task')
