@@ -1,36 +1,33 @@
 /** One worker running tasks: results through the codec, retries, dead letters and replay, limits, timing. */
 import assert from 'node:assert/strict'
-import { it } from 'node:test'
-import { until, withHarness, type WorkerTarget } from './harness.js'
+import { check, sleep, until, type WorkerTarget } from './harness.js'
 
 export function runningTests(target: WorkerTarget): void {
-  it(
-    'runs tasks and reads typed results back through the codec',
-    withHarness(target, async (h) => {
-      const app = h.app()
-      const add = app.task('add', (_ctx, a: number, b: number) => a + b)
-      const echo = app.task(
-        'echo',
-        (_ctx, v: { d: Date; n: bigint; m: Map<string, number>; s: Set<string>; b: Buffer }) => v,
-      )
-      await h.worker(app)
-      const v = {
-        d: new Date('2020-01-02T03:04:05Z'),
-        n: 12345678901234567890n,
-        m: new Map([['a', 1]]),
-        s: new Set(['x']),
-        b: Buffer.from('hi'),
-      }
-      const [sum, rich] = await Promise.all([add.delay(2, 3), echo.delay(v)])
-      assert.equal(await sum.get({ timeout: 5000 }), 5)
-      assert.deepEqual(await rich.get({ timeout: 5000 }), v)
-      assert.equal(await sum.state(), 'SUCCESS')
-    }),
-  )
+  check(target, 'runs tasks and reads typed results back through the codec', async (h) => {
+    const app = h.app()
+    const add = app.task('add', (_ctx, a: number, b: number) => a + b)
+    const echo = app.task(
+      'echo',
+      (_ctx, v: { d: Date; n: bigint; m: Map<string, number>; s: Set<string>; b: Buffer }) => v,
+    )
+    await h.worker(app)
+    const v = {
+      d: new Date('2020-01-02T03:04:05Z'),
+      n: 12345678901234567890n,
+      m: new Map([['a', 1]]),
+      s: new Set(['x']),
+      b: Buffer.from('hi'),
+    }
+    const [sum, rich] = await Promise.all([add.delay(2, 3), echo.delay(v)])
+    assert.equal(await sum.get({ timeout: 5000 }), 5)
+    assert.deepEqual(await rich.get({ timeout: 5000 }), v)
+    assert.equal(await sum.state(), 'SUCCESS')
+  })
 
-  it(
+  check(
+    target,
     'retries with backoff until success; after max retries, FAILURE and the job dead-lettered',
-    withHarness(target, async (h) => {
+    async (h) => {
       const app = h.app()
       const tries: number[] = []
       const flaky = app.task(
@@ -53,7 +50,10 @@ export function runningTests(target: WorkerTarget): void {
       const [ok, bad] = await Promise.all([flaky.delay(), never.delay()])
       assert.equal(await ok.get({ timeout: 5000 }), 2)
       assert.equal(tries.length, 3)
-      assert.ok(tries[1]! - tries[0]! >= 90, `backoff before the first retry (${tries[1]! - tries[0]!} ms)`)
+      const gap = tries[1]! - tries[0]!
+      assert.ok(gap >= 90, `backoff before the first retry (${gap} ms)`)
+      // An idle worker is woken for a retry when its backoff ends, not at its next poll.
+      assert.ok(gap < 500, `the retry ran soon after its backoff (${gap} ms)`)
       await assert.rejects(bad.get({ timeout: 5000 }), { name: 'TypeError', message: 'still broken' })
       assert.equal(await bad.state(), 'FAILURE')
       assert.equal((await bad.record())!.retries, 2)
@@ -64,31 +64,29 @@ export function runningTests(target: WorkerTarget): void {
       const [dead] = (await broker.listDead()).filter((d) => d.id === bad.id)
       assert.match(dead!.reason, /failed after 2 retries: TypeError: still broken/)
       assert.equal(await broker.stats(['default']).then(([s]) => s!.waiting + s!.active + s!.delayed), 0)
-    }),
+    },
   )
 
-  it(
-    'a task gets every retry it declares, even past maxDeliveries',
-    withHarness(target, async (h) => {
-      const app = h.app()
-      let attempts = 0
-      const t = app.task(
-        'always-fails',
-        () => {
-          attempts++
-          throw new Error(`attempt ${attempts}`)
-        },
-        { retries: { max: 5, delay: 0, jitter: false } },
-      )
-      await h.worker(app, { maxDeliveries: 2 })
-      await assert.rejects((await t.delay()).get({ timeout: 10_000 }), /attempt 6/)
-      assert.equal(attempts, 6)
-    }),
-  )
+  check(target, 'a task gets every retry it declares, even past maxDeliveries', async (h) => {
+    const app = h.app()
+    let attempts = 0
+    const t = app.task(
+      'always-fails',
+      () => {
+        attempts++
+        throw new Error(`attempt ${attempts}`)
+      },
+      { retries: { max: 5, delay: 0, jitter: false } },
+    )
+    await h.worker(app, { maxDeliveries: 2 })
+    await assert.rejects((await t.delay()).get({ timeout: 10_000 }), /attempt 6/)
+    assert.equal(attempts, 6)
+  })
 
-  it(
+  check(
+    target,
     'dead-letters an unknown task and a malformed body; replay runs the task once another app knows it',
-    withHarness(target, async (h) => {
+    async (h) => {
       const first = h.app()
       const ok = first.task('ok', () => 'fine')
       const broker = await first.broker()
@@ -116,12 +114,13 @@ export function runningTests(target: WorkerTarget): void {
         ['bad-json'],
         'the malformed body stays dead',
       )
-    }),
+    },
   )
 
-  it(
+  check(
+    target,
     'time limits: the soft one aborts ctx.signal, the hard one fails the task and frees the slot',
-    withHarness(target, async (h) => {
+    async (h) => {
       const app = h.app()
       const soft = app.task(
         'soft',
@@ -138,25 +137,33 @@ export function runningTests(target: WorkerTarget): void {
       const r = await hang.delay()
       await assert.rejects(r.get({ timeout: 5000 }), { name: 'TimeLimitExceededError' })
       assert.equal(await (await quick.delay()).get({ timeout: 5000 }), 'next', 'the single slot was freed')
-    }),
+    },
   )
 
-  it(
-    'honours countdown and eta',
-    withHarness(target, async (h) => {
-      const app = h.app()
-      const at = app.task('at', () => Date.now())
-      await h.worker(app)
-      const sentAt = Date.now()
-      const [byCountdown, byEta, now] = await Promise.all([
-        at.applyAsync([], { countdown: 300 }),
-        at.applyAsync([], { eta: new Date(sentAt + 400) }),
-        at.delay(),
-      ])
-      const ranNow = await now.get({ timeout: 5000 })
-      assert.ok(ranNow - sentAt < 300, 'a job without a delay is not held back')
-      assert.ok((await byCountdown.get({ timeout: 5000 })) - sentAt >= 290, 'not before its countdown')
-      assert.ok((await byEta.get({ timeout: 5000 })) >= sentAt + 390, 'not before its eta')
-    }),
-  )
+  check(target, 'honours countdown and eta, and runs a delayed job soon after its time', async (h) => {
+    const app = h.app()
+    const at = app.task('at', () => Date.now())
+    await h.worker(app)
+    const first = Date.now()
+    // The worker is idle (waiting in the broker) once this has run: the delayed jobs published
+    // next must wake it when their time comes.
+    assert.ok(
+      (await (await at.delay()).get({ timeout: 5000 })) - first < 300,
+      'a job without a delay runs now',
+    )
+    await sleep(20)
+    const sentAt = Date.now()
+    const [byCountdown, byEta] = await Promise.all([
+      at.applyAsync([], { countdown: 200 }),
+      at.applyAsync([], { eta: new Date(sentAt + 300) }),
+    ])
+    const ranAt = [await byCountdown.get({ timeout: 5000 }), await byEta.get({ timeout: 5000 })]
+    assert.ok(ranAt[0]! - sentAt >= 190, `not before its countdown (${ranAt[0]! - sentAt} ms)`)
+    assert.ok(ranAt[1]! >= sentAt + 290, `not before its eta (${ranAt[1]! - sentAt} ms)`)
+    assert.ok(
+      ranAt[0]! - sentAt < 600,
+      `the countdown job ran soon after its time (${ranAt[0]! - sentAt} ms)`,
+    )
+    assert.ok(ranAt[1]! - sentAt < 700, `the eta job ran soon after its time (${ranAt[1]! - sentAt} ms)`)
+  })
 }
