@@ -62,6 +62,20 @@ async function quiet(s: Sequence, all = false): Promise<void> {
   }
 }
 
+/**
+ * A delay in [lo, hi] ms whose due window (calls start at `start`, end by about `start` + 5)
+ * stays clear of every other one, so that no two jobs come due so close together that the
+ * engines, reading their clocks a moment apart, could order them differently. Null if none is.
+ */
+function freeDelay(s: Sequence, lo: number, hi: number, start: number): number | null {
+  for (let tries = 0; tries < 20; tries++) {
+    const d = s.rng.int(lo, hi)
+    const [a, b] = [start + d, start + d + 5]
+    if (s.due.every(([x, y]) => b + 3 < x || a - 3 > y)) return d
+  }
+  return null
+}
+
 /** One to three deliveries made so far (live or stale), now and then an unknown one. */
 function pickHandles(s: Sequence): { ref: LeaseRef; eng: LeaseRef }[] {
   const out = []
@@ -126,9 +140,9 @@ export const operations = {
   async publish(s: Sequence): Promise<void> {
     const now = Date.now()
     const jobs: OutgoingJob[] = Array.from({ length: s.rng.int(1, 4) }, () => {
-      const delayed = s.rng.chance(0.2)
-      const availableAt = delayed ? now + s.rng.int(20, 40) : s.rng.chance(0.05) ? now - 1000 : undefined
-      if (delayed) s.due.push([availableAt!, availableAt!])
+      const delay = s.rng.chance(0.2) ? freeDelay(s, 20, 40, now) : null
+      const availableAt = delay !== null ? now + delay : s.rng.chance(0.05) ? now - 1000 : undefined
+      if (delay !== null) s.due.push([availableAt!, availableAt!])
       return {
         id: s.rng.pick(IDS),
         queue: s.queue,
@@ -177,15 +191,19 @@ export const operations = {
 
   async retry(s: Sequence): Promise<void> {
     const h = pickHandles(s)
-    const extra = h.map(() => ({
-      body: `r${s.rng.int(0, 999)}`,
-      delayMs: s.rng.chance(0.6) ? 0 : s.rng.int(20, 40),
-    }))
     const before = Date.now()
+    const windows: number[] = []
+    const extra = h.map(() => {
+      const delayMs = s.rng.chance(0.6) ? 0 : (freeDelay(s, 20, 40, before) ?? 0)
+      // Reserved now, so the next retry's delay keeps clear of this one.
+      if (delayMs > 0) windows.push(s.due.push([before + delayMs, before + delayMs + 5]) - 1)
+      return { body: `r${s.rng.int(0, 999)}`, delayMs }
+    })
     const ref = await s.ref.retry(h.map((x, i) => ({ ...x.ref, ...extra[i]! })))
     const eng = await s.eng.retry(h.map((x, i) => ({ ...x.eng, ...extra[i]! })))
+    // Slow calls (a loaded machine) widen the windows: waits stay right, only less spaced.
     const after = Date.now()
-    for (const e of extra) if (e.delayMs > 0) s.due.push([before + e.delayMs, after + e.delayMs])
+    for (const i of windows) s.due[i] = [s.due[i]![0], Math.max(s.due[i]![1], s.due[i]![0] + after - before)]
     s.trace.push(
       `retry ${h.map((x, i) => `${x.ref.id}(${extra[i]!.body},+${extra[i]!.delayMs})`).join(' ')} -> ${ref.join(',')}`,
     )

@@ -28,8 +28,8 @@ const env = (name: string) => (process.env[name] ? Number(process.env[name]) : u
 
 export function modelTest(target: ModelTarget): void {
   const long = process.env.MODEL_LONG === '1'
-  const sequences = env('MODEL_SEQUENCES') ?? (long ? 3000 : 150)
-  const steps = env('MODEL_STEPS') ?? (long ? 80 : 30)
+  const sequences = env('MODEL_SEQUENCES') ?? (long ? 3000 : 200)
+  const steps = env('MODEL_STEPS') ?? (long ? 80 : 25)
   const seed = env('MODEL_SEED') ?? Math.floor(Math.random() * 2 ** 31)
   const title = `${target.name} answers as the memory broker on ${sequences} random sequences of ${steps} steps (seed ${seed})`
   it(title, target.known ? { todo: target.known } : {}, async () => {

@@ -104,4 +104,62 @@ export function orderTests(open: OpenBroker): void {
     assert.equal(s!.active, 2, 'both deliveries untouched')
     assert.deepEqual(await b.ack([d!, other!]), [true, true])
   })
+
+  test(open, 'a repeated id in one batch is stored once, the first, even at another priority', async () => {
+    const b = await open()
+    const queue = q()
+    const [job] = jobs(queue, 1, { priority: 9, body: 'first' })
+    await b.publish([job!, { ...job!, priority: 0, body: 'second' }])
+    const got = await all(b, queue)
+    assert.deepEqual(
+      got.map((d) => [d.body, d.priority]),
+      [['first', 9]],
+    )
+  })
+
+  test(open, 'a ref repeated in one batch: the first entry applies, the later ones are stale', async () => {
+    const b = await open()
+    const queue = q()
+    await b.publish(jobs(queue, 1))
+    const [d] = await b.reserve([queue], 1, LEASE)
+    assert.deepEqual(await b.release([d!, d!]), [true, false], 'release')
+    const [e] = await b.reserve([queue], 1, LEASE)
+    assert.deepEqual(
+      await b.retry([
+        { ...e!, body: 'r1', delayMs: 0 },
+        { ...e!, body: 'r2', delayMs: 0 },
+      ]),
+      [true, false],
+      'retry',
+    )
+    const [f] = await b.reserve([queue], 1, LEASE)
+    assert.equal(f!.body, 'r1')
+    assert.deepEqual(await b.ack([f!, f!]), [true, false], 'ack')
+  })
+
+  test(
+    open,
+    'dead letters of one batch count as failed in batch order: listed, pruned and replayed so',
+    async () => {
+      const b = await open()
+      const queue = q()
+      const sent = jobs(queue, 4)
+      await b.publish(sent)
+      const taken = await b.reserve([queue], 4, LEASE)
+      // In an order unrelated to the ids, so no engine gets it right by sorting on them.
+      const order = [taken[2]!, taken[0]!, taken[3]!, taken[1]!]
+      assert.deepEqual(await b.deadLetter(order.map((d) => ({ ...d, reason: 'r' }))), [
+        true,
+        true,
+        true,
+        true,
+      ])
+      const newestFirst = idsOf(order).reverse()
+      assert.deepEqual(idsOf(await b.listDead({ queue })), newestFirst)
+      assert.equal(await b.pruneDead({ keep: 3 }), 1)
+      assert.deepEqual(idsOf(await b.listDead({ queue })), newestFirst.slice(0, 3), 'the oldest pruned')
+      assert.equal(await b.replayDead(newestFirst.slice(0, 3)), 3)
+      assert.deepEqual(idsOf(await all(b, queue)), idsOf(order.slice(1)), 'replayed oldest failure first')
+    },
+  )
 }
