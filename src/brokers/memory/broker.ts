@@ -116,11 +116,16 @@ export class MemoryBroker implements PullBroker {
     return b
   }
 
-  private makeReady(job: Job, front = false): void {
+  /**
+   * A job coming back (released, or its lease expired) keeps its place in line: its old seq puts
+   * it after older ready jobs and ahead of newer ones. Every other job is the newest (a new seq)
+   * and goes to the back. The FIFOs stay in seq order either way.
+   */
+  private makeReady(job: Job, back = true): void {
     job.state = 'ready'
     const fifo = this.buckets(job.queue)[job.priority]!
-    if (front) fifo.unshift({ job, seq: job.seq })
-    else fifo.push({ job, seq: job.seq })
+    if (back) fifo.push({ job, seq: job.seq })
+    else fifo.insertSorted({ job, seq: job.seq }, (e) => e.seq)
   }
 
   private makeTimed(job: Job, state: 'delayed' | 'leased', at: number): void {
@@ -152,23 +157,25 @@ export class MemoryBroker implements PullBroker {
   }
 
   /**
-   * Due delayed jobs join the back of their priority; expired leases go back to the front with
-   * their original place in line (they were taken before anything waiting now was).
+   * Due delayed jobs join the back of their priority, in the order they came due (ties in the
+   * order they were delayed); expired leases go back with their original place in line (they
+   * were taken before anything waiting now was).
    */
   private promoteDue(now: number): void {
-    const expired: Job[] = []
+    const due: Job[] = []
     while (this.s.timed.peekKey() <= now) {
       const key = this.s.timed.peekKey()
       const job = this.s.timed.pop()!
       if (job.state === 'ready' || job.availableAt !== key || this.s.jobs.get(job.id) !== job) continue
-      if (job.state === 'leased') expired.push(job)
-      else {
-        job.seq = ++this.s.seq
-        this.makeReady(job)
-      }
+      if (job.state === 'leased') this.makeReady(job, false)
+      else due.push(job)
     }
-    expired.sort((a, b) => b.seq - a.seq)
-    for (const job of expired) this.makeReady(job, true)
+    // The heap does not keep the order of equal keys.
+    due.sort((a, b) => a.availableAt - b.availableAt || a.seq - b.seq)
+    for (const job of due) {
+      job.seq = ++this.s.seq
+      this.makeReady(job)
+    }
   }
 
   private take(queues: readonly string[], max: number, leaseMs: number): Delivery[] {
@@ -267,7 +274,7 @@ export class MemoryBroker implements PullBroker {
       if (!job) return false
       job.token = ''
       job.deliveries = Math.max(0, job.deliveries - 1)
-      this.makeReady(job, true)
+      this.makeReady(job, false)
       return true
     })
     this.s.waiters.wakeAll()
@@ -318,9 +325,9 @@ export class MemoryBroker implements PullBroker {
   }
 
   async replayDead(ids?: readonly string[]): Promise<number> {
-    const chosen = ids
-      ? ids.map((id) => this.s.dead.get(id)).filter((d): d is DeadJob => d !== undefined)
-      : [...this.s.dead.values()]
+    // In the order they failed (the map's order), oldest first, whatever the order of `ids`.
+    const wanted = ids && new Set(ids)
+    const chosen = [...this.s.dead.values()].filter((d) => !wanted || wanted.has(d.id))
     let moved = 0
     for (const d of chosen) {
       // Published anew meanwhile: the live copy runs, this entry stays dead.

@@ -17,6 +17,24 @@ export class Fifo<T> {
     else this.items.unshift(item)
   }
 
+  /**
+   * Inserts an item into a FIFO whose items are in ascending `key` order, keeping that order
+   * (binary search; O(n) to make room, O(1) when it lands at either end).
+   */
+  insertSorted(item: T, key: (t: T) => number): void {
+    const k = key(item)
+    let lo = this.head
+    let hi = this.items.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (key(this.items[mid]!) < k) lo = mid + 1
+      else hi = mid
+    }
+    if (lo === this.head) this.unshift(item)
+    else if (lo === this.items.length) this.items.push(item)
+    else this.items.splice(lo, 0, item)
+  }
+
   peek(): T | undefined {
     return this.items[this.head]
   }

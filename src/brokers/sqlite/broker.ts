@@ -5,6 +5,7 @@
  * A delivery's token is "<seq>:<n>": seq is the job's rowid (so acks are primary-key lookups)
  * and n the delivery's fence, stored in the row: a counter raised once per reserve transaction, so
  * a later delivery of the same job always has a higher one and a stale token no longer matches.
+ * Settle calls match the ref's id too: a token presented with another job's id is stale.
  */
 import type BetterSqlite3 from 'better-sqlite3'
 import type {
@@ -225,16 +226,16 @@ export class SqliteBroker extends SqlitePart<Prepared> implements PullBroker {
   }
 
   async ack(refs: readonly LeaseRef[]): Promise<boolean[]> {
-    return this.settle(refs, (_r, seq, n) => this.st.ack.get(seq, n) as string | undefined)
+    return this.settle(refs, (r, seq, n) => this.st.ack.get(seq, n, r.id) as string | undefined)
   }
 
   async extend(refs: readonly LeaseRef[], leaseMs: number): Promise<boolean[]> {
     const until = Date.now() + leaseMs
-    return this.fenced(refs, (_r, seq, n) => this.st.extend.run(until, seq, n).changes)
+    return this.fenced(refs, (r, seq, n) => this.st.extend.run(until, seq, n, r.id).changes)
   }
 
   async release(refs: readonly LeaseRef[]): Promise<boolean[]> {
-    const out = await this.fenced(refs, (_r, seq, n) => this.st.release.run(seq, n).changes)
+    const out = await this.fenced(refs, (r, seq, n) => this.st.release.run(seq, n, r.id).changes)
     this.database.notify()
     return out
   }
@@ -250,6 +251,7 @@ export class SqliteBroker extends SqlitePart<Prepared> implements PullBroker {
           it.body,
           seq,
           n,
+          it.id,
         ).changes,
     )
     this.database.notify()
@@ -259,7 +261,7 @@ export class SqliteBroker extends SqlitePart<Prepared> implements PullBroker {
   async deadLetter(items: readonly DeadLetterItem[]): Promise<boolean[]> {
     const now = Date.now()
     return this.settle(items, (it, seq, n) => {
-      const row = this.st.take.get(seq, n) as Row | undefined
+      const row = this.st.take.get(seq, n, it.id) as Row | undefined
       if (!row) return undefined
       this.st.insertDead.run(row.id, row.queue, row.priority, row.body, it.reason, now, row.deliveries)
       return row.queue

@@ -13,6 +13,9 @@ interface DeadRow {
   deliveries: number
 }
 
+/** An entry taken for replay, with its rowid. */
+type TakenRow = DeadRow & { n: number }
+
 export class DeadLetters {
   constructor(
     private readonly database: SqliteDatabase,
@@ -44,9 +47,10 @@ export class DeadLetters {
   async replay(ids?: readonly string[]): Promise<number> {
     const st = this.statements()
     const tx = this.database.db.transaction(() => {
-      const rows = (ids ? st.takeDeadIds.all(JSON.stringify(ids)) : st.takeDeadAll.all()) as DeadRow[]
-      // Back in the order they failed, so the oldest failure runs first.
-      rows.sort((a, b) => a.failed_at - b.failed_at)
+      const rows = (ids ? st.takeDeadIds.all(JSON.stringify(ids)) : st.takeDeadAll.all()) as TakenRow[]
+      // Back in the order they failed, so the oldest failure runs first (rowid: the order
+      // dead-lettered within one millisecond).
+      rows.sort((a, b) => a.failed_at - b.failed_at || a.n - b.n)
       for (const r of rows) st.insertReplayed.run(r.id, r.queue, r.priority, r.body)
       return rows.length
     })

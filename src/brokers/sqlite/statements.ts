@@ -53,17 +53,26 @@ export function prepareStatements(db: Db): Statements {
       .pluck(),
     nextDue: db.prepare('SELECT min(available_at) FROM celeriac_jobs WHERE state <> 0 AND queue = ?').pluck(),
     ack: db
-      .prepare('DELETE FROM celeriac_jobs WHERE seq = ? AND token = ? AND state = 2 RETURNING queue')
+      .prepare(
+        'DELETE FROM celeriac_jobs WHERE seq = ? AND token = ? AND state = 2 AND id = ? RETURNING queue',
+      )
       .pluck(),
-    extend: db.prepare('UPDATE celeriac_jobs SET available_at = ? WHERE seq = ? AND token = ? AND state = 2'),
-    release: db.prepare(
-      'UPDATE celeriac_jobs SET state = 0, token = 0, deliveries = max(deliveries - 1, 0) WHERE seq = ? AND token = ? AND state = 2',
+    extend: db.prepare(
+      'UPDATE celeriac_jobs SET available_at = ? WHERE seq = ? AND token = ? AND state = 2 AND id = ?',
     ),
+    release: db.prepare(
+      'UPDATE celeriac_jobs SET state = 0, token = 0, deliveries = max(deliveries - 1, 0) WHERE seq = ? AND token = ? AND state = 2 AND id = ?',
+    ),
+    // A retried job goes to the back of its priority, as a new job would: it takes a seq above
+    // every existing one (the next token names the new seq). Delayed retries that come due at the
+    // same time become ready in the order they were retried.
     retry: db.prepare(
-      'UPDATE celeriac_jobs SET state = ?, available_at = ?, body = ?, token = 0 WHERE seq = ? AND token = ? AND state = 2',
+      `UPDATE celeriac_jobs SET state = ?, available_at = ?, body = ?, token = 0,
+         seq = (SELECT max(seq) FROM celeriac_jobs) + 1
+       WHERE seq = ? AND token = ? AND state = 2 AND id = ?`,
     ),
     take: db.prepare(
-      'DELETE FROM celeriac_jobs WHERE seq = ? AND token = ? AND state = 2 RETURNING id, queue, priority, body, deliveries',
+      'DELETE FROM celeriac_jobs WHERE seq = ? AND token = ? AND state = 2 AND id = ? RETURNING id, queue, priority, body, deliveries',
     ),
     insertDead: db.prepare(
       'INSERT OR REPLACE INTO celeriac_dead (id, queue, priority, body, reason, failed_at, deliveries) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -75,11 +84,11 @@ export function prepareStatements(db: Db): Statements {
     // Replay takes only entries whose id is not live again; the others stay dead.
     takeDeadIds: db.prepare(
       `DELETE FROM celeriac_dead WHERE id IN (SELECT value FROM json_each(?)) AND id NOT IN (SELECT id FROM celeriac_jobs)
-       RETURNING id, queue, priority, body, failed_at`,
+       RETURNING rowid AS n, id, queue, priority, body, failed_at`,
     ),
     takeDeadAll: db.prepare(
       `DELETE FROM celeriac_dead WHERE id NOT IN (SELECT id FROM celeriac_jobs)
-       RETURNING id, queue, priority, body, failed_at`,
+       RETURNING rowid AS n, id, queue, priority, body, failed_at`,
     ),
     insertReplayed: db.prepare(
       'INSERT INTO celeriac_jobs (id, queue, priority, state, available_at, body) VALUES (?, ?, ?, 0, 0, ?)',

@@ -1,0 +1,158 @@
+/**
+ * Several workers on one engine, faults and shutdown: shared work without double runs, a lapsed
+ * lease that must not overwrite the run that took over, warm shutdown and the end of the grace,
+ * backpressure when acks fail, housekeeping on one worker.
+ */
+import assert from 'node:assert/strict'
+import type { App } from '../../../src/index.js'
+import { sleep, until, check, type WorkerTarget } from './harness.js'
+
+export function sharingTests(target: WorkerTarget): void {
+  check(target, 'two workers on two apps share the work, and no job runs twice', async (h) => {
+    const runs = new Map<string, number>()
+    const ranOn = { a: 0, b: 0 }
+    const define = (app: App, who: 'a' | 'b') =>
+      app.task('work', async (ctx, i: number) => {
+        runs.set(ctx.id, (runs.get(ctx.id) ?? 0) + 1)
+        ranOn[who]++
+        await sleep(5)
+        return i
+      })
+    const [a, b] = [h.app(), h.app()]
+    const work = define(a, 'a')
+    define(b, 'b')
+    await h.worker(a, { concurrency: 2, prefetch: 1 })
+    await h.worker(b, { concurrency: 2, prefetch: 1 })
+    const sent = await work.sendMany(Array.from({ length: 40 }, (_, i) => [i] as [number]))
+    const values = await Promise.all(sent.map((r) => r.get({ timeout: 10_000 })))
+    assert.deepEqual(
+      values,
+      Array.from({ length: 40 }, (_, i) => i),
+    )
+    assert.equal(runs.size, 40)
+    assert.deepEqual(
+      [...runs].filter(([, n]) => n !== 1),
+      [],
+      'every job ran exactly once',
+    )
+    assert.ok(ranOn.a > 0 && ranOn.b > 0, `both workers ran jobs (${ranOn.a} and ${ranOn.b})`)
+  })
+
+  check(
+    target,
+    'a worker whose lease lapsed cannot overwrite the SUCCESS of the worker that took over',
+    async (h) => {
+      const { app: slowApp, broker: slow } = await h.faultyApp()
+      slow.faults.set('extend', 'drop') // its heartbeats do not reach the broker: the lease lapses
+      const fastApp = h.app()
+      const define = (app: App) =>
+        app.task('flaky', async (ctx) => {
+          if (ctx.deliveries === 1) {
+            await sleep(800)
+            throw new Error('the first run failed late')
+          }
+          return 'second run'
+        })
+      const task = define(slowApp)
+      define(fastApp)
+      const a = await h.worker(slowApp, { lease: 200, concurrency: 1, prefetch: 0 })
+      const r = await task.delay()
+      await until('the first run to start', () => a.stats.running === 1)
+      await h.worker(fastApp, { concurrency: 1 })
+      assert.equal(await fastApp.asyncResult(r.id).get({ timeout: 5000 }), 'second run')
+      await until('the first run to settle', () => a.stats.running === 0 && a.stats.stale >= 1)
+      await sleep(50)
+      const record = await fastApp.asyncResult(r.id).record()
+      assert.equal(record?.state, 'SUCCESS', 'the stale FAILURE was refused')
+      assert.equal(await fastApp.asyncResult(r.id).get({ timeout: 1000 }), 'second run')
+      const broker = await fastApp.broker()
+      assert.deepEqual(await broker.listDead(), [], 'the stale dead-letter was refused')
+    },
+  )
+
+  check(target, 'warm shutdown lets running tasks finish and hands back buffered jobs', async (h) => {
+    const app = h.app()
+    const slow = app.task('slow', async (_ctx, ms: number) => {
+      await sleep(ms)
+      return ms
+    })
+    const sent = await slow.sendMany([[300], [300], [300], [300], [300]])
+    const w = await h.worker(app, { concurrency: 2, prefetch: 3 })
+    await until('two running and three buffered', () => w.stats.running === 2 && w.stats.buffered === 3)
+    await w.stop()
+    const states = await Promise.all(sent.map((r) => r.state()))
+    assert.equal(states.filter((s) => s === 'SUCCESS').length, 2, 'the two running tasks finished')
+    assert.equal(states.filter((s) => s === 'PENDING').length, 3)
+    const [s] = await (await app.broker()).stats(['default'])
+    assert.equal(s!.waiting, 3, 'the buffered ones are back in the queue')
+    assert.equal(s!.active, 0)
+  })
+
+  check(
+    target,
+    'at the end of the shutdown grace an unfinished run is handed back with no result written',
+    async (h) => {
+      const app = h.app()
+      const t = app.task('long', async (ctx) => {
+        await new Promise((_, reject) =>
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)),
+        )
+      })
+      const w = await h.worker(app, { concurrency: 1, shutdownGrace: 100 })
+      const r = await t.delay()
+      await until('the task to start', () => w.stats.running === 1)
+      await w.stop()
+      await sleep(100)
+      assert.equal(await r.record(), null, 'no FAILURE for a job that runs again')
+      const [s] = await (await app.broker()).stats(['default'])
+      assert.equal(s!.waiting, 1, 'the job is back in its queue')
+      assert.equal(s!.active, 0)
+      assert.equal(s!.dead, 0)
+    },
+  )
+
+  check(
+    target,
+    'backpressure: while acks fail, a worker holds at most concurrency + prefetch jobs',
+    async (h) => {
+      const { app, broker } = await h.faultyApp()
+      const t = app.task('quick', (_ctx, i: number) => i)
+      broker.faults.set('ack', 'fail')
+      const w = await h.worker(app, { concurrency: 2, prefetch: 2 })
+      const sent = await t.sendMany(Array.from({ length: 30 }, (_, i) => [i] as [number]))
+      let most = 0
+      for (let end = Date.now() + 600; Date.now() < end; await sleep(10))
+        most = Math.max(most, w.stats.received)
+      assert.ok(most <= 4, `received ${most} while acks failed`)
+      assert.ok(broker.calls.get('ack')! >= 1, 'acks were tried')
+      broker.faults.delete('ack')
+      const values = await Promise.all(sent.map((r) => r.get({ timeout: 10_000 })))
+      assert.deepEqual(
+        values,
+        Array.from({ length: 30 }, (_, i) => i),
+      )
+      await until('every job acknowledged', async () => {
+        const [s] = await broker.stats(['default'])
+        return s!.waiting + s!.active === 0
+      })
+    },
+  )
+
+  check(target, 'housekeeping: one worker prunes dead letters past their retention', async (h) => {
+    const apps = [await h.faultyApp(), await h.faultyApp()]
+    const sent = []
+    for (const { app } of apps) {
+      const t = app.task('fails', () => {
+        throw new Error('no')
+      })
+      await h.worker(app, { concurrency: 1, deadLetterRetention: 500, housekeepingInterval: 100 })
+      sent.push(await t.delay(), await t.delay())
+    }
+    for (const r of sent) await assert.rejects(r.get({ timeout: 5000 }), /no/)
+    const broker = apps[0]!.broker
+    assert.equal((await broker.listDead()).length, 4, 'kept while younger than the retention')
+    await until('dead letters pruned', async () => (await broker.listDead()).length === 0, 3000)
+    const pruners = apps.filter(({ broker: b }) => (b.calls.get('pruneDead') ?? 0) > 0)
+    assert.equal(pruners.length, 1, 'one worker did the housekeeping')
+  })
+}
