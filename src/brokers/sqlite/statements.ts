@@ -15,14 +15,16 @@ export function prepareStatements(db: Db): Statements {
     promoteDue: db.prepare(
       `UPDATE celeriac_jobs SET state = 0, seq = top.seq + due.n
        FROM (SELECT seq AS old, row_number() OVER (ORDER BY available_at, seq) AS n
-             FROM celeriac_jobs WHERE state = 1 AND queue = ? AND available_at <= ?) AS due,
+             FROM celeriac_jobs WHERE state <> 0 AND state = 1 AND queue = ? AND available_at <= ?) AS due,
             (SELECT max(seq) AS seq FROM celeriac_jobs) AS top
        WHERE celeriac_jobs.seq = due.old`,
     ),
+    // (`state <> 0` repeats the partial index's condition: SQLite uses a partial index only when
+    // the query names its condition; `state = 2` alone would scan the table.)
     // Expired leases go back to the front of their priority: they keep their seq, their place in
     // line. The next reserve gives them a new token; the old one is stale from now (state 0).
     reclaimExpired: db.prepare(
-      'UPDATE celeriac_jobs SET state = 0, token = 0 WHERE state = 2 AND queue = ? AND available_at <= ?',
+      'UPDATE celeriac_jobs SET state = 0, token = 0 WHERE state <> 0 AND state = 2 AND queue = ? AND available_at <= ?',
     ),
     // Whether a reserve on these queues could find anything: read without the write lock, so an
     // idle consumer woken by another queue's commit goes back to sleep without BEGIN IMMEDIATE.
