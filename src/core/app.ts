@@ -2,13 +2,13 @@
  * The app: configuration, the task registry and the producer. Workers, beat, the dashboard and
  * the CLI are all given an app.
  */
-import type { Backend } from '../contracts/backend.js'
 import type { Broker, OutgoingJob, PublishOptions } from '../contracts/broker.js'
 import type { Coordination } from '../contracts/coordination.js'
 import type { ResultStore } from '../contracts/result-store.js'
-import { BackendRegistry, type BackendLoaders } from './backends.js'
+import type { BackendLoaders } from './backends.js'
+import { Connections, type AppConnections } from './connections.js'
 import { type Duration, toMs } from './duration.js'
-import { ConfigError, redactUrl } from './errors.js'
+import { ConfigError } from './errors.js'
 import { uuidv7 } from './ids.js'
 import { DEFAULT_MAX_MESSAGE_BYTES, ENVELOPE_VERSION, encodeMessage, type Message } from './message.js'
 import { AsyncResult } from './result.js'
@@ -16,7 +16,7 @@ import { Task, type SendDefaults, type SendOptions, type TaskFn, type TaskOption
 
 export const APP_BRAND = Symbol.for('celeriac.app')
 
-export const DEFAULT_BROKER_URL = 'sqlite://./celeriac.db'
+export { DEFAULT_BROKER_URL } from './connections.js'
 
 export interface AppOptions {
   /** Broker URL or instance. Default: $CELERIAC_BROKER, else sqlite://./celeriac.db. */
@@ -54,12 +54,7 @@ export interface AppOptions {
   readonly backends?: BackendLoaders
 }
 
-/** What `configure` may change before the app first connects. */
-export interface AppConnections {
-  readonly broker?: string
-  readonly resultBackend?: string | false
-  readonly coordination?: string
-}
+export type { AppConnections } from './connections.js'
 
 function envOr(name: string): string | undefined {
   const v = process.env[name]
@@ -80,14 +75,8 @@ export class App {
   readonly maxMessageBytes: number
   readonly maxResultBytes: number
   readonly trackStarted: boolean
-  private urls: { broker: string | null; results: string | null | undefined; coordination?: string }
-  private readonly registry: BackendRegistry
   private readonly tasks = new Map<string, Task<never[], unknown>>()
-  /** One backend per URL, shared by every part the app takes from that URL. */
-  private readonly backends = new Map<string, Promise<Backend>>()
-  private brokerPromise: Promise<Broker> | null = null
-  private storePromise: Promise<ResultStore | null> | null = null
-  private coordinationPromise: Promise<Coordination | null> | null = null
+  private readonly conn: Connections
 
   constructor(private readonly opts: AppOptions = {}) {
     this.name = opts.name ?? 'celeriac'
@@ -104,32 +93,22 @@ export class App {
     ] as const)
       if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${what} must be a positive integer, got ${n}`)
     this.trackStarted = opts.trackStarted ?? false
-    this.registry = new BackendRegistry(opts.backends)
-    const rb = opts.resultBackend
-    this.urls = {
-      broker:
-        typeof opts.broker === 'object'
-          ? null
-          : (opts.broker ?? envOr('CELERIAC_BROKER') ?? DEFAULT_BROKER_URL),
-      // undefined: decided when first needed (the broker's URL if its backend stores results).
-      results: rb === false ? null : typeof rb === 'object' ? null : (rb ?? envOr('CELERIAC_RESULT_BACKEND')),
-      coordination: opts.coordination ?? envOr('CELERIAC_COORDINATION'),
-    }
+    this.conn = new Connections(opts)
   }
 
   /** The broker URL, or null when the app was given a broker instance. */
   get brokerUrl(): string | null {
-    return this.urls.broker
+    return this.conn.brokerUrl
   }
 
   /** The result backend URL: null for none or an instance, undefined while it follows the broker's. */
   get resultBackendUrl(): string | null | undefined {
-    return this.urls.results
+    return this.conn.resultBackendUrl
   }
 
   /** URL schemes this app can open. */
   schemes(): string[] {
-    return this.registry.schemes()
+    return this.conn.schemes()
   }
 
   /**
@@ -137,32 +116,8 @@ export class App {
    * `--result-backend` do to an app module's own settings. Throws once connected.
    */
   configure(connections: AppConnections): this {
-    if (this.backends.size || this.brokerPromise || this.storePromise || this.coordinationPromise)
-      throw new ConfigError('configure() must be called before the app first connects')
-    if (connections.broker !== undefined) {
-      if (typeof this.opts.broker === 'object')
-        throw new ConfigError('this app was given a broker instance; its URL cannot be changed')
-      this.urls.broker = connections.broker
-    }
-    if (connections.resultBackend !== undefined)
-      this.urls.results = connections.resultBackend === false ? null : connections.resultBackend
-    if (connections.coordination !== undefined) this.urls.coordination = connections.coordination
+    this.conn.configure(connections)
     return this
-  }
-
-  /** The backend of a URL, built and connected once and shared by every part taken from it. */
-  private backend(url: string): Promise<Backend> {
-    let p = this.backends.get(url)
-    if (!p) {
-      p = (async () => {
-        const b = await this.registry.build(url)
-        await b.connect()
-        return b
-      })()
-      this.backends.set(url, p)
-      p.catch(() => this.backends.delete(url))
-    }
-    return p
   }
 
   /**
@@ -195,46 +150,12 @@ export class App {
 
   /** The broker, connected on first use. */
   broker(): Promise<Broker> {
-    this.brokerPromise ??= (async () => {
-      if (typeof this.opts.broker === 'object') {
-        await this.opts.broker.connect()
-        return this.opts.broker
-      }
-      const url = this.urls.broker!
-      const backend = await this.backend(url)
-      if (!backend.broker)
-        throw new ConfigError(`${redactUrl(url)}: the ${backend.scheme} backend has no broker`)
-      return backend.broker
-    })()
-    this.brokerPromise.catch(() => {
-      this.brokerPromise = null
-    })
-    return this.brokerPromise
+    return this.conn.broker()
   }
 
   /** The result store, connected on first use, or null when results are off. */
   resultStore(): Promise<ResultStore | null> {
-    this.storePromise ??= (async () => {
-      const rb = this.opts.resultBackend
-      if (rb === false) return null
-      if (typeof rb === 'object') {
-        await rb.connect()
-        return rb
-      }
-      const url = this.urls.results
-      if (url) {
-        const backend = await this.backend(url)
-        if (!backend.results)
-          throw new ConfigError(`${redactUrl(url)}: the ${backend.scheme} backend cannot store results`)
-        return backend.results
-      }
-      if (url === null || !this.urls.broker) return null
-      return (await this.backend(this.urls.broker)).results ?? null
-    })()
-    this.storePromise.catch(() => {
-      this.storePromise = null
-    })
-    return this.storePromise
+    return this.conn.resultStore()
   }
 
   /**
@@ -242,27 +163,7 @@ export class App {
    * use, or null when no backend of this app supplies one.
    */
   coordination(): Promise<Coordination | null> {
-    this.coordinationPromise ??= (async () => {
-      const explicit = this.urls.coordination
-      if (explicit) {
-        const backend = await this.backend(explicit)
-        if (!backend.coordination)
-          throw new ConfigError(
-            `${redactUrl(explicit)}: the ${backend.scheme} backend has no coordination part`,
-          )
-        return backend.coordination
-      }
-      for (const url of [this.urls.broker, this.urls.results]) {
-        if (!url) continue
-        const c = (await this.backend(url)).coordination
-        if (c) return c
-      }
-      return null
-    })()
-    this.coordinationPromise.catch(() => {
-      this.coordinationPromise = null
-    })
-    return this.coordinationPromise
+    return this.conn.coordination()
   }
 
   /** A handle on a task's result by id. */
@@ -388,20 +289,8 @@ export class App {
   }
 
   /** Closes every connection this app opened (and the instances it was given). */
-  async close(): Promise<void> {
-    const backends = [...this.backends.values()]
-    this.backends.clear()
-    this.brokerPromise = null
-    this.storePromise = null
-    this.coordinationPromise = null
-    const given = [
-      typeof this.opts.broker === 'object' ? this.opts.broker : null,
-      typeof this.opts.resultBackend === 'object' ? this.opts.resultBackend : null,
-    ]
-    await Promise.allSettled([
-      ...backends.map(async (p) => (await p).close()),
-      ...given.map((part) => part?.close()),
-    ])
+  close(): Promise<void> {
+    return this.conn.close()
   }
 }
 
