@@ -9,9 +9,6 @@ after(() => urls.cleanup())
 
 modelTest({
   name: 'redis',
-  // The differences pinned by the broker suite (known entries in redis.test.ts): place in line of
-  // released jobs, replay order, ties in due and failure times, repeats within one batch.
-  known: 'Redis orders released jobs, replays and same-millisecond ties differently (see redis.test.ts)',
   open: async () => {
     const broker = new RedisBroker(urls.url())
     await broker.connect()

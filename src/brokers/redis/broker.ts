@@ -281,7 +281,7 @@ export class RedisBroker implements PullBroker {
       'release',
       refs,
       S.release,
-      (k) => k.requeue,
+      (k) => k.release,
       (m) => [m],
     )
   }
@@ -291,7 +291,7 @@ export class RedisBroker implements PullBroker {
       'retry',
       items,
       S.retry,
-      (k) => k.requeue,
+      (k) => k.retry,
       (m, it) => [m, Math.max(0, Math.ceil(it.delayMs)), it.body],
     )
   }

@@ -135,20 +135,24 @@ export class QueueKeys {
   readonly settled: string
   /** Ids of the queue's live jobs (waiting, delayed, leased): idempotent publish and replay. */
   readonly ids: string
-  /** ready 0..9, delayed, wake, ids */
+  /** Jobs handed back (released, lease expired), ahead of their list: by priority, then place. */
+  readonly returned: string
+  /** ready 0..9, delayed, wake, ids, seq */
   readonly publish: readonly string[]
-  /** ready 0..9, delayed, wake, active, ids */
+  /** ready 0..9, delayed, wake, active, ids, returned */
   readonly purge: readonly string[]
-  /** ready 0..9, delayed, wake, active, leases, paused, seq, dead, dead index, ids (reserve and peek) */
+  /** ready 0..9, delayed, wake, active, leases, paused, seq, dead, dead index, ids, returned (reserve and peek) */
   readonly reserve: readonly string[]
-  /** ready 0..9, delayed, wake, active, leases */
-  readonly requeue: readonly string[]
+  /** active, leases, returned, wake */
+  readonly release: readonly string[]
+  /** ready 0..9, delayed, wake, active, leases, seq */
+  readonly retry: readonly string[]
   readonly ack: readonly string[]
   readonly deadLetter: readonly string[]
   readonly deadStore: readonly string[]
   /** ready 0..9, wake, dead, dead index, ids */
   readonly replay: readonly string[]
-  /** ready 0..9, delayed, active, dead index, settled, paused */
+  /** ready 0..9, delayed, active, dead index, settled, paused, returned */
   readonly stats: readonly string[]
 
   constructor(
@@ -167,16 +171,27 @@ export class QueueKeys {
     this.deadAt = `${tag}:dead:at`
     this.settled = `${tag}:settled`
     this.ids = `${tag}:ids`
+    this.returned = `${tag}:returned`
     const base = [...this.ready, this.delayed, this.wake]
-    this.publish = [...base, this.ids]
-    this.purge = [...base, this.active, this.ids]
-    this.requeue = [...base, this.active, this.leases]
-    this.reserve = [...this.requeue, this.paused, this.seq, this.dead, this.deadAt, this.ids]
+    this.publish = [...base, this.ids, this.seq]
+    this.purge = [...base, this.active, this.ids, this.returned]
+    const requeue = [...base, this.active, this.leases]
+    this.release = [this.active, this.leases, this.returned, this.wake]
+    this.retry = [...requeue, this.seq]
+    this.reserve = [...requeue, this.paused, this.seq, this.dead, this.deadAt, this.ids, this.returned]
     this.ack = [this.active, this.leases, this.settled, this.ids]
     this.deadLetter = [this.active, this.leases, this.dead, this.deadAt, this.settled, this.ids]
     this.deadStore = [this.dead, this.deadAt]
     this.replay = [...this.ready, this.wake, this.dead, this.deadAt, this.ids]
-    this.stats = [...this.ready, this.delayed, this.active, this.deadAt, this.settled, this.paused]
+    this.stats = [
+      ...this.ready,
+      this.delayed,
+      this.active,
+      this.deadAt,
+      this.settled,
+      this.paused,
+      this.returned,
+    ]
   }
 }
 

@@ -18,6 +18,7 @@ const prefix = `celeriac-test-${randomUUID().slice(0, 8)}`
 const url = `${base}${base.includes('?') ? '&' : '?'}prefix=${prefix}`
 const q = () => `rm-${randomUUID().slice(0, 8)}`
 const lease = { leaseMs: 30_000 }
+const ids = (xs: readonly Delivery[]) => xs.map((d) => d.id)
 
 /** Malformed waiting entries, each with a word its reason must hold. */
 const BAD_ENTRIES: [raw: string | Buffer, reason: RegExp][] = [
@@ -149,6 +150,37 @@ describe('redis broker: malformed entries', () => {
       (await b.reserve([queue], 5, lease)).map((d) => d.id),
       ['after'],
     )
+  })
+
+  it('dead-letters a returned entry with a score no script writes, or not in the framing', async () => {
+    const queue = q()
+    const k = new QueueKeys(prefix, queue)
+    const [v, w] = good(2)
+    // Scores are (9 - priority) * 1e14 + place: priority 3 at place 5, and out-of-range ones.
+    await raw.zadd(k.returned, 6e14 + 5, v!.raw, -1, 'below zero', 1.5, 'a fraction', 1e15 + 1, 'past rank 9')
+    await raw.zadd(k.returned, 9e14 + 7, 'junk at priority 0')
+    const got = await drain(queue, 10)
+    assert.deepEqual(
+      got.map((d) => [d.id, d.priority]),
+      [[v!.id, 3]],
+    )
+    const dead = await deadOf(queue)
+    assert.deepEqual(dead.map((d) => d.rawBody.toString()).sort(), [
+      'a fraction',
+      'below zero',
+      'junk at priority 0',
+      'past rank 9',
+    ])
+    assert.equal(dead.filter((d) => /^malformed returned entry: its score/.test(d.reason)).length, 3)
+    assert.equal(await raw.exists(k.returned), 0)
+    // Across queues the peek script counts one past rank 9, so that a reserve comes to bury it.
+    await raw.zadd(k.returned, 2e15, 'far past rank 9', 8e14 + 1, w!.raw)
+    const other = q()
+    assert.deepEqual(ids(await b.reserve([other, queue], 1, lease)), [w!.id])
+    assert.deepEqual(await b.reserve([other, queue], 1, lease), [])
+    assert.equal(await raw.exists(k.returned), 0)
+    assert.equal((await b.listDead({ queue }))[0]!.body, 'far past rank 9')
+    assert.deepEqual(await b.ack(got), [true])
   })
 
   it('dead-letters an expired lease whose active value is not in its framing', async () => {

@@ -24,11 +24,18 @@ export function entry(deliveries: number, id: string, body: string): string {
   return `${deliveries}:${bytes}:${id}${body}`
 }
 
-/** ARGV of publish-13.lua: ten counts, ready entries grouped by priority, then delayed pairs. */
+/**
+ * ARGV of publish-14.lua (jobs of one queue): ten counts, ready entries grouped by priority, then
+ * delayed pairs. An id repeated in the batch is sent once, the first: the script takes the ready
+ * entries priority by priority, so a later copy at another priority would otherwise win.
+ */
 export function publishArgs(jobs: readonly OutgoingJob[], now: number): (string | number)[] {
   const ready: string[][] = Array.from({ length: PRIORITIES }, () => [])
   const delayed: (string | number)[] = []
+  const seen = new Set<string>()
   for (const j of jobs) {
+    if (seen.has(j.id)) continue
+    seen.add(j.id)
     const p = clampPriority(j.priority)
     const e = entry(0, j.id, j.body)
     if (j.availableAt !== undefined && j.availableAt > now)

@@ -1,6 +1,7 @@
 --[[
-  Moves dead jobs of one queue back to the back of their ready lists, delivery count reset. An
-  entry whose id is live again in the queue (published anew meanwhile) stays dead.
+  Moves dead jobs of one queue back to the back of their ready lists, delivery count reset, in
+  the order they failed (oldest first), whatever the order of the ids given. An entry whose id is
+  live again in the queue (published anew meanwhile) stays dead.
 
   KEYS[1..10]  ready lists, priority 0..9   {p:q}:ready:N
   KEYS[11]     wake list                    {p:q}:wake
@@ -21,8 +22,24 @@ if ARGV[1] == 'oldest' then
   local from = tonumber(ARGV[3])
   ids = redis.call('ZRANGE', KEYS[13], from, from + tonumber(ARGV[2]) - 1)
 else
+  -- The dead ones among the ids, each once, sorted as the index sorts them (score, then id).
   ids = {}
-  for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
+  local score, seen = {}, {}
+  for i = 2, #ARGV do
+    local id = ARGV[i]
+    if not seen[id] then
+      seen[id] = true
+      local s = redis.call('ZSCORE', KEYS[13], id)
+      if s then
+        ids[#ids + 1] = id
+        score[id] = tonumber(s)
+      end
+    end
+  end
+  table.sort(ids, function(a, b)
+    if score[a] ~= score[b] then return score[a] < score[b] end
+    return a < b
+  end)
 end
 local n, live = 0, 0
 for i = 1, #ids do

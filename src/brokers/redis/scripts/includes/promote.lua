@@ -1,10 +1,11 @@
--- Makes due delayed jobs ready (at the back of their list) and jobs whose lease expired ready
--- again (at the front: they are older). Costs O(log n) per moved job, at most `limit` of each.
+-- Makes due delayed jobs ready (at the back of their list, ties in the order they were delayed)
+-- and jobs whose lease expired ready again (in the returned zset at their place in line: ahead of
+-- their list, as they are older). Costs O(log n) per moved job, at most `limit` of each.
 -- A delayed member whose priority prefix is not one digit, or an active value not in its framing,
 -- is dead-lettered (bury_malformed) instead, so one bad member never blocks the queue; the entry
 -- after a good prefix is checked when it is popped. Everything is read and checked before the
 -- first write.
--- Uses KEYS[1..10] ready, KEYS[11] delayed, KEYS[13] active, KEYS[14] leases, KEYS[16..19].
+-- Uses KEYS[1..10] ready, KEYS[11] delayed, KEYS[13] active, KEYS[14] leases, KEYS[16..20].
 local function promote(now, limit)
   local due = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now, 'LIMIT', 0, limit)
   if #due > 0 then
@@ -18,7 +19,7 @@ local function promote(now, limit)
           list = {}
           by_priority[p] = list
         end
-        list[#list + 1] = string.sub(m, 3)
+        list[#list + 1] = delayed_entry(m)
       else
         bad[#bad + 1] = m
       end
@@ -33,13 +34,13 @@ local function promote(now, limit)
   end
   local expired = redis.call('ZRANGEBYSCORE', KEYS[14], '-inf', now, 'LIMIT', 0, limit)
   if #expired > 0 then
-    for i = #expired, 1, -1 do
+    for i = 1, #expired do
       local id = lease_id(expired[i])
       local v = id and redis.call('HGET', KEYS[13], id)
       if v then
-        local p, d, body = check_active(v)
+        local p, d, body, place = check_active(v)
         if p then
-          redis.call('LPUSH', KEYS[p + 1], make_entry(d, id, body))
+          hand_back(KEYS[20], p, place, expired[i], d, id, body)
         else
           bury_malformed(now, 0, v, 'malformed leased entry of "' .. id .. '": ' .. d)
           redis.call('SREM', KEYS[19], id)
@@ -65,6 +66,7 @@ local function next_due()
 end
 
 local function any_ready()
+  if redis.call('EXISTS', KEYS[20]) == 1 then return true end
   for p = 1, 10 do
     if redis.call('LLEN', KEYS[p]) > 0 then return true end
   end

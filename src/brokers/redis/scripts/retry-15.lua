@@ -3,7 +3,8 @@
   else to the back of the ready list. The delivery count is kept. A consumer is woken when a job
   became ready, or was delayed to before every other delayed job (it recomputes its wait).
 
-  KEYS[1..14]  the first 14 of reserve-19.lua (ready 0..9, delayed, wake, active, leases)
+  KEYS[1..14]  the first 14 of reserve-20.lua (ready 0..9, delayed, wake, active, leases)
+  KEYS[15]     the queue's counter   {p:q}:seq   (send tags: delayed in the same ms, due in order)
 
   ARGV         triples: lease member "<token>:<id>", delay ms, new body
 
@@ -16,6 +17,12 @@
 local now = now_ms()
 local out = {}
 local any = false
+-- One counter value per delayed item, drawn at once; those of stale refs go unused.
+local tag = 0
+for i = 2, #ARGV, 3 do
+  if tonumber(ARGV[i]) > 0 then tag = tag + 1 end
+end
+if tag > 0 then tag = redis.call('INCRBY', KEYS[15], tag) - tag end
 for i = 1, #ARGV, 3 do
   local k = (i + 2) / 3
   out[k] = 0
@@ -29,7 +36,8 @@ for i = 1, #ARGV, 3 do
       if delay > 0 then
         local head = earliest_due(KEYS[11])
         if not head or now + delay < head then any = true end
-        redis.call('ZADD', KEYS[11], now + delay, p .. ':' .. e)
+        tag = tag + 1
+        redis.call('ZADD', KEYS[11], now + delay, p .. ':' .. send_tag(tag) .. e)
       else
         redis.call('RPUSH', KEYS[p + 1], e)
         any = true

@@ -6,11 +6,15 @@
   KEYS[11]     delayed zset (score: due epoch ms)  {p:q}:delayed
   KEYS[12]     wake list                           {p:q}:wake
   KEYS[13]     live ids set                        {p:q}:ids
+  KEYS[14]     the queue's counter                 {p:q}:seq   (send tags of delayed jobs)
 
   ARGV[1..10]  how many ready entries of priority 0..9 follow, in that order
   ARGV[11..]   the ready entries ("<deliveries>:<bytes of id>:<id><body>"), grouped by priority,
                then (score, "<priority>:<entry>") pairs for delayed jobs; the client checked
-               their ids (1..9999 bytes)
+               their ids (1..9999 bytes) and kept the first of each id only
+
+  A delayed job is stored as "<priority>:<send tag><entry>": jobs due in the same millisecond
+  become ready in the order they were sent (members of equal score sort by their bytes).
 
   A marker goes to the wake list when ready jobs were stored, or a delayed one due before every
   delayed job already there (so a blocked consumer recomputes its wait).
@@ -50,6 +54,11 @@ for i = pos, #ARGV, 2 do
 end
 local earlier = false
 if #delayed > 0 then
+  local tag = redis.call('INCRBY', KEYS[14], #delayed / 2) - #delayed / 2
+  for i = 2, #delayed, 2 do
+    local m = delayed[i]
+    delayed[i] = string.sub(m, 1, 2) .. send_tag(tag + i / 2) .. string.sub(m, 3)
+  end
   local head = earliest_due(KEYS[11])
   earlier = not head or soonest < head
   call_range('ZADD', KEYS[11], delayed, 1, #delayed)

@@ -1,6 +1,7 @@
 --[[
-  Leases up to ARGV[1] ready jobs of one queue: highest priority first, oldest first. Due delayed
-  jobs and jobs whose lease expired are made ready first, so recovery needs no particular worker.
+  Leases up to ARGV[1] ready jobs of one queue: highest priority first, oldest first (within a
+  priority, jobs handed back before the list: they are older). Due delayed jobs and jobs whose
+  lease expired are made ready first, so recovery needs no particular worker.
   Every entry taken is checked before anything is written: one that is not in the broker's
   framing, or whose id is already leased (or repeated in the batch), goes to the dead-letter store
   with the reason (its raw bytes as the body) and the valid entries beside it are leased.
@@ -8,13 +9,14 @@
   KEYS[1..10]  ready lists, priority 0..9   {p:q}:ready:N
   KEYS[11]     delayed zset                 {p:q}:delayed
   KEYS[12]     wake list                    {p:q}:wake
-  KEYS[13]     active hash                  {p:q}:active   id -> "<priority>:<deliveries>:<body>"
+  KEYS[13]     active hash                  {p:q}:active   id -> "<priority>.<place>:<deliveries>:<body>"
   KEYS[14]     leases zset                  {p:q}:leases   "<token>:<id>" scored by expiry
   KEYS[15]     paused flag                  {p:q}:paused
   KEYS[16]     token counter                {p:q}:seq
   KEYS[17]     dead hash                    {p:q}:dead
   KEYS[18]     dead index                   {p:q}:dead:at
   KEYS[19]     live ids set                 {p:q}:ids
+  KEYS[20]     returned zset                {p:q}:returned   entries handed back, by priority and place
 
   ARGV[1]      max jobs to lease
   ARGV[2]      lease ms
@@ -38,26 +40,52 @@ if redis.call('EXISTS', KEYS[15]) == 1 then
 end
 
 local max = tonumber(ARGV[1])
-local popped, prios = {}, {}
+local popped, prios, places, bad = {}, {}, {}, {}
+local taken = 0
+-- Jobs handed back, in the order they are to be delivered (priority 9 first, then place).
+local back, bi, gone = {}, 1, {}
+if max >= 1 and redis.call('EXISTS', KEYS[20]) == 1 then
+  back = redis.call('ZRANGE', KEYS[20], 0, max - 1, 'WITHSCORES')
+end
 for p = 9, 0, -1 do
-  local want = max - #popped
-  if want <= 0 then break end
-  local got = redis.call('LPOP', KEYS[p + 1], want)
-  if got then
-    for i = 1, #got do
-      popped[#popped + 1] = got[i]
-      prios[#prios + 1] = p
+  if taken >= max then break end
+  while bi < #back and taken < max do
+    local bp, place = returned_of(back[bi + 1])
+    if bp and bp < p then break end
+    -- bp is p here, or nil: a score no script writes (below 0 sorts first, 10 ranks or more last).
+    gone[#gone + 1] = back[bi]
+    taken = taken + 1
+    if bp then
+      popped[#popped + 1] = back[bi]
+      prios[#popped] = p
+      places[#popped] = place
+    else
+      bad[#bad + 1] = { 0, back[bi], 'malformed returned entry: its score ' .. back[bi + 1]
+        .. ' is not a priority and place' }
+    end
+    bi = bi + 2
+  end
+  local want = max - taken
+  if want > 0 then
+    local got = redis.call('LPOP', KEYS[p + 1], want)
+    if got then
+      for i = 1, #got do
+        popped[#popped + 1] = got[i]
+        prios[#popped] = p
+      end
+      taken = taken + #got
     end
   end
 end
+if #gone > 0 then call_range('ZREM', KEYS[20], gone, 1, #gone) end
 
-if #popped == 0 then
+if taken == 0 then
   redis.call('DEL', KEYS[12])
   return { now, next_due() }
 end
 
 -- Check every entry (string operations only: nothing here can raise) before the first write.
-local ds, ids, bodies, ps, seen, bad = {}, {}, {}, {}, {}, {}
+local ds, ids, bodies, ps, pls, seen = {}, {}, {}, {}, {}, {}
 for i = 1, #popped do
   local d, id, body = check_entry(popped[i])
   local why
@@ -68,7 +96,7 @@ for i = 1, #popped do
   else
     seen[id] = true
     local k = #ids + 1
-    ds[k], ids[k], bodies[k], ps[k] = d, id, body, prios[i]
+    ds[k], ids[k], bodies[k], ps[k], pls[k] = d, id, body, prios[i], places[i] or false
   end
   if why then bad[#bad + 1] = { prios[i], popped[i], why } end
 end
@@ -90,12 +118,12 @@ if n > 0 then
     i = j + 1
   end
   if #keep < n then
-    local d2, i2, b2, p2 = {}, {}, {}, {}
+    local d2, i2, b2, p2, l2 = {}, {}, {}, {}, {}
     for x = 1, #keep do
       local k = keep[x]
-      d2[x], i2[x], b2[x], p2[x] = ds[k], ids[k], bodies[k], ps[k]
+      d2[x], i2[x], b2[x], p2[x], l2[x] = ds[k], ids[k], bodies[k], ps[k], pls[k]
     end
-    ds, ids, bodies, ps, n = d2, i2, b2, p2, #keep
+    ds, ids, bodies, ps, pls, n = d2, i2, b2, p2, l2, #keep
   end
 end
 
@@ -122,7 +150,8 @@ for i = 1, n do
   local token = tostring(base + i)
   local p = ps[i]
   fields[2 * i - 1] = id
-  fields[2 * i] = p .. ':' .. d .. ':' .. bodies[i]
+  -- Taken from its list, a job's place is its first token; handed back, it keeps the one it had.
+  fields[2 * i] = make_active(p, pls[i] or token, d, bodies[i])
   leases[2 * i - 1] = expiry
   leases[2 * i] = token .. ':' .. id
   local o = #out

@@ -7,6 +7,7 @@
   KEYS[13]     dead index                   {p:q}:dead:at
   KEYS[14]     settled hash                 {p:q}:settled   throughput buckets
   KEYS[15]     paused flag                  {p:q}:paused
+  KEYS[16]     returned zset                {p:q}:returned
 
   Returns { waiting, delayed, active, dead, paused (0/1), now, count of bucket now-5 .. count of
   the current bucket }; delayed jobs already due count as waiting.
@@ -15,7 +16,7 @@
 --- @include "settled"
 
 local now = now_ms()
-local waiting = 0
+local waiting = redis.call('ZCARD', KEYS[16])
 for p = 1, 10 do
   waiting = waiting + redis.call('LLEN', KEYS[p])
 end
