@@ -54,6 +54,8 @@ interface MemoryState {
   readonly throughput: ThroughputCounter
   seq: number
   tokenSeq: number
+  /** Timed entries looked at by reserves (for tests: a reserve costs what is due, not all that waits). */
+  timedVisits: number
 }
 
 function newState(): MemoryState {
@@ -67,6 +69,7 @@ function newState(): MemoryState {
     throughput: new ThroughputCounter(),
     seq: 0,
     tokenSeq: 0,
+    timedVisits: 0,
   }
 }
 
@@ -92,6 +95,11 @@ export class MemoryBroker implements PullBroker {
 
   constructor(shared?: MemoryBroker) {
     this.s = shared ? shared.s : newState()
+  }
+
+  /** Timed entries (delayed jobs, leases) looked at by reserves so far. */
+  get timedVisits(): number {
+    return this.s.timedVisits
   }
 
   /** Another client of the same in-process engine, with its own open/closed state. */
@@ -166,6 +174,7 @@ export class MemoryBroker implements PullBroker {
     while (this.s.timed.peekKey() <= now) {
       const key = this.s.timed.peekKey()
       const job = this.s.timed.pop()!
+      this.s.timedVisits++
       if (job.state === 'ready' || job.availableAt !== key || this.s.jobs.get(job.id) !== job) continue
       if (job.state === 'leased') this.makeReady(job, false)
       else due.push(job)
