@@ -16,6 +16,7 @@ import {
   showResult,
   stats,
 } from './ops.js'
+import { showEvents, type EventsFlags } from './events.js'
 import { VERSION } from './version.js'
 import { runWorker } from './worker.js'
 
@@ -74,6 +75,7 @@ program
     'delete dead letters older than this during housekeeping, or "forever" (default 7d)',
   )
   .option('-n, --hostname <name>', 'worker name (%h is the host name)')
+  .option('-E, --events', 'send task and worker events to the event log (celeriac events, the dashboard)')
   .option('--no-banner', 'do not print the start banner')
   .action(async (flags) => {
     const g = globals()
@@ -110,6 +112,20 @@ program
   .action(async (id: string, flags: { wait?: string | boolean }) => {
     const { app } = await appFromFlags(globals())
     await showResult(app, id, flags.wait)
+    await app.close()
+  })
+
+program
+  .command('events')
+  .description('task and worker events from workers started with --events, newest last')
+  .option('-f, --follow', 'keep printing new events as they come')
+  .option('--limit <n>', 'how many of the newest to print first (default 50)', int('--limit'))
+  .option('--json', 'one JSON object per line')
+  .action(async (flags: EventsFlags) => {
+    const { app } = await appFromFlags(globals())
+    const stop = new AbortController()
+    process.once('SIGINT', () => stop.abort())
+    await showEvents(app, flags, stop.signal)
     await app.close()
   })
 

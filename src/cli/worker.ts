@@ -18,6 +18,7 @@ export interface WorkerFlags {
   readonly hostname?: string
   readonly maxDeliveries?: number
   readonly deadRetention?: string
+  readonly events?: boolean
   readonly banner?: boolean
 }
 
@@ -61,6 +62,7 @@ export async function runWorker(app: App, file: string, flags: WorkerFlags): Pro
     shutdownGrace: flags.grace,
     maxDeliveries: flags.maxDeliveries,
     deadLetterRetention: flags.deadRetention === 'forever' ? false : flags.deadRetention,
+    events: flags.events,
     name: flags.hostname ? flags.hostname.replace('%h', hostname()) : undefined,
     logger,
   })

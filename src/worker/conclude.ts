@@ -85,6 +85,7 @@ function retryOrFail(env: WorkerEnv, job: PreparedJob, err: unknown, startedAt: 
       delivery,
       body: encodeMessage({ ...msg, retries: retry }, Number.MAX_SAFE_INTEGER),
       delayMs: Math.max(0, delayMs),
+      reason: describeError(cause),
       result: storeResult
         ? makeRecord(env, msg, delivery, 'RETRY', startedAt, { error: cause, retries: retry })
         : undefined,

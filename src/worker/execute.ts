@@ -6,7 +6,7 @@
 import type { Delivery } from '../contracts/broker.js'
 import type { ResultRecord } from '../contracts/result-store.js'
 import { conclude, describeError } from './conclude.js'
-import { isPrepared, prepare, type WorkerEnv } from './prepare.js'
+import { isPrepared, prepare, type PreparedJob, type WorkerEnv } from './prepare.js'
 import { makeRecord } from './records.js'
 import { runTask, type RunEnv } from './run.js'
 import type { Outcome } from './settle.js'
@@ -14,12 +14,15 @@ import type { Outcome } from './settle.js'
 export interface ExecuteEnv extends WorkerEnv, RunEnv {
   /** Records a STARTED state (batched by the worker). */
   readonly started: (record: ResultRecord) => void
+  /** Told when a delivery passed its checks and its task begins (events). */
+  readonly running?: (job: PreparedJob) => void
 }
 
 export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outcome> {
   try {
     const prepared = prepare(env, delivery)
     if (!isPrepared(prepared)) return prepared
+    env.running?.(prepared)
     if (prepared.storeResult && (prepared.task.options.trackStarted ?? env.app.trackStarted))
       env.started(makeRecord(env, prepared.msg, delivery, 'STARTED', Date.now(), {}))
     return conclude(env, prepared, await runTask(env, prepared))

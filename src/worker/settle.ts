@@ -14,6 +14,8 @@ export type Outcome =
       readonly delivery: Delivery
       readonly body: string
       readonly delayMs: number
+      /** What the retry is for (the error), for logs and events. */
+      readonly reason?: string
       readonly result?: ResultRecord
     }
   | {

@@ -11,7 +11,9 @@ import type { App } from '../core/app.js'
 import { type Duration, toMs } from '../core/duration.js'
 import { ConfigError, redactUrl } from '../core/errors.js'
 import { execute, type ExecuteEnv } from './execute.js'
+import { EventSink } from './events.js'
 import { Housekeeper } from './housekeeping.js'
+import type { CeleriacEvent } from '../core/events.js'
 import { createLogger, type Logger } from './logger.js'
 import { OutageLog } from './outage.js'
 import { Settler, type Outcome } from './settle.js'
@@ -40,6 +42,13 @@ export interface WorkerOptions {
   readonly deadLetterRetention?: Duration | false
   /** How often the housekeeping leader cleans expired results and old dead letters (default 60s). */
   readonly housekeepingInterval?: Duration
+  /**
+   * Send task and worker events to the coordination part's event log, for `celeriac events`
+   * and the dashboard (Celery's -E). Default false: one more write per batch of outcomes.
+   */
+  readonly events?: boolean
+  /** How many events the log keeps (default 10,000). */
+  readonly eventsMaxLen?: number
   /** Worker name in results and logs (default celeriac@<host>:<pid>). */
   readonly name?: string
   readonly logger?: Logger
@@ -118,11 +127,19 @@ export class Worker extends EventEmitter {
         ? null
         : toMs(options.deadLetterRetention ?? '7d', 'deadLetterRetention')
     this.housekeepingMs = toMs(options.housekeepingInterval ?? 60_000, 'housekeepingInterval')
+    this.wantEvents = options.events ?? false
+    this.eventsMaxLen = options.eventsMaxLen ?? 10_000
     this.outages = new OutageLog(this.log)
   }
 
   private readonly deadRetentionMs: number | null
   private readonly housekeepingMs: number
+  private readonly wantEvents: boolean
+  private readonly eventsMaxLen: number
+  private events: EventSink | null = null
+  /** Task name and start time of running deliveries, by token (only while events are on). */
+  private readonly startedRuns = new Map<string, { task: string; at: number }>()
+  private eventBeat: NodeJS.Timeout | null = null
 
   get stats(): WorkerStats {
     return { ...this.counts, running: this.running, buffered: this.buffer.length }
@@ -144,6 +161,18 @@ export class Worker extends EventEmitter {
       maxDeliveries: this.maxDeliveries,
       aborts: new Set(),
       started: (r) => this.recordStarted(r),
+      running: this.wantEvents
+        ? (job) => {
+            const at = Date.now()
+            this.startedRuns.set(job.delivery.token, { task: job.msg.task, at })
+            this.event({
+              type: 'task-started',
+              id: job.msg.id,
+              task: job.msg.task,
+              fence: job.delivery.fence,
+            })
+          }
+        : undefined,
     }
     this.settler = new Settler(this.broker, this.results, {
       settled: (o, live) => this.settled(o, live),
@@ -152,13 +181,24 @@ export class Worker extends EventEmitter {
     })
     this.heartbeat = setInterval(() => void this.extendLeases(), Math.max(50, Math.floor(this.leaseMs / 3)))
     this.heartbeat.unref()
+    const coordination = await this.app.coordination().catch((err: Error) => {
+      this.log.warn(
+        { err: err.message },
+        'the coordination part cannot be opened; every worker does housekeeping',
+      )
+      return null
+    })
+    if (this.wantEvents) {
+      if (!coordination)
+        throw new ConfigError(
+          'events need a coordination part (a broker or result backend that has one: sqlite, redis)',
+        )
+      this.events = new EventSink(coordination, this.eventsMaxLen, this.log)
+    }
     this.housekeeper = new Housekeeper({
       owner: this.name,
       intervalMs: this.housekeepingMs,
-      coordination: await this.app.coordination().catch((err: Error) => {
-        this.log.warn({ err: err.message }, 'no coordination part; every worker does housekeeping')
-        return null
-      }),
+      coordination,
       results: this.results,
       broker: this.broker,
       deadRetentionMs: this.deadRetentionMs,
@@ -177,7 +217,21 @@ export class Worker extends EventEmitter {
         }),
       onRecovered: () => this.outages.ok('reserving from the broker'),
     })
+    this.event({ type: 'worker-online' })
+    if (this.events) {
+      this.eventBeat = setInterval(() => this.event({ type: 'worker-heartbeat' }), 2000)
+      this.eventBeat.unref()
+    }
     this.emit('online')
+  }
+
+  /** Sends an event to the log (when events are on), stamped with time and worker. */
+  private event(e: Omit<CeleriacEvent, 'at' | 'worker'>): void {
+    if (!this.events) return
+    const worker: Partial<CeleriacEvent> = e.type.startsWith('worker-')
+      ? { running: this.running, processed: this.counts.succeeded + this.counts.failed + this.counts.retried }
+      : {}
+    this.events.emit({ ...e, ...worker, at: Date.now(), worker: this.name })
   }
 
   /** Resolves when the worker has stopped (at once if it never started). */
@@ -191,6 +245,7 @@ export class Worker extends EventEmitter {
   private received(got: Delivery[]): void {
     this.counts.received += got.length
     for (const d of got) {
+      if (this.events) this.event({ type: 'task-received', id: d.id, queue: d.queue, fence: d.fence })
       this.held.set(d.token, d)
       if (this.running < this.concurrency) this.run(d)
       else this.buffer.push(d)
@@ -246,6 +301,7 @@ export class Worker extends EventEmitter {
   private settled(o: Outcome, live: boolean): void {
     this.held.delete(o.delivery.token)
     if (this.consuming) this.consumption?.grant(1)
+    if (this.events) this.outcomeEvent(o, live)
     if (!live) {
       this.counts.stale++
       this.log.warn(
@@ -254,6 +310,24 @@ export class Worker extends EventEmitter {
       )
     }
     this.emit('settled', o, live)
+  }
+
+  /** The event of a settled outcome; none for a stale one (the run that took over reports). */
+  private outcomeEvent(o: Outcome, live: boolean): void {
+    const run = this.startedRuns.get(o.delivery.token)
+    this.startedRuns.delete(o.delivery.token)
+    if (!live) return
+    const base = {
+      id: o.delivery.id,
+      task: run?.task ?? o.result?.task ?? undefined,
+      queue: o.delivery.queue,
+      fence: o.delivery.fence,
+      ...(run ? { runtimeMs: Date.now() - run.at } : {}),
+    }
+    if (o.kind === 'ack')
+      this.event({ ...base, type: o.result?.state === 'REVOKED' ? 'task-revoked' : 'task-succeeded' })
+    else if (o.kind === 'retry') this.event({ ...base, type: 'task-retried', reason: o.reason })
+    else this.event({ ...base, type: 'task-failed', reason: o.reason })
   }
 
   private async extendLeases(): Promise<void> {
@@ -339,6 +413,9 @@ export class Worker extends EventEmitter {
         'outcomes not written before shutdown; their leases will expire and the jobs run again',
       )
     if (this.heartbeat) clearInterval(this.heartbeat)
+    if (this.eventBeat) clearInterval(this.eventBeat)
+    this.event({ type: 'worker-offline' })
+    await this.events?.flush()
     this.emit('offline')
     this.markStopped()
   }

@@ -91,4 +91,26 @@ describe('CLI output', () => {
     const s = await cli(['-b', `sqlite://${other}`, 'stats'])
     assert.match(s.out, /default\s+\S*\s*1\b/, s.out)
   })
+
+  it('worker -E writes events that celeriac events prints, as lines or JSON', async () => {
+    const edb = join(dir, 'events.db')
+    const eenv = { CELERIAC_BROKER: `sqlite://${edb}` }
+    const w = worker(edb, ['-E'])
+    procs.push(w)
+    await w.waitFor(/ready/)
+    const r = await cli(['-A', FIXTURE, 'call', 'add', '--args', '[2,3]', '--wait', '10s'], eenv)
+    assert.equal(r.code, 0, r.out)
+    const id = r.out.trim().split('\n')[0]!
+    const text = await cli(['events'], eenv)
+    assert.match(text.out, /worker-online/)
+    assert.match(text.out, new RegExp(`task-succeeded\\s+add\\[${id}\\]\\s+\\d+ ms`))
+    const json = await cli(['events', '--json', '--limit', '100'], eenv)
+    const types = json.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; id?: string })
+      .filter((e) => e.id === id)
+      .map((e) => e.type)
+    assert.deepEqual(types, ['task-received', 'task-started', 'task-succeeded'])
+  })
 })

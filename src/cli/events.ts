@@ -1,0 +1,51 @@
+/** `celeriac events`: the event log, as lines a person reads or as JSON, once or following it. */
+import type { App } from '../core/app.js'
+import { ConfigError } from '../core/errors.js'
+import { EVENTS_STREAM, parseEvent, type CeleriacEvent } from '../core/events.js'
+
+export interface EventsFlags {
+  readonly follow?: boolean
+  readonly limit?: number
+  readonly json?: boolean
+}
+
+function line(e: CeleriacEvent): string {
+  const when = new Date(e.at).toISOString()
+  const what = e.id ? `${e.task ?? '?'}[${e.id}]` : ''
+  const extra = [
+    e.runtimeMs !== undefined ? `${e.runtimeMs} ms` : '',
+    e.type.startsWith('worker-') ? `running ${e.running ?? 0}, processed ${e.processed ?? 0}` : '',
+    e.reason ? `— ${e.reason}` : '',
+  ].filter(Boolean)
+  return [when, e.worker, e.type, what, ...extra].filter(Boolean).join('  ')
+}
+
+/** Prints the newest `limit` events (default 50), then new ones as they come with --follow. */
+export async function showEvents(app: App, flags: EventsFlags, signal?: AbortSignal): Promise<void> {
+  const c = await app.coordination()
+  if (!c)
+    throw new ConfigError(
+      'this app has no coordination part to read events from (sqlite:// and redis:// have one)',
+    )
+  const limit = flags.limit ?? 50
+  // The newest `limit`: read forward in pages, keeping the tail.
+  let tail: { id: string; data: string }[] = []
+  let cursor: string | null = null
+  for (;;) {
+    const page = await c.read(EVENTS_STREAM, cursor, 1000)
+    if (!page.length) break
+    tail = tail.concat(page).slice(-limit)
+    cursor = page[page.length - 1]!.id
+  }
+  const print = (data: string) => {
+    const e = parseEvent(data)
+    if (e) process.stdout.write((flags.json ? JSON.stringify(e) : line(e)) + '\n')
+  }
+  for (const e of tail) print(e.data)
+  while (flags.follow && !signal?.aborted) {
+    await new Promise((r) => setTimeout(r, 250))
+    const page = await c.read(EVENTS_STREAM, cursor, 1000)
+    for (const e of page) print(e.data)
+    if (page.length) cursor = page[page.length - 1]!.id
+  }
+}

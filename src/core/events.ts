@@ -1,0 +1,61 @@
+/**
+ * Events: what workers report about tasks and themselves, as data other processes read (the
+ * coordination part's event log): `celeriac events`, the dashboard, metrics. Names follow
+ * Celery's event types. An event is one JSON object; unknown fields are kept, malformed entries
+ * are skipped by readers, never fatal.
+ */
+
+export type TaskEventType =
+  'task-received' | 'task-started' | 'task-succeeded' | 'task-failed' | 'task-retried' | 'task-revoked'
+export type WorkerEventType = 'worker-online' | 'worker-heartbeat' | 'worker-offline'
+
+export interface CeleriacEvent {
+  readonly type: TaskEventType | WorkerEventType
+  /** Epoch ms. */
+  readonly at: number
+  /** The worker that reported it (celeriac@host:pid). */
+  readonly worker: string
+  readonly id?: string
+  readonly task?: string
+  readonly queue?: string
+  /** The delivery's fence: a reader keeps the event of the highest fence per task. */
+  readonly fence?: number
+  readonly retries?: number
+  /** Milliseconds the task ran (succeeded, failed, retried). */
+  readonly runtimeMs?: number
+  /** Why it failed, was retried or dead-lettered. */
+  readonly reason?: string
+  /** Worker events: tasks running now, and finished since start. */
+  readonly running?: number
+  readonly processed?: number
+}
+
+/** The coordination stream events are appended to. */
+export const EVENTS_STREAM = 'events'
+
+const TYPES = new Set([
+  'task-received',
+  'task-started',
+  'task-succeeded',
+  'task-failed',
+  'task-retried',
+  'task-revoked',
+  'worker-online',
+  'worker-heartbeat',
+  'worker-offline',
+])
+
+/** Reads an event written by `JSON.stringify`; null for anything that is not one. */
+export function parseEvent(data: string): CeleriacEvent | null {
+  let v: unknown
+  try {
+    v = JSON.parse(data)
+  } catch {
+    return null
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return null
+  const e = v as Record<string, unknown>
+  if (typeof e.type !== 'string' || !TYPES.has(e.type)) return null
+  if (typeof e.at !== 'number' || typeof e.worker !== 'string') return null
+  return e as unknown as CeleriacEvent
+}
