@@ -129,6 +129,8 @@ export class AmqpBroker implements Broker {
   }
 
   consume(options: ConsumeOptions): Consumption {
+    // Known at once (not when the channel is open), for dead-letter calls that name no queue.
+    for (const q of options.queues) this.topology.known.add(q)
     return new AmqpConsumption(this.deps, options)
   }
 
