@@ -19,6 +19,8 @@ export interface WorkerTarget {
    * not failing the run) until the engine is fixed and the entry removed.
    */
   readonly known?: Readonly<Record<string, string>>
+  /** Options every app of this engine gets (a result backend, for a broker that has none). */
+  readonly appOptions?: () => AppOptions
 }
 
 const silent = pino({ level: 'silent' })
@@ -40,13 +42,16 @@ export class Harness {
   private readonly workers: Worker[] = []
   private readonly backends: Backend[] = []
 
+  private readonly appOptions: AppOptions
+
   constructor(target: WorkerTarget) {
     this.url = target.url()
+    this.appOptions = target.appOptions?.() ?? {}
   }
 
   /** An app on this test's URL. */
   app(options: AppOptions = {}): App {
-    const app = createApp({ broker: this.url, ...options })
+    const app = createApp({ broker: this.url, ...this.appOptions, ...options })
     this.apps.push(app)
     return app
   }

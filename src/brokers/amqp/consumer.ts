@@ -1,0 +1,231 @@
+/**
+ * The push consumer: one channel per consumption, `basic.consume` on each of its queues, and the
+ * credit the worker grants mapped onto the channel's `basic.qos` window (shared by the queues'
+ * consumers on classic queues), so RabbitMQ never sends more than the worker has room for.
+ *
+ * Redeliveries on classic queues: RabbitMQ marks them `redelivered` but does not count them. So a
+ * redelivered copy is not handed over; it is published again with its counters raised (epoch + 1,
+ * deliveries + 1, confirmed) and then acknowledged, and the new copy arrives as a first delivery
+ * with a higher fence. The worker thus sees exact delivery counts (its poison-message limit works)
+ * and a later delivery always has a higher fence than an earlier one. Quorum queues count
+ * redeliveries themselves (`x-delivery-count`), so there copies are handed over as they come.
+ *
+ * The channel closing (RabbitMQ restart, a network cut, `consumer_timeout`) puts every unacked
+ * message back in RabbitMQ: their tokens turn stale, and the consumer opens a new channel by
+ * itself (after the connection is back, or after a short pause for a channel-level close).
+ */
+import type { Channel, ConsumeMessage } from 'amqplib'
+import type { Delivery } from '../../contracts/broker.js'
+import type { ConsumeOptions, Consumption } from '../../contracts/consumer.js'
+import type { AmqpConnection } from './connection.js'
+import { countersOf, toDelivery, type Outgoing } from './message.js'
+import type { Session, Sessions } from './sessions.js'
+import type { Topology } from './topology.js'
+
+const PAUSE_POLL_MS = 1_000
+const RESTART_MS = 500
+
+export interface ConsumerDeps {
+  readonly conn: AmqpConnection
+  readonly topology: Topology
+  readonly sessions: Sessions
+  /** Publishes copies on the confirm channel and waits for their confirms. */
+  republish(jobs: readonly Outgoing[]): Promise<void>
+  /** The queues among `queues` whose pause flag is set. */
+  paused(queues: readonly string[]): Promise<Set<string>>
+  /** Consumptions of this broker, told at once when this process pauses or resumes a queue. */
+  readonly running: Set<AmqpConsumption>
+}
+
+export class AmqpConsumption implements Consumption {
+  private credit: number
+  private window = 0
+  private running = true
+  private session: Session | null = null
+  private starting: Promise<void> | null = null
+  private readonly tags = new Map<string, string>()
+  private pending: Delivery[] = []
+  private flushing = false
+  private failing = false
+  private lastError: unknown = null
+  private checking: Promise<void> = Promise.resolve()
+  private readonly unlisten: () => void
+  private readonly poll: NodeJS.Timeout
+
+  constructor(
+    private readonly deps: ConsumerDeps,
+    private readonly o: ConsumeOptions,
+  ) {
+    this.credit = o.credit
+    this.unlisten = deps.conn.onChange((up) =>
+      up ? void this.start() : this.failed(deps.conn.error('connection lost')),
+    )
+    this.poll = setInterval(() => void this.checkPaused(), PAUSE_POLL_MS)
+    this.poll.unref()
+    deps.running.add(this)
+    void this.start()
+  }
+
+  private failed(err: unknown): void {
+    if (!this.running) return
+    if (!this.failing) this.o.onError?.(err)
+    this.failing = true
+  }
+
+  private start(): Promise<void> {
+    if (!this.running || this.session || !this.deps.conn.up) return Promise.resolve()
+    this.starting ??= this.open()
+      .catch((err: unknown) => {
+        this.failed(err)
+        this.restartLater()
+      })
+      .finally(() => (this.starting = null))
+    return this.starting
+  }
+
+  private restartLater(): void {
+    if (this.running) setTimeout(() => void this.start(), RESTART_MS).unref()
+  }
+
+  private async open(): Promise<void> {
+    await this.deps.topology.queues(this.o.queues)
+    const ch = await this.deps.conn.ownChannel()
+    const session = this.deps.sessions.open(ch)
+    ch.on('error', (err: unknown) => (this.lastError = err))
+    ch.on('close', () => this.closed(session))
+    this.window = Math.max(1, this.credit)
+    // Quorum queues refuse a channel-wide (global) window; there each consumer gets the window.
+    await ch.prefetch(this.window, this.deps.conn.target.queueType !== 'quorum')
+    this.session = session
+    await this.checkPaused()
+    if (this.failing) this.o.onRecovered?.()
+    this.failing = false
+  }
+
+  private closed(session: Session): void {
+    if (this.session !== session) return
+    this.session = null
+    this.tags.clear()
+    this.pending = []
+    if (!this.running) return
+    if (this.deps.conn.up) {
+      // A channel-level close with the connection up: consumer_timeout, a deleted queue.
+      this.failed(this.lastError ?? this.deps.conn.error('consumer channel closed'))
+      this.restartLater()
+    }
+  }
+
+  /** Consumes the queues that are not paused and cancels the consumers of paused ones. */
+  checkPaused(): Promise<void> {
+    this.checking = this.checking.then(async () => {
+      const session = this.session
+      if (!session || !this.running) return
+      try {
+        const paused = await this.deps.paused(this.o.queues)
+        for (const q of this.o.queues) {
+          if (this.session !== session || !this.running) return
+          const tag = this.tags.get(q)
+          if (paused.has(q) && tag) {
+            this.tags.delete(q)
+            await session.channel.cancel(tag)
+          } else if (!paused.has(q) && !tag) {
+            const ok = await session.channel.consume(this.deps.topology.work(q), (m) =>
+              this.arrive(m, q, session),
+            )
+            this.tags.set(q, ok.consumerTag)
+          }
+        }
+      } catch (err) {
+        this.lastError = err
+      }
+    })
+    return this.checking
+  }
+
+  private arrive(msg: ConsumeMessage | null, queue: string, session: Session): void {
+    if (!msg) {
+      // Cancelled by RabbitMQ (the queue was deleted): subscribe again on the next check.
+      this.tags.delete(queue)
+      return
+    }
+    if (this.session !== session || !session.live) return
+    if (!this.running) return session.channel.nack(msg, false, true)
+    session.held.set(msg.fields.deliveryTag, { msg, queue })
+    if (msg.fields.redelivered && this.deps.conn.target.queueType === 'classic') {
+      void this.recount(msg, queue, session)
+      return
+    }
+    this.pending.push(toDelivery(msg, queue, session.id))
+    this.schedule()
+  }
+
+  private async recount(msg: ConsumeMessage, queue: string, session: Session): Promise<void> {
+    const c = countersOf(msg)
+    try {
+      await this.deps.republish([
+        {
+          id: String(msg.properties.messageId ?? ''),
+          queue,
+          body: msg.content.toString('utf8'),
+          priority: typeof msg.properties.priority === 'number' ? msg.properties.priority : 0,
+          delayMs: 0,
+          epoch: c.epoch + 1,
+          deliveries: c.deliveries + 1,
+        },
+      ])
+      if (session.take(msg.fields.deliveryTag)) session.channel.ack(msg)
+    } catch {
+      // Left unacked: it comes back when this channel closes, and is recounted then.
+    }
+    session.closeIfDrained()
+  }
+
+  private schedule(): void {
+    if (this.flushing) return
+    this.flushing = true
+    // Deliveries parsed from one socket read arrive in one turn: hand them over together.
+    queueMicrotask(() => {
+      this.flushing = false
+      this.flush()
+    })
+  }
+
+  private flush(): void {
+    if (!this.running || this.credit <= 0 || !this.pending.length) return
+    const got = this.pending.splice(0, this.credit)
+    this.credit -= got.length
+    this.o.onDeliveries(got)
+  }
+
+  grant(n: number): void {
+    this.credit += n
+    this.flush()
+    const s = this.session
+    const wanted = this.credit + (s?.held.size ?? 0)
+    if (s && wanted > this.window) {
+      this.window = wanted
+      s.channel.prefetch(wanted, this.deps.conn.target.queueType !== 'quorum').catch(() => {})
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    clearInterval(this.poll)
+    this.unlisten()
+    this.deps.running.delete(this)
+    await this.starting
+    await this.checking
+    const s = this.session
+    if (!s) return
+    const ch: Channel = s.channel
+    await Promise.all([...this.tags.values()].map((t) => ch.cancel(t).catch(() => {})))
+    this.tags.clear()
+    for (const d of this.pending.splice(0)) {
+      const h = s.take(Number(d.token.split(':')[1]))
+      if (h && s.live) ch.nack(h.msg, false, true)
+    }
+    s.draining = true
+    s.closeIfDrained()
+  }
+}

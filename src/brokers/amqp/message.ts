@@ -1,0 +1,89 @@
+/**
+ * What a message carries besides its body, and how a received message becomes a Delivery.
+ *
+ * Headers set by celeriac:
+ * - `celeriac-queue`: the celeriac queue (routes delayed messages home, names dead ones' queue)
+ * - `celeriac-epoch`: how many times celeriac re-published the job (retry, replay, a recount
+ *   of a redelivery): part of the fence, see fence below
+ * - `celeriac-deliveries`: deliveries of the job before this copy was published
+ * - dead-letter copies: `celeriac-reason`, `celeriac-failed-at`
+ */
+import type { ConfirmChannel, Message, Options } from 'amqplib'
+import type { Delivery } from '../../contracts/broker.js'
+import { delayRoute } from './delays.js'
+import type { Topology } from './topology.js'
+
+/** Deliveries of one copy counted in the fence's low bits. */
+const COPY_BITS = 2 ** 20
+
+export interface Counters {
+  readonly epoch: number
+  readonly deliveries: number
+}
+
+export interface Outgoing extends Counters {
+  readonly id: string
+  readonly queue: string
+  readonly body: string
+  readonly priority: number
+  /** Delay from now in ms; 0 or less is now. */
+  readonly delayMs: number
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0
+}
+
+export function countersOf(msg: Message): Counters {
+  const h = msg.properties.headers ?? {}
+  return { epoch: num(h['celeriac-epoch']), deliveries: num(h['celeriac-deliveries']) }
+}
+
+/** Puts a job on a confirm channel (no wait): to its work queue, or into the delay cascade. */
+export function send(ch: ConfirmChannel, topology: Topology, job: Outgoing): void {
+  const headers: Record<string, unknown> = {
+    'celeriac-queue': job.queue,
+    'celeriac-epoch': job.epoch,
+    'celeriac-deliveries': job.deliveries,
+  }
+  const options: Options.Publish = {
+    persistent: true,
+    messageId: job.id,
+    priority: job.priority,
+    contentType: 'text/plain',
+    headers,
+  }
+  const content = Buffer.from(job.body, 'utf8')
+  if (job.delayMs >= 1) {
+    const route = delayRoute(job.delayMs)
+    Object.assign(headers, route.headers)
+    ch.publish(topology.exchange(route.level), '', content, options)
+  } else ch.sendToQueue(topology.work(job.queue), content, options)
+}
+
+/**
+ * The Delivery of a message received from `queue` on consumer session `session`. The token is
+ * `<session>:<delivery tag>`; only that session's live channel can settle it. On quorum queues
+ * RabbitMQ counts redeliveries of a copy (`x-delivery-count`); on classic queues a redelivered
+ * copy is recounted before it is handed over (see consumer.ts), so every copy handed over there
+ * is on its first delivery.
+ */
+export function toDelivery(msg: Message, queue: string, session: number): Delivery {
+  const c = countersOf(msg)
+  const copy = num(msg.properties.headers?.['x-delivery-count']) + 1
+  return {
+    id: String(msg.properties.messageId ?? ''),
+    token: `${session}:${msg.fields.deliveryTag}`,
+    fence: c.epoch * COPY_BITS + Math.min(copy, COPY_BITS - 1),
+    queue,
+    body: msg.content.toString('utf8'),
+    priority: num(msg.properties.priority),
+    deliveries: c.deliveries + copy,
+  }
+}
+
+/** Splits a token into its session and delivery tag; null when it is not one of ours. */
+export function parseToken(token: string): { session: number; tag: number } | null {
+  const m = /^(\d+):(\d+)$/.exec(token)
+  return m ? { session: Number(m[1]), tag: Number(m[2]) } : null
+}

@@ -1,0 +1,72 @@
+/**
+ * Consumer sessions: one per consumer channel, numbered in this process. A delivery's token names
+ * its session and delivery tag, and only a live session can settle it: after the channel closed,
+ * RabbitMQ has already put its unacknowledged messages back, so those tokens are stale. A tag is
+ * settled at most once here, because acknowledging a tag twice would make RabbitMQ close the
+ * channel (PRECONDITION_FAILED) and redeliver every other job on it.
+ */
+import type { Channel, Message } from 'amqplib'
+import { parseToken } from './message.js'
+
+export interface Held {
+  readonly msg: Message
+  readonly queue: string
+}
+
+export class Session {
+  readonly held = new Map<number, Held>()
+  live = true
+  /** Set when its consumption stopped: the channel closes once nothing is held. */
+  draining = false
+
+  constructor(
+    readonly id: number,
+    readonly channel: Channel,
+  ) {}
+
+  /** Takes a held message out (to settle it); undefined when stale. */
+  take(tag: number): Held | undefined {
+    if (!this.live) return undefined
+    const h = this.held.get(tag)
+    if (h) this.held.delete(tag)
+    return h
+  }
+
+  closeIfDrained(): void {
+    if (this.draining && this.live && !this.held.size) {
+      this.live = false
+      this.channel.close().catch(() => {})
+    }
+  }
+}
+
+export class Sessions {
+  private next = 1
+  private readonly all = new Map<number, Session>()
+
+  open(channel: Channel): Session {
+    const s = new Session(this.next++, channel)
+    this.all.set(s.id, s)
+    channel.on('close', () => {
+      s.live = false
+      s.held.clear()
+      this.all.delete(s.id)
+    })
+    return s
+  }
+
+  /** The live session and held message of a token, if it is still settleable. */
+  find(token: string): { session: Session; held: Held; tag: number } | undefined {
+    const t = parseToken(token)
+    const session = t && this.all.get(t.session)
+    const held = session?.live ? session.held.get(t!.tag) : undefined
+    return held ? { session: session!, held, tag: t!.tag } : undefined
+  }
+
+  /** Jobs held by this process's consumers, per queue. */
+  active(queue: string): number {
+    let n = 0
+    for (const s of this.all.values()) for (const h of s.held.values()) if (h.queue === queue) n++
+    return n
+  }
+}

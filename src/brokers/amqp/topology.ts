@@ -1,0 +1,112 @@
+/**
+ * Names and declarations. Per celeriac queue `q` (with the URL's prefix `p.`):
+ * - `p.q`: the work queue, durable; classic with `x-max-priority: 9`, or quorum (no priorities)
+ * - `p.q.dead`: the dead-letter store of q (classic, durable)
+ * - `p.q.paused`: the pause flag of q: paused while it holds a message
+ * - `p.q.delay.<k>` for k in 0..LEVELS-1: the delay levels of q (see delays.ts)
+ * Declared once per connection generation on first use; declaring is idempotent in RabbitMQ.
+ */
+import type { Channel } from 'amqplib'
+import type { AmqpConnection } from './connection.js'
+import { LEVELS, READY_EXCHANGE, delayExchange, levelArgs, levelBinding, zeroBinding } from './delays.js'
+
+export class Topology {
+  private declared = new Set<string>()
+  private generation = -1
+  private exchangesReady = false
+  /** Every queue this process has used, across reconnects (AMQP cannot list queues). */
+  readonly known = new Set<string>()
+
+  constructor(private readonly conn: AmqpConnection) {}
+
+  work(queue: string): string {
+    return this.conn.target.prefix + queue
+  }
+  dead(queue: string): string {
+    return `${this.work(queue)}.dead`
+  }
+  paused(queue: string): string {
+    return `${this.work(queue)}.paused`
+  }
+  level(queue: string, k: number): string {
+    return `${this.work(queue)}.delay.${k}`
+  }
+  exchange(k: number): string {
+    return this.conn.target.prefix + delayExchange(k)
+  }
+  readyExchange(): string {
+    return this.conn.target.prefix + READY_EXCHANGE
+  }
+
+  private fresh(): void {
+    if (this.generation === this.conn.generation) return
+    this.generation = this.conn.generation
+    this.declared = new Set()
+    this.exchangesReady = false
+  }
+
+  private workArgs(): Record<string, unknown> {
+    return this.conn.target.queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : { 'x-max-priority': 9 }
+  }
+
+  /** Declares the work, dead and pause queues of `queues` not yet declared on this connection. */
+  async queues(queues: readonly string[]): Promise<void> {
+    this.fresh()
+    const todo = [...new Set(queues)].filter((q) => !this.declared.has(q))
+    if (!todo.length) return
+    const ch = await this.conn.channel('admin')
+    await Promise.all(
+      todo.flatMap((q) => [
+        ch.assertQueue(this.work(q), { durable: true, arguments: this.workArgs() }),
+        ch.assertQueue(this.dead(q), { durable: true }),
+        ch.assertQueue(this.paused(q), { durable: true }),
+      ]),
+    )
+    for (const q of todo) {
+      this.declared.add(q)
+      this.known.add(q)
+    }
+  }
+
+  /** Declares the delay exchanges (shared) and the delay levels of `queues`. */
+  async delays(queues: readonly string[]): Promise<void> {
+    await this.queues(queues)
+    const todo = [...new Set(queues)].filter((q) => !this.declared.has(`${q}\0delay`))
+    if (!todo.length) return
+    const ch = await this.conn.channel('admin')
+    if (!this.exchangesReady) {
+      await this.declareExchanges(ch)
+      this.exchangesReady = true
+    }
+    const next = (k: number) => (k === 0 ? this.readyExchange() : this.exchange(k - 1))
+    await Promise.all(
+      todo.flatMap((q) => [
+        ch.bindQueue(this.work(q), this.readyExchange(), '', { 'x-match': 'all', 'celeriac-queue': q }),
+        ...Array.from({ length: LEVELS }, async (_, k) => {
+          await ch.assertQueue(this.level(q, k), { durable: true, arguments: levelArgs(k, next(k)) })
+          await ch.bindQueue(this.level(q, k), this.exchange(k), '', levelBinding(k, q))
+        }),
+      ]),
+    )
+    for (const q of todo) this.declared.add(`${q}\0delay`)
+  }
+
+  private async declareExchanges(ch: Channel): Promise<void> {
+    await ch.assertExchange(this.readyExchange(), 'headers', { durable: true })
+    await Promise.all(
+      Array.from({ length: LEVELS }, (_, k) =>
+        ch.assertExchange(this.exchange(k), 'headers', { durable: true }),
+      ),
+    )
+    await Promise.all(
+      Array.from({ length: LEVELS }, (_, k) =>
+        ch.bindExchange(
+          k === 0 ? this.readyExchange() : this.exchange(k - 1),
+          this.exchange(k),
+          '',
+          zeroBinding(k),
+        ),
+      ),
+    )
+  }
+}
