@@ -5,20 +5,22 @@
  * slow ({ delayMs }). Faults can be changed while a test runs. It wraps a real broker; nothing is
  * simulated but the fault.
  */
-import type {
-  BrokerCapabilities,
-  DeadJob,
-  DeadLetterItem,
-  Delivery,
-  LeaseRef,
-  ListDeadOptions,
-  OutgoingJob,
-  PruneDeadOptions,
-  PublishOptions,
-  PullBroker,
-  QueueStats,
-  ReserveOptions,
-  RetryItem,
+import {
+  isPullBroker,
+  type Broker,
+  type BrokerCapabilities,
+  type DeadJob,
+  type DeadLetterItem,
+  type Delivery,
+  type LeaseRef,
+  type ListDeadOptions,
+  type OutgoingJob,
+  type PruneDeadOptions,
+  type PublishOptions,
+  type PullBroker,
+  type QueueStats,
+  type ReserveOptions,
+  type RetryItem,
 } from '../../src/contracts/broker.js'
 import type { ConsumeOptions, Consumption } from '../../src/contracts/consumer.js'
 import { pullConsume } from '../../src/contracts/pull-consumer.js'
@@ -27,12 +29,16 @@ export type Fault = 'fail' | 'fail-after' | 'drop' | { readonly delayMs: number 
 type Method =
   'publish' | 'reserve' | 'ack' | 'extend' | 'release' | 'retry' | 'deadLetter' | 'replayDead' | 'pruneDead'
 
+/**
+ * Wraps a pull broker (its consumer is rebuilt on the wrapped `reserve`, so reserve faults apply)
+ * or a push broker (its own consumer; faults apply to the settle calls).
+ */
 export class FaultyBroker implements PullBroker {
   readonly faults = new Map<Method, Fault>()
   /** Calls made, by method. */
   readonly calls = new Map<Method, number>()
 
-  constructor(private readonly inner: PullBroker) {}
+  constructor(private readonly inner: Broker) {}
 
   get scheme(): string {
     return this.inner.scheme
@@ -59,7 +65,7 @@ export class FaultyBroker implements PullBroker {
     return this.inner.close()
   }
   consume(options: ConsumeOptions): Consumption {
-    return pullConsume(this, options)
+    return isPullBroker(this.inner) ? pullConsume(this, options) : this.inner.consume(options)
   }
   publish(jobs: readonly OutgoingJob[], options?: PublishOptions): Promise<void> {
     return this.call(
@@ -69,9 +75,12 @@ export class FaultyBroker implements PullBroker {
     )
   }
   reserve(queues: readonly string[], max: number, options: ReserveOptions): Promise<Delivery[]> {
+    const inner = this.inner
+    if (!isPullBroker(inner))
+      throw new Error(`the ${inner.scheme} broker is a push engine: it has no reserve`)
     return this.call(
       'reserve',
-      () => this.inner.reserve(queues, max, options),
+      () => inner.reserve(queues, max, options),
       () => [],
     )
   }

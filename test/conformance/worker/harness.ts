@@ -3,7 +3,6 @@
  * with the engine's broker wrapped in a FaultyBroker), all stopped and closed when the test ends.
  */
 import type { Backend } from '../../../src/contracts/backend.js'
-import { isPullBroker } from '../../../src/contracts/broker.js'
 import { BackendRegistry, createApp, type App, type AppOptions } from '../../../src/index.js'
 import { Worker, type WorkerOptions } from '../../../src/worker/index.js'
 import { it } from 'node:test'
@@ -64,10 +63,14 @@ export class Harness {
     const backend = await new BackendRegistry().build(this.url)
     this.backends.push(backend)
     await backend.connect()
-    if (!backend.broker || !isPullBroker(backend.broker) || !backend.results)
-      throw new Error(`${this.url}: no pull broker and result store to wrap`)
+    if (!backend.broker) throw new Error(`${this.url}: no broker to wrap`)
     const broker = new FaultyBroker(backend.broker)
-    const app = createApp({ broker, resultBackend: backend.results, coordination: this.url, ...options })
+    const app = createApp({
+      broker,
+      ...(backend.results ? { resultBackend: backend.results, coordination: this.url } : {}),
+      ...this.appOptions,
+      ...options,
+    })
     this.apps.push(app)
     return { app, broker }
   }
