@@ -6,9 +6,11 @@
 import { composeBackend, type BackendFactory } from '../../contracts/backend.js'
 import { PostgresBroker } from './broker.js'
 import { PgDatabase } from './database.js'
+import { PostgresResultStore } from './results.js'
 
 export { PostgresBroker } from './broker.js'
 export { PgDatabase, type Queryable } from './database.js'
+export { PostgresResultStore } from './results.js'
 export { SCHEMA_VERSION } from './migrations/index.js'
 
 /** One pool for the URL, shared by every part; the backend opens and closes it. */
@@ -18,6 +20,7 @@ export const backend: BackendFactory = (url) => {
     'postgres',
     {
       broker: new PostgresBroker(database),
+      results: new PostgresResultStore(database),
     },
     database,
   )
