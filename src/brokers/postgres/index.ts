@@ -5,10 +5,12 @@
  */
 import { composeBackend, type BackendFactory } from '../../contracts/backend.js'
 import { PostgresBroker } from './broker.js'
+import { PostgresCoordination } from './coordination.js'
 import { PgDatabase } from './database.js'
 import { PostgresResultStore } from './results.js'
 
 export { PostgresBroker } from './broker.js'
+export { PostgresCoordination } from './coordination.js'
 export { PgDatabase, type Queryable } from './database.js'
 export { PostgresResultStore } from './results.js'
 export { SCHEMA_VERSION } from './migrations/index.js'
@@ -21,6 +23,7 @@ export const backend: BackendFactory = (url) => {
     {
       broker: new PostgresBroker(database),
       results: new PostgresResultStore(database),
+      coordination: new PostgresCoordination(database),
     },
     database,
   )
