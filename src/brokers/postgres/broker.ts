@@ -167,13 +167,14 @@ export class PostgresBroker extends PgPart implements PullBroker {
     refs: readonly T[],
     text: string,
     extra: (items: T[]) => unknown[],
+    repeatable = false,
   ): Promise<boolean[]> {
     const db = this.ready()
     if (!refs.length) return []
     const { ids, seqs, fences, items } = refArrays(refs)
     if (!items.length) return refs.map(() => false)
     const { rows } = await db.run<RefRow>(text, [ids, seqs, fences, ...extra(items)])
-    return matched(refs, rows)
+    return matched(refs, rows, repeatable)
   }
 
   /** The throughput bucket and shard of a settle call, pruning old buckets when a new one starts. */
@@ -193,7 +194,7 @@ export class PostgresBroker extends PgPart implements PullBroker {
   }
 
   extend(refs: readonly LeaseRef[], leaseMs: number): Promise<boolean[]> {
-    return this.fenced(refs, EXTEND, () => [leaseMs])
+    return this.fenced(refs, EXTEND, () => [leaseMs], true)
   }
 
   release(refs: readonly LeaseRef[]): Promise<boolean[]> {

@@ -28,15 +28,19 @@ export function refArrays<T extends LeaseRef>(refs: readonly T[]) {
   return { ids, seqs, fences, items }
 }
 
-/** Answers per ref: true for the first occurrence of each ref that matched a row. */
+/**
+ * Answers per ref: true for the first occurrence of each ref that matched a row, or for every
+ * occurrence with `repeatable` (an extension leaves the lease live, so a repeat extends it again).
+ */
 export function matched(
   refs: readonly LeaseRef[],
   rows: readonly { id: string; seq: number; token: number }[],
+  repeatable = false,
 ): boolean[] {
   const key = (id: string, token: string) => {
     const i = token.indexOf(':')
     return `${id}\u0000${Number(token.slice(0, i))}:${Number(token.slice(i + 1))}`
   }
   const hit = new Set(rows.map((r) => key(r.id, tokenOf(r.seq, r.token))))
-  return refs.map((r) => hit.delete(key(r.id, r.token)))
+  return refs.map((r) => (repeatable ? hit.has(key(r.id, r.token)) : hit.delete(key(r.id, r.token))))
 }
