@@ -4,6 +4,7 @@ import type { BackendFactory } from './contracts/backend.js'
 const memory = async (): Promise<BackendFactory> => (await import('./brokers/memory/index.js')).backend
 const sqlite = async (): Promise<BackendFactory> => (await import('./brokers/sqlite/index.js')).backend
 const amqp = async (): Promise<BackendFactory> => (await import('./brokers/amqp/index.js')).backend
+const postgres = async (): Promise<BackendFactory> => (await import('./brokers/postgres/index.js')).backend
 const redis = async (): Promise<BackendFactory> => (await import('./brokers/redis/index.js')).backend
 
 export const BUILTIN_BACKENDS: Readonly<Record<string, () => Promise<BackendFactory>>> = {
@@ -17,4 +18,6 @@ export const BUILTIN_BACKENDS: Readonly<Record<string, () => Promise<BackendFact
   'rediss+sentinel': redis,
   amqp,
   amqps: amqp,
+  postgres,
+  postgresql: postgres,
 }

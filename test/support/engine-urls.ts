@@ -62,3 +62,34 @@ export function redisUrls(): EngineUrls {
     },
   }
 }
+
+export function postgresBaseUrl(): string {
+  return process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+}
+
+/**
+ * PostgreSQL (DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test): a schema per URL, each
+ * dropped with everything in it by cleanup. Pools are small, since a suite opens many at once.
+ */
+export function postgresUrls(): EngineUrls {
+  const base = postgresBaseUrl()
+  const schemas: string[] = []
+  return {
+    name: 'postgres',
+    url: () => {
+      const schema = `celeriac_test_${randomUUID().slice(0, 8)}`
+      schemas.push(schema)
+      return `${base}${base.includes('?') ? '&' : '?'}schema=${schema}&pool=3`
+    },
+    cleanup: async () => {
+      const { default: pg } = await import('pg')
+      const client = new pg.Client({ connectionString: base })
+      await client.connect()
+      try {
+        for (const s of schemas.splice(0)) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`)
+      } finally {
+        await client.end()
+      }
+    },
+  }
+}

@@ -1,0 +1,11 @@
+/**
+ * The numbered migrations of the PostgreSQL schema: entry n takes a schema at version n-1 to n.
+ * Each runs once, in the transaction that records the new version (see ../migrate.ts). A released
+ * migration is never edited; a change is a new file.
+ */
+import { SQL as SCHEMA_1 } from './0001-schema.js'
+
+export const MIGRATIONS: readonly string[] = [SCHEMA_1]
+
+/** The schema version this library writes and reads. */
+export const SCHEMA_VERSION = MIGRATIONS.length
