@@ -31,6 +31,12 @@ export interface OutgoingJob {
   readonly group?: string
   readonly uniqueKey?: string
   readonly limitKey?: string
+  /**
+   * The id was generated for this job by celeriac (a UUIDv7) and so cannot be live already: an
+   * idempotent engine may skip its check for it, and keep it out of any index it keeps for the
+   * check (Redis does: a live-id set costs memory per waiting job).
+   */
+  readonly generatedId?: boolean
 }
 
 /** A reference to one delivery of a job: its id and the fencing token of that delivery. */

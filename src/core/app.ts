@@ -248,6 +248,7 @@ export class App {
         body: encodeMessage(message, this.maxMessageBytes),
         availableAt,
         ...(message.group !== null ? { group: message.group } : {}),
+        ...(call.options?.id === undefined ? { generatedId: true } : {}),
       }
       results[i] = this.asyncResult<R>(message.id)
     }

@@ -86,8 +86,9 @@ export class Worker extends EventEmitter {
   private env!: ExecuteEnv
   /**
    * Deliveries this worker holds a lease on: buffered, running, or finished but not yet settled.
-   * Their number never exceeds the consumer's credit (concurrency + prefetch): credit comes back
-   * only when an outcome is settled, so a worker that cannot settle stops receiving.
+   * Credit (concurrency + prefetch) comes back when a task finishes while at most as many
+   * outcomes wait to be written, and only when written beyond that: a worker that cannot settle
+   * stops receiving, holding at most twice its credit.
    */
   private readonly held = new Map<string, Delivery>()
   private readonly buffer: Delivery[] = []
@@ -140,6 +141,14 @@ export class Worker extends EventEmitter {
   /** Task name and start time of running deliveries, by token (only while events are on). */
   private readonly startedRuns = new Map<string, { task: string; at: number }>()
   private eventBeat: NodeJS.Timeout | null = null
+  /** Finished deliveries whose outcome is not written yet, by token. */
+  private readonly unsettled = new Set<string>()
+  /** Of those, the ones whose credit is given back only when written (past the window). */
+  private readonly owed = new Set<string>()
+  /** How many outcomes may wait to be written while the worker keeps receiving. */
+  private get settleWindow(): number {
+    return this.concurrency + this.prefetch
+  }
 
   get stats(): WorkerStats {
     return { ...this.counts, running: this.running, buffered: this.buffer.length }
@@ -258,6 +267,12 @@ export class Worker extends EventEmitter {
       this.running--
       if (this.held.has(d.token)) {
         this.tally(outcome)
+        // The slot's credit comes back now while few outcomes wait to be written, so reserving
+        // overlaps settling; past the window it waits for the write (backpressure).
+        if (this.unsettled.size < this.settleWindow) {
+          if (this.consuming) this.consumption?.grant(1)
+        } else this.owed.add(d.token)
+        this.unsettled.add(d.token)
         this.settler.add(outcome)
       } else {
         // Handed back at the end of the shutdown grace: another worker runs it again, and what
@@ -300,7 +315,8 @@ export class Worker extends EventEmitter {
 
   private settled(o: Outcome, live: boolean): void {
     this.held.delete(o.delivery.token)
-    if (this.consuming) this.consumption?.grant(1)
+    this.unsettled.delete(o.delivery.token)
+    if (this.owed.delete(o.delivery.token) && this.consuming) this.consumption?.grant(1)
     if (this.events) this.outcomeEvent(o, live)
     if (!live) {
       this.counts.stale++

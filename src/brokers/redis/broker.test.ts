@@ -32,6 +32,26 @@ describe('redis broker', () => {
     await raw.quit()
   })
 
+  it('keeps generated ids out of the live-id set (they cannot repeat); chosen ids are checked', async () => {
+    const b = await open()
+    const queue = q()
+    const [gen] = jobs(queue, 1, { generatedId: true })
+    const [chosen] = jobs(queue, 1)
+    const [genDelayed] = jobs(queue, 1, { generatedId: true, availableAt: Date.now() + 60_000 })
+    await b.publish([gen!, chosen!, genDelayed!])
+    const ids = `{${prefix}:${queue}}:ids`
+    assert.deepEqual(await raw.smembers(ids), [chosen!.id])
+    await b.publish([{ ...chosen!, body: 'again' }])
+    const got = await b.reserve([queue], 10, { leaseMs: 60_000 })
+    assert.deepEqual(
+      got.map((d) => d.id).sort(),
+      [gen!.id, chosen!.id].sort(),
+      'the chosen id was not stored twice',
+    )
+    assert.deepEqual(await b.ack(got), [true, true])
+    assert.equal(await raw.scard(ids), 0)
+  })
+
   it('keeps every key of a queue under one hash tag, with the prefix from the URL', async () => {
     const b = await open()
     const queue = q()

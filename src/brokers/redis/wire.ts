@@ -31,18 +31,26 @@ export function entry(deliveries: number, id: string, body: string): string {
  */
 export function publishArgs(jobs: readonly OutgoingJob[], now: number): (string | number)[] {
   const ready: string[][] = Array.from({ length: PRIORITIES }, () => [])
+  const readyFlags: string[][] = Array.from({ length: PRIORITIES }, () => [])
   const delayed: (string | number)[] = []
+  let delayedFlags = ''
   const seen = new Set<string>()
   for (const j of jobs) {
     if (seen.has(j.id)) continue
     seen.add(j.id)
     const p = clampPriority(j.priority)
     const e = entry(0, j.id, j.body)
-    if (j.availableAt !== undefined && j.availableAt > now)
+    const flag = j.generatedId ? '1' : '0'
+    if (j.availableAt !== undefined && j.availableAt > now) {
       delayed.push(Math.ceil(j.availableAt), `${p}:${e}`)
-    else ready[p]!.push(e)
+      delayedFlags += flag
+    } else {
+      ready[p]!.push(e)
+      readyFlags[p]!.push(flag)
+    }
   }
   const args: (string | number)[] = ready.map((r) => r.length)
+  args.push(readyFlags.map((f) => f.join('')).join('') + delayedFlags)
   for (const r of ready) for (const e of r) args.push(e)
   for (const d of delayed) args.push(d)
   return args

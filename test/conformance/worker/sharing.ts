@@ -113,7 +113,7 @@ export function sharingTests(target: WorkerTarget): void {
 
   check(
     target,
-    'backpressure: while acks fail, a worker holds at most concurrency + prefetch jobs',
+    'backpressure: while acks fail, a worker holds at most twice concurrency + prefetch jobs',
     async (h) => {
       const { app, broker } = await h.faultyApp()
       const t = app.task('quick', (_ctx, i: number) => i)
@@ -123,7 +123,8 @@ export function sharingTests(target: WorkerTarget): void {
       let most = 0
       for (let end = Date.now() + 600; Date.now() < end; await sleep(10))
         most = Math.max(most, w.stats.received)
-      assert.ok(most <= 4, `received ${most} while acks failed`)
+      // Credit: concurrency + prefetch (4), and as many finished ones waiting to be written.
+      assert.ok(most <= 8, `received ${most} while acks failed`)
       assert.ok(broker.calls.get('ack')! >= 1, 'acks were tried')
       broker.faults.delete('ack')
       const values = await Promise.all(sent.map((r) => r.get({ timeout: 10_000 })))

@@ -9,7 +9,10 @@
   KEYS[14]     the queue's counter                 {p:q}:seq   (send tags of delayed jobs)
 
   ARGV[1..10]  how many ready entries of priority 0..9 follow, in that order
-  ARGV[11..]   the ready entries ("<deliveries>:<bytes of id>:<id><body>"), grouped by priority,
+  ARGV[11]     one character per job below, in order: "1" when its id was generated for it by
+               celeriac (it cannot be live: no check, and it stays out of the live-id set, which
+               costs memory per waiting job), "0" when the caller chose it (checked and indexed)
+  ARGV[12..]   the ready entries ("<deliveries>:<bytes of id>:<id><body>"), grouped by priority,
                then (score, "<priority>:<entry>") pairs for delayed jobs; the client checked
                their ids (1..9999 bytes) and kept the first of each id only
 
@@ -25,7 +28,16 @@
 --- @include "entry"
 --- @include "wake"
 
-local pos = 11
+local flags = ARGV[11]
+local k = 0
+-- Whether the next job is new: a generated id, or a chosen one not live yet (then indexed).
+local function is_new(id)
+  k = k + 1
+  if string.byte(flags, k) == 49 then return true end
+  return redis.call('SADD', KEYS[13], id) == 1
+end
+
+local pos = 12
 local ready = 0
 for p = 0, 9 do
   local c = tonumber(ARGV[p + 1])
@@ -33,7 +45,7 @@ for p = 0, 9 do
     local fresh = {}
     for i = pos, pos + c - 1 do
       local _, id = check_entry(ARGV[i])
-      if redis.call('SADD', KEYS[13], id) == 1 then fresh[#fresh + 1] = ARGV[i] end
+      if is_new(id) then fresh[#fresh + 1] = ARGV[i] end
     end
     if #fresh > 0 then
       call_range('RPUSH', KEYS[p + 1], fresh, 1, #fresh)
@@ -45,7 +57,7 @@ end
 local delayed, soonest = {}, nil
 for i = pos, #ARGV, 2 do
   local _, id = check_entry(string.sub(ARGV[i + 1], 3))
-  if redis.call('SADD', KEYS[13], id) == 1 then
+  if is_new(id) then
     delayed[#delayed + 1] = ARGV[i]
     delayed[#delayed + 1] = ARGV[i + 1]
     local at = tonumber(ARGV[i])
