@@ -18,6 +18,13 @@ import { createLogger, type Logger } from './logger.js'
 import { OutageLog } from './outage.js'
 import { Settler, type Outcome } from './settle.js'
 
+/**
+ * Finished outcomes a worker may hold unwritten while it keeps receiving, in units of its credit:
+ * the Settler writes up to four batches at once, so four credits' worth keeps it busy while the
+ * next reservations arrive.
+ */
+const SETTLE_WINDOW = 4
+
 export interface WorkerOptions {
   /** Tasks run at once (default: the number of CPUs, as in Celery). */
   readonly concurrency?: number
@@ -147,7 +154,7 @@ export class Worker extends EventEmitter {
   private readonly owed = new Set<string>()
   /** How many outcomes may wait to be written while the worker keeps receiving. */
   private get settleWindow(): number {
-    return this.concurrency + this.prefetch
+    return SETTLE_WINDOW * (this.concurrency + this.prefetch)
   }
 
   get stats(): WorkerStats {

@@ -30,11 +30,14 @@
 
 local flags = ARGV[11]
 local k = 0
--- Whether the next job is new: a generated id, or a chosen one not live yet (then indexed).
-local function is_new(id)
+-- Whether the next job is new: a generated id, or a chosen one not live yet (then indexed). The
+-- entries were framed by this broker's client (ids 1..9999 bytes), so a chosen id is read without
+-- copying the body, and a generated one is not read at all.
+local function is_new(e)
   k = k + 1
   if string.byte(flags, k) == 49 then return true end
-  return redis.call('SADD', KEYS[13], id) == 1
+  local ls, at = string.match(e, '^%d+:(%d+):()')
+  return redis.call('SADD', KEYS[13], string.sub(e, at, at + tonumber(ls) - 1)) == 1
 end
 
 local pos = 12
@@ -44,8 +47,7 @@ for p = 0, 9 do
   if c > 0 then
     local fresh = {}
     for i = pos, pos + c - 1 do
-      local _, id = check_entry(ARGV[i])
-      if is_new(id) then fresh[#fresh + 1] = ARGV[i] end
+      if is_new(ARGV[i]) then fresh[#fresh + 1] = ARGV[i] end
     end
     if #fresh > 0 then
       call_range('RPUSH', KEYS[p + 1], fresh, 1, #fresh)
@@ -56,8 +58,7 @@ for p = 0, 9 do
 end
 local delayed, soonest = {}, nil
 for i = pos, #ARGV, 2 do
-  local _, id = check_entry(string.sub(ARGV[i + 1], 3))
-  if is_new(id) then
+  if is_new(string.sub(ARGV[i + 1], 3)) then
     delayed[#delayed + 1] = ARGV[i]
     delayed[#delayed + 1] = ARGV[i + 1]
     local at = tonumber(ARGV[i])
