@@ -45,7 +45,7 @@ const services: Service[] = [
   },
   {
     name: 'worker',
-    args: ['bin/celeriac.js', 'worker', '-A', `${EXAMPLE}/tasks.ts`, '-c', '4'],
+    args: ['bin/celeriac.js', 'worker', '-A', `${EXAMPLE}/tasks.ts`, '-c', '4', '--log-tasks'],
     ready: /ready\./,
     child: null,
     exited: null,

@@ -76,6 +76,8 @@ program
   )
   .option('-n, --hostname <name>', 'worker name (%h is the host name)')
   .option('-E, --events', 'send task and worker events to the event log (celeriac events, the dashboard)')
+  .option('--log-tasks', 'one info line per succeeded task (default: when stdout is a terminal)')
+  .option('--no-log-tasks', 'no line per succeeded task')
   .option('--no-banner', 'do not print the start banner')
   .action(async (flags) => {
     const g = globals()

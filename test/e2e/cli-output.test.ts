@@ -113,4 +113,28 @@ describe('CLI output', () => {
       .map((e) => e.type)
     assert.deepEqual(types, ['task-received', 'task-started', 'task-succeeded'])
   })
+
+  it('logs one line per succeeded task with --log-tasks; not by default off a terminal', async () => {
+    const ldb = join(dir, 'log.db')
+    const lenv = { CELERIAC_BROKER: `sqlite://${ldb}` }
+    for (const [args, expected] of [
+      [['--log-tasks'], true],
+      [[], false],
+    ] as const) {
+      const w = worker(ldb, [...args])
+      procs.push(w)
+      await w.waitFor(/ready/)
+      const r = await cli(['-A', FIXTURE, 'call', 'add', '--args', '[1,1]', '--wait', '10s'], lenv)
+      assert.equal(r.code, 0, r.out)
+      const id = r.out.trim().split('\n')[0]!
+      w.kill('SIGTERM')
+      await w.exited()
+      const line = w
+        .output()
+        .split('\n')
+        .find((l) => l.includes('task succeeded') && l.includes(id))
+      assert.equal(line !== undefined, expected, w.output())
+      if (line) assert.match(line, /"task":"add".*"state":"SUCCESS".*"ms":\d+/)
+    }
+  })
 })
