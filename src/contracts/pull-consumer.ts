@@ -47,8 +47,13 @@ export function pullConsume(broker: PullConsumer, options: ConsumeOptions): Cons
         // Short and capped: consuming resumes within a second or two of the engine's return.
         errorDelay = Math.min(Math.max(errorDelay * 2, 100), 2000)
         await new Promise<void>((r) => {
-          const t = setTimeout(r, errorDelay)
-          stopReserving.signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true })
+          const done = () => {
+            clearTimeout(t)
+            stopReserving.signal.removeEventListener('abort', done)
+            r()
+          }
+          const t = setTimeout(done, errorDelay)
+          stopReserving.signal.addEventListener('abort', done, { once: true })
         })
         continue
       }

@@ -3,6 +3,7 @@
  * by SHA (scripts/*.lua); a batch costs one round trip: one script call per queue, several queues
  * pipelined. The key layout and its reasons are in README.md.
  */
+import { setMaxListeners } from 'node:events'
 import { oldestBucket, ratePerSecond } from '../../core/throughput.js'
 import type {
   BrokerCapabilities,
@@ -55,6 +56,11 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 /** Dead jobs moved per script call by replayDead() without ids. */
 const REPLAY_CHUNK = 1000
 
+function unlimited(c: AbortController): AbortController {
+  setMaxListeners(0, c.signal)
+  return c
+}
+
 export class RedisBroker implements PullBroker {
   readonly scheme: string
   readonly capabilities: BrokerCapabilities = {
@@ -73,7 +79,8 @@ export class RedisBroker implements PullBroker {
   private readonly promoteLimit: number
   private isOpen = false
   /** Aborted by close(): ends this broker's blocking waits even when the connection is shared. */
-  private closing = new AbortController()
+  // Every wait of this client listens on it: as many listeners as waits, not a leak.
+  private closing = unlimited(new AbortController())
   private offReconnect: (() => void) | null = null
   private readonly queueKeys = new Map<string, QueueKeys>()
   /** Queues this client has added to the registry since it (re)connected. */
@@ -97,7 +104,7 @@ export class RedisBroker implements PullBroker {
     await this.conn.connect()
     if (this.isOpen) return
     this.isOpen = true
-    this.closing = new AbortController()
+    this.closing = unlimited(new AbortController())
     this.offReconnect = this.conn.onReconnect(() => this.registered.clear())
   }
 

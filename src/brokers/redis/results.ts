@@ -5,6 +5,7 @@
  * keeps ready states and publishes them on a channel named like the key; wait() subscribes to it
  * on one shared subscriber connection.
  */
+import { setMaxListeners } from 'node:events'
 import type { ForgetOptions, ResultRecord, ResultStore, WaitOptions } from '../../contracts/result-store.js'
 import { BrokerError } from '../../core/errors.js'
 import { isReady } from '../../core/states.js'
@@ -14,6 +15,11 @@ import { resultKey, type RedisTarget } from './keys.js'
 import { forgetResults, setResults } from './scripts.generated.js'
 import { connectionOf, type RedisConnection } from './shared.js'
 
+function unlimited(c: AbortController): AbortController {
+  setMaxListeners(0, c.signal)
+  return c
+}
+
 export class RedisResultStore implements ResultStore {
   readonly scheme: string
   readonly prefix: string
@@ -22,7 +28,8 @@ export class RedisResultStore implements ResultStore {
   private readonly ownsConnection: boolean
   private isOpen = false
   /** Aborted by close(): ends this store's waits even when the connection is shared. */
-  private closing = new AbortController()
+  // Every wait of this client listens on it: as many listeners as waits, not a leak.
+  private closing = unlimited(new AbortController())
 
   /** `new RedisResultStore(url)` opens connections of its own; the backend passes a shared one. */
   constructor(url: string | RedisConnection) {
@@ -36,7 +43,7 @@ export class RedisResultStore implements ResultStore {
 
   async connect(): Promise<void> {
     await this.conn.connect()
-    if (!this.isOpen) this.closing = new AbortController()
+    if (!this.isOpen) this.closing = unlimited(new AbortController())
     this.isOpen = true
   }
 
