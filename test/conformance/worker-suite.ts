@@ -6,6 +6,7 @@
  * different to the engine). The parts live in worker/.
  */
 import { describe } from 'node:test'
+import { lostReplyTests } from './worker/lost-replies.js'
 import { runningTests } from './worker/running.js'
 import { sharingTests } from './worker/sharing.js'
 import type { WorkerTarget } from './worker/harness.js'
@@ -16,5 +17,6 @@ export function workerConformance(target: WorkerTarget): void {
   describe(`worker conformance: ${target.name}`, () => {
     describe('running tasks', () => runningTests(target))
     describe('several workers, faults and shutdown', () => sharingTests(target))
+    describe('replies lost after a call applied', () => lostReplyTests(target))
   })
 }
