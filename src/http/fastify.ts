@@ -10,24 +10,7 @@ import { holdToDeadline, type HeldServer } from './server.js'
 import { answerSegment, DEFAULT_STATUS_PREFIX, type TaskStatusOptions } from './status.js'
 import { rawPath } from './task-id.js'
 
-export {
-  BackgroundRunner,
-  BackgroundTasks,
-  consoleLogger,
-  type BackgroundLogger,
-  type BackgroundOptions,
-} from './background.js'
-export {
-  InvalidTaskIdError,
-  MAX_TASK_ID_LENGTH,
-  taskStatus,
-  toJsonSafe,
-  type TaskStatusAnswer,
-  type TaskStatusBody,
-  type TaskStatusOptions,
-  type TaskStatusProblem,
-} from './status.js'
-export type { ShutdownReport } from './shutdown.js'
+export * from './shared-exports.js'
 
 declare module 'fastify' {
   interface FastifyRequest {

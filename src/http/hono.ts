@@ -13,25 +13,8 @@ import { withShutdown, type ShutdownHelpers } from './server.js'
 import { answerSegment, normalizePrefix, type TaskStatusOptions } from './status.js'
 import { rawPath } from './task-id.js'
 
-export {
-  BackgroundRunner,
-  BackgroundTasks,
-  consoleLogger,
-  type BackgroundLogger,
-  type BackgroundOptions,
-} from './background.js'
+export * from './shared-exports.js'
 export { closeServer, type ClosableServer } from './server.js'
-export type { ShutdownReport } from './shutdown.js'
-export {
-  InvalidTaskIdError,
-  MAX_TASK_ID_LENGTH,
-  taskStatus,
-  toJsonSafe,
-  type TaskStatusAnswer,
-  type TaskStatusBody,
-  type TaskStatusOptions,
-  type TaskStatusProblem,
-} from './status.js'
 
 declare module 'hono' {
   interface ContextVariableMap {
