@@ -12,17 +12,9 @@ import type { Redis } from 'ioredis'
 import type { RedisBroker } from '../src/brokers/redis/broker.js'
 import { QueueKeys } from '../src/brokers/redis/keys.js'
 
-/** A small seeded generator (mulberry32), so a failing seed can be run again. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { rng } from './prng.js'
+
+export { rng }
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!
 const int = (r: () => number, n: number) => Math.floor(r() * n)
