@@ -4,6 +4,7 @@
  * directory, so `npm run demo` and `celeriac worker -A examples/users-api/tasks.ts` agree.
  */
 import { join, resolve } from 'node:path'
+import { sqlitePath } from 'celeriac/sqlite'
 
 const here = import.meta.dirname
 
@@ -24,16 +25,23 @@ function port(name: string, fallback: number): number {
 /** Where the SQLite files of the example live unless told otherwise. */
 export const DATA_DIR = resolve(env('DATA_DIR') ?? join(here, 'data'))
 
+/** The broker: $CELERIAC_BROKER, else an embedded SQLite file. */
+const broker = env('CELERIAC_BROKER') ?? `sqlite://${join(DATA_DIR, 'celeriac.db')}`
+/** The broker's file when it is SQLite: the users live there too unless $USERS_DB says otherwise. */
+const brokerFile = /^sqlite:\/\//i.test(broker) ? sqlitePath(broker) : undefined
+const usersDb = resolve(env('USERS_DB') ?? brokerFile ?? join(DATA_DIR, 'users.db'))
+
 export const config = {
   /** API host and port ($HOST, $PORT). */
   host: env('HOST') ?? '127.0.0.1',
   port: port('PORT', 3000),
-  /** The users database, a SQLite file apart from the queue's ($USERS_DB). */
-  usersDb: resolve(env('USERS_DB') ?? join(DATA_DIR, 'users.db')),
+  /** The users database ($USERS_DB): the broker's file when it is SQLite, else data/users.db. */
+  usersDb,
+  /** The users share the broker's file, so the welcome task is sent inside the insert's transaction. */
+  usersInBrokerFile: usersDb === brokerFile,
   /** One JSON line per audited event, written by the in-request background task ($AUDIT_LOG). */
   auditLog: resolve(env('AUDIT_LOG') ?? join(DATA_DIR, 'audit.log')),
-  /** The broker: $CELERIAC_BROKER, else an embedded SQLite file beside the users database. */
-  broker: env('CELERIAC_BROKER') ?? `sqlite://${join(DATA_DIR, 'celeriac.db')}`,
+  broker,
   /** The SMTP sink listens here ($SMTP_HOST, $SMTP_PORT) and stores mails in $MAIL_DIR. */
   smtpHost: env('SMTP_HOST') ?? '127.0.0.1',
   smtpPort: port('SMTP_PORT', 2525),

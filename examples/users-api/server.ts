@@ -61,6 +61,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   })
   await server.register(backgroundTasks, { shutdownTimeout: '10s' })
   await server.register(taskStatusRoutes, { app })
+  // Connected before the first request: a send inside our transaction needs the broker's tables,
+  // and connecting needs the write lock that transaction would be holding.
+  await app.broker()
 
   // Runs in this process after the response has been sent; not durable, unlike a task.
   async function audit(event: string, userId: number, email: string): Promise<void> {
@@ -99,16 +102,19 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   server.post('/users', async (req, reply) => {
     const parsed = NewUser.safeParse(req.body)
     if (!parsed.success) return reply.code(400).send(invalidBody(parsed.error))
-    let user
+    let created
     try {
-      user = users.create(parsed.data)
+      // Inside the insert's transaction when the users share the broker's SQLite file.
+      created = await users.create(parsed.data, (u, transaction) =>
+        sendWelcome.applyAsync([u.email, u.name], transaction ? { transaction } : undefined),
+      )
     } catch (err) {
       if (err instanceof DuplicateEmailError)
         return reply.code(409).send({ error: 'duplicate email', field: 'email', message: err.message })
       throw err
     }
+    const { user, sent: welcome } = created
     req.background.add(audit, 'user.created', user.id, user.email)
-    const welcome = await sendWelcome.delay(user.email, user.name)
     return reply
       .code(201)
       .header('location', `/users/${user.id}`)
@@ -117,7 +123,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 
   server.get('/users/:id', async (req, reply) => {
     const { id } = req.params as { id: string }
-    const user = /^\d{1,15}$/.test(id) ? users.get(Number(id)) : undefined
+    const user = /^\d{1,15}$/.test(id) ? await users.get(Number(id)) : undefined
     if (!user) return reply.code(404).send({ error: 'not found', message: `no user with id ${id}` })
     return user
   })
@@ -139,7 +145,7 @@ function logger(): FastifyServerOptions['logger'] {
 }
 
 async function main(): Promise<void> {
-  const users = openUsersDb(config.usersDb)
+  const users = openUsersDb(config.usersDb, { transactional: config.usersInBrokerFile })
   const server = await buildServer({ users, logger: logger() })
   try {
     await server.listen({ host: config.host, port: config.port })

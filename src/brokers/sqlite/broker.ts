@@ -17,6 +17,7 @@ import type {
   ListDeadOptions,
   OutgoingJob,
   PruneDeadOptions,
+  PublishOptions,
   PullBroker,
   QueueStats,
   ReserveOptions,
@@ -27,11 +28,9 @@ import { pullConsume } from '../../contracts/pull-consumer.js'
 import { bucketOf, oldestBucket, ratePerSecond } from '../../core/throughput.js'
 import type { Db, SqliteDatabase } from './database.js'
 import { DeadLetters } from './dead-letters.js'
+import { callerConnection, DELAYED, insertJob, publishInCallerTransaction, READY } from './enqueue.js'
 import { SqlitePart } from './part.js'
 import { prepareStatements, type Statements } from './statements.js'
-
-const READY = 0
-const DELAYED = 1
 
 interface Row {
   seq: number
@@ -63,7 +62,7 @@ export class SqliteBroker extends SqlitePart<Prepared> implements PullBroker {
     crossQueueOrder: 'age',
     leases: 'timed',
     blockingReserve: false,
-    transactionalPublish: false,
+    transactionalPublish: true,
     idempotentPublish: true,
   }
   private readonly seenQueues = new Set<string>()
@@ -80,15 +79,7 @@ export class SqliteBroker extends SqlitePart<Prepared> implements PullBroker {
     const publishTx = db.transaction((jobs: readonly OutgoingJob[], now: number) => {
       const added: string[] = []
       for (const j of jobs) {
-        const delayed = j.availableAt !== undefined && j.availableAt > now
-        st.insert.run(
-          j.id,
-          j.queue,
-          j.priority,
-          delayed ? DELAYED : READY,
-          delayed ? j.availableAt : 0,
-          j.body,
-        )
+        insertJob(st, j, now)
         if (!this.seenQueues.has(j.queue) && !added.includes(j.queue)) {
           st.addQueue.run(j.queue)
           added.push(j.queue)
@@ -123,7 +114,16 @@ export class SqliteBroker extends SqlitePart<Prepared> implements PullBroker {
     return { ...st, publishTx, reserveTx }
   }
 
-  async publish(jobs: readonly OutgoingJob[]): Promise<void> {
+  async publish(jobs: readonly OutgoingJob[], options?: PublishOptions): Promise<void> {
+    if (options?.transaction !== undefined) {
+      // Throws unless connected: the schema the caller's statements need exists only then.
+      void this.st
+      // Checked even for an empty batch: a wrong connection is a bug either way.
+      const db = callerConnection(options.transaction, this.path, this.database.db)
+      if (jobs.length) publishInCallerTransaction(db, jobs, Date.now())
+      // Queues are not remembered in seenQueues: the caller may still roll them back.
+      return
+    }
     if (jobs.length === 0) return
     const added = await this.database.write(this.st.publishTx, jobs, Date.now())
     // Remembered only once committed, so a failed publish cannot leave a queue unregistered.

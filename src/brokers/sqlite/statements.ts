@@ -4,12 +4,19 @@ import type { Db } from './database.js'
 
 export type Statement = BetterSqlite3.Statement<unknown[]>
 
-export function prepareStatements(db: Db): Statements {
+/** What an enqueue runs; also prepared on a caller's connection (enqueue.ts). */
+export function prepareEnqueue(db: Db): Record<'insert' | 'addQueue', Statement> {
   return {
     insert: db.prepare(
       'INSERT OR IGNORE INTO celeriac_jobs (id, queue, priority, state, available_at, body) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     addQueue: db.prepare('INSERT OR IGNORE INTO celeriac_queues (name) VALUES (?)'),
+  }
+}
+
+export function prepareStatements(db: Db): Statements {
+  return {
+    ...prepareEnqueue(db),
     // Due delayed jobs of a queue become ready at the back of their priority, in the order they
     // came due: they take new seqs above every existing one (found through celeriac_jobs_due).
     promoteDue: db.prepare(
