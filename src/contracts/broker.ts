@@ -143,7 +143,7 @@ export interface BrokerCapabilities {
   readonly leases: 'timed' | 'connection'
   /** `reserve` with waitMs is woken by the engine, not by polling. */
   readonly blockingReserve: boolean
-  /** Enqueue can join a transaction the caller holds (PostgreSQL). */
+  /** Enqueue can join a transaction the caller holds (PostgreSQL: a pg client; SQLite: a better-sqlite3 connection on the broker's file). */
   readonly transactionalPublish: boolean
   /**
    * `publish` skips a job whose id is live in the broker (waiting, delayed or active), so a
