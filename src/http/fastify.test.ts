@@ -9,13 +9,13 @@ import {
   type ScenarioRoute,
 } from '../../test/support/http-scenarios.js'
 import type { BackgroundOptions } from './background.js'
-import { backgroundTasks, taskStatusRoutes } from './fastify.js'
+import { backgroundTasks, taskStatusFrameworkErrors, taskStatusRoutes } from './fastify.js'
 
 async function listen(
   options: BackgroundOptions,
   build: (server: FastifyInstance) => void | Promise<void>,
 ): Promise<RunningServer> {
-  const server = Fastify()
+  const server = Fastify({ frameworkErrors: taskStatusFrameworkErrors(['/tasks', '/api/jobs']) })
   await server.register(backgroundTasks, options)
   await build(server)
   await server.listen({ port: 0, host: '127.0.0.1' })
@@ -50,7 +50,7 @@ const fastify: HttpTarget = {
       await s.register(taskStatusRoutes, { ...options, app, prefix: '/api/jobs' })
     }),
   header: (req, name) => (req as FastifyRequest).headers[name] as string | undefined,
-  malformedEscapeCode: 'FST_ERR_BAD_URL',
+  malformedEscapeCode: 'INVALID_TASK_ID',
   sigterm: {
     heading: '### Fastify',
     script: (handler, src) => `

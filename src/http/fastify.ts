@@ -3,12 +3,17 @@
  * route, as Fastify plugins. Fastify is an optional peer dependency and only its types are
  * imported here.
  */
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { App } from '../core/app.js'
 import { BackgroundRunner, BackgroundTasks, consoleLogger, type BackgroundOptions } from './background.js'
 import { holdToDeadline, type HeldServer } from './server.js'
-import { answerSegment, DEFAULT_STATUS_PREFIX, type TaskStatusOptions } from './status.js'
-import { rawPath } from './task-id.js'
+import {
+  answerSegment,
+  DEFAULT_STATUS_PREFIX,
+  invalidSegmentAnswer,
+  type TaskStatusOptions,
+} from './status.js'
+import { normalizePrefix, rawPath } from './task-id.js'
 
 export * from './shared-exports.js'
 
@@ -129,5 +134,33 @@ function safeDecode(raw: string): string {
     return decodeURIComponent(raw)
   } catch {
     return raw
+  }
+}
+
+/**
+ * Fastify's `frameworkErrors` option for apps that mount the status routes: Fastify refuses a URL
+ * with a malformed %-escape before any route or hook runs, so without it `/tasks/%zz` gets
+ * Fastify's own 400 rather than the one Hono and Express give. Other framework errors keep
+ * Fastify's answer.
+ *
+ * @example
+ * const server = Fastify({ frameworkErrors: taskStatusFrameworkErrors() })
+ * await server.register(taskStatusRoutes, { app })
+ */
+export function taskStatusFrameworkErrors(
+  prefixes: readonly string[] = [DEFAULT_STATUS_PREFIX],
+): (error: FastifyError, req: FastifyRequest, reply: FastifyReply) => void {
+  const bases = prefixes.map((p) => `${normalizePrefix(p)}/`)
+  return (error, req, reply) => {
+    if (error.code === 'FST_ERR_BAD_URL') {
+      const path = rawPath(req.raw.url ?? '')
+      const base = bases.find((b) => path.startsWith(b) && !path.slice(b.length).includes('/'))
+      const answer = base === undefined ? null : invalidSegmentAnswer(path.slice(base.length))
+      if (answer) {
+        void reply.code(answer.status).headers(answer.headers).send(answer.json)
+        return
+      }
+    }
+    void reply.code(error.statusCode ?? 400).send(error)
   }
 }

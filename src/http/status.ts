@@ -210,6 +210,16 @@ export async function taskStatus<Req>(
 }
 
 /**
+ * The 400 for a raw last path segment that is not a task id (a malformed escape, say), or null
+ * when it is one or is not the route's: for answers given before any route runs (Fastify's
+ * `frameworkErrors`).
+ */
+export function invalidSegmentAnswer(raw: string): TaskStatusAnswer | null {
+  const parsed = parseIdSegment(raw)
+  return parsed.kind === 'invalid' ? invalid(parsed.error) : null
+}
+
+/**
  * The route's answer for a raw (still percent-encoded) last path segment, or null when the URL is
  * not the route's (the framework answers its 404). The integrations call this, not `taskStatus`,
  * so that they all read ids from URLs the same way (see `parseIdSegment`).
