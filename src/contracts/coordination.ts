@@ -85,7 +85,8 @@ export interface Coordination {
 
   /**
    * Takes `n` tokens from the bucket `key`. Returns 0 when they were taken, otherwise how many
-   * ms until they would be there (and takes nothing).
+   * ms until they would be there (and takes nothing). `n` of 0 or less takes nothing and returns
+   * 0; a spec that is not positive, or more tokens than the burst, is refused (`checkTake`).
    */
   take(key: string, n: number, spec: BucketSpec): Promise<number>
 
@@ -101,4 +102,18 @@ export interface Coordination {
    * subscribed (a broadcast after that is received); the returned function unsubscribes.
    */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>
+}
+
+/**
+ * Checks a `take` call the same way on every engine, and gives the bucket's burst. Throws for a
+ * spec whose rate or period is not positive, and for more tokens than the bucket can ever hold
+ * (no wait would ever make them available, and a caller retrying on a wait would spin for ever).
+ */
+export function checkTake(key: string, n: number, spec: BucketSpec): number {
+  const burst = spec.burst ?? spec.rate
+  if (!(spec.rate > 0 && spec.perMs > 0 && burst > 0))
+    throw new RangeError(`token bucket "${key}": rate, perMs and burst must be positive`)
+  if (n > burst)
+    throw new RangeError(`token bucket "${key}": cannot take ${n} tokens at once, it holds at most ${burst}`)
+  return burst
 }

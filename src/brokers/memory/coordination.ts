@@ -13,6 +13,7 @@ import type {
   Lock,
   LoggedEvent,
 } from '../../contracts/coordination.js'
+import { checkTake } from '../../contracts/coordination.js'
 
 interface Held {
   owner: string
@@ -138,13 +139,12 @@ export class MemoryCoordination implements Coordination {
   }
 
   async take(key: string, n: number, spec: BucketSpec): Promise<number> {
+    const burst = checkTake(key, n, spec)
+    if (n <= 0) return 0
     const now = this.now()
-    const burst = spec.burst ?? spec.rate
     const perMsRate = spec.rate / spec.perMs
     const b = this.state.buckets.get(key)
     const tokens = b ? Math.min(burst, b.tokens + (now - b.at) * perMsRate) : burst
-    // More than the bucket ever holds: no wait makes it possible.
-    if (n > burst) return Infinity
     if (tokens < n) return Math.max(1, Math.ceil((n - tokens) / perMsRate))
     const left = tokens - n
     this.state.buckets.set(key, { tokens: left, at: now, fullAt: now + (burst - left) / perMsRate })

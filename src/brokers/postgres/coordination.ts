@@ -11,6 +11,7 @@ import type {
   Lock,
   LoggedEvent,
 } from '../../contracts/coordination.js'
+import { checkTake } from '../../contracts/coordination.js'
 import { BrokerError } from '../../core/errors.js'
 import { Broadcaster } from './broadcast.js'
 import type { PgDatabase } from './database.js'
@@ -90,15 +91,8 @@ export class PostgresCoordination extends PgPart implements Coordination {
   }
 
   async take(key: string, n: number, spec: BucketSpec): Promise<number> {
-    if (!(spec.rate > 0 && spec.perMs > 0))
-      throw new BrokerError(`token bucket "${key}": rate and perMs must be positive`)
+    const burst = checkTake(key, n, spec)
     if (n <= 0) return 0
-    const burst = spec.burst ?? spec.rate
-    // More than the bucket can ever hold would never be granted: waiting for it would spin for ever.
-    if (n > burst)
-      throw new BrokerError(
-        `token bucket "${key}": cannot take ${n} tokens at once, it holds at most ${burst}`,
-      )
     this.housekeeping()
     const { rows } = await this.ready().run<{ wait: number }>(TAKE, [key, n, spec.rate / spec.perMs, burst])
     return rows[0]!.wait

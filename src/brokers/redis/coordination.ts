@@ -13,6 +13,7 @@ import type {
   Lock,
   LoggedEvent,
 } from '../../contracts/coordination.js'
+import { checkTake } from '../../contracts/coordination.js'
 import { BrokerError } from '../../core/errors.js'
 import { slotGroups } from './cluster.js'
 import { brokerError, runScripts, type RedisClient, type ScriptCall } from './connection.js'
@@ -135,12 +136,8 @@ export class RedisCoordination implements Coordination {
   }
 
   async take(key: string, n: number, spec: BucketSpec): Promise<number> {
-    const burst = spec.burst ?? spec.rate
-    if (!(spec.rate > 0) || !(spec.perMs > 0) || !(burst > 0))
-      throw new RangeError(`take: rate, perMs and burst must be > 0`)
-    // More than the bucket holds would never be there: say so instead of answering a wait.
-    if (!(n > 0) || n > burst)
-      throw new RangeError(`take: n must be > 0 and at most the burst (${burst}), not ${n}`)
+    const burst = checkTake(key, n, spec)
+    if (n <= 0) return 0
     const reply = await this.run(`taking from bucket ${key}`, {
       script: S.take,
       keys: [this.key('bucket', key)],

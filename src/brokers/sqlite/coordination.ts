@@ -12,6 +12,7 @@ import type {
   Lock,
   LoggedEvent,
 } from '../../contracts/coordination.js'
+import { checkTake } from '../../contracts/coordination.js'
 import { BrokerError } from '../../core/errors.js'
 import { Broadcaster, broadcastStatements, type BroadcastStatements } from './broadcast.js'
 import type { Db, SqliteDatabase } from './database.js'
@@ -211,15 +212,8 @@ export class SqliteCoordination extends SqlitePart<Prepared> implements Coordina
   }
 
   async take(key: string, n: number, spec: BucketSpec): Promise<number> {
-    if (!(spec.rate > 0 && spec.perMs > 0))
-      throw new BrokerError(`token bucket "${key}": rate and perMs must be positive`)
+    checkTake(key, n, spec)
     if (n <= 0) return 0
-    const burst = spec.burst ?? spec.rate
-    // More than the bucket can ever hold would never be granted: waiting for it would spin for ever.
-    if (n > burst)
-      throw new BrokerError(
-        `token bucket "${key}": cannot take ${n} tokens at once, it holds at most ${burst}`,
-      )
     return this.database.write(this.st.takeTx, key, n, spec)
   }
 
