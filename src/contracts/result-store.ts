@@ -70,3 +70,37 @@ export interface ResultStore {
   /** Deletes expired records. Returns how many. */
   cleanup(): Promise<number>
 }
+
+/** A result record as the SQL stores keep it: one row, column names in snake_case. */
+export interface ResultRow {
+  readonly id: string
+  readonly state: TaskState
+  readonly task: string | null
+  readonly result: string | null
+  readonly error: string | null
+  readonly retries: number
+  readonly worker: string | null
+  readonly started_at: number | null
+  readonly done_at: number | null
+  readonly updated_at: number
+  readonly expires_at: number | null
+  readonly fence: number | null
+}
+
+/** The record a SQL store's row holds. */
+export function recordFromRow(r: ResultRow): ResultRecord {
+  return {
+    id: r.id,
+    state: r.state,
+    task: r.task,
+    result: r.result,
+    error: r.error,
+    retries: r.retries,
+    worker: r.worker,
+    startedAt: r.started_at,
+    doneAt: r.done_at,
+    updatedAt: r.updated_at,
+    expiresAt: r.expires_at,
+    fence: r.fence,
+  }
+}

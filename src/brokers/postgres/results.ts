@@ -3,8 +3,15 @@
  * fenced upsert per batch; `wait` sleeps on LISTEN/NOTIFY (each ready write announces its id),
  * looking again on a timer only while notifications are not flowing.
  */
-import type { ForgetOptions, ResultRecord, ResultStore, WaitOptions } from '../../contracts/result-store.js'
-import { isReady, type TaskState } from '../../core/states.js'
+import {
+  recordFromRow,
+  type ResultRow,
+  type ForgetOptions,
+  type ResultRecord,
+  type ResultStore,
+  type WaitOptions,
+} from '../../contracts/result-store.js'
+import { isReady } from '../../core/states.js'
 import type { PgDatabase } from './database.js'
 import { PgPart } from './part.js'
 import { CLEANUP_RESULTS, FORGET_RESULTS, GET_RESULTS, SET_RESULTS } from './sql/results.js'
@@ -12,38 +19,6 @@ import { Wakeups } from './wakeups.js'
 
 /** How often a wait looks again while the LISTEN connection is down. */
 const FALLBACK_POLL_MS = 250
-
-interface Row {
-  id: string
-  state: TaskState
-  task: string | null
-  result: string | null
-  error: string | null
-  retries: number
-  worker: string | null
-  started_at: number | null
-  done_at: number | null
-  updated_at: number
-  expires_at: number | null
-  fence: number | null
-}
-
-function toRecord(r: Row): ResultRecord {
-  return {
-    id: r.id,
-    state: r.state,
-    task: r.task,
-    result: r.result,
-    error: r.error,
-    retries: r.retries,
-    worker: r.worker,
-    startedAt: r.started_at,
-    doneAt: r.done_at,
-    updatedAt: r.updated_at,
-    expiresAt: r.expires_at,
-    fence: r.fence,
-  }
-}
 
 /** Splits a batch so no round repeats an id; rounds keep the batch's order per id. */
 function rounds(records: readonly ResultRecord[]): ResultRecord[][] {
@@ -119,11 +94,11 @@ export class PostgresResultStore extends PgPart implements ResultStore {
   async get(ids: readonly string[]): Promise<(ResultRecord | null)[]> {
     const db = this.ready()
     if (!ids.length) return []
-    const { rows } = await db.run<Row>(GET_RESULTS, [ids])
+    const { rows } = await db.run<ResultRow>(GET_RESULTS, [ids])
     const byId = new Map(rows.map((r) => [r.id, r]))
     return ids.map((id) => {
       const r = byId.get(id)
-      return r ? toRecord(r) : null
+      return r ? recordFromRow(r) : null
     })
   }
 

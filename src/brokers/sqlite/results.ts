@@ -2,28 +2,20 @@
  * The SQLite result store: a table in the same file as the broker by default. `wait` watches
  * the file's data_version, so a waiting `get()` reads only after someone committed.
  */
-import type { ForgetOptions, ResultRecord, ResultStore, WaitOptions } from '../../contracts/result-store.js'
+import {
+  recordFromRow,
+  type ResultRow,
+  type ForgetOptions,
+  type ResultRecord,
+  type ResultStore,
+  type WaitOptions,
+} from '../../contracts/result-store.js'
 import type BetterSqlite3 from 'better-sqlite3'
-import { isReady, type TaskState } from '../../core/states.js'
+import { isReady } from '../../core/states.js'
 import type { Db, SqliteDatabase } from './database.js'
 import { SqlitePart } from './part.js'
 
 type Statement = BetterSqlite3.Statement<unknown[]>
-
-interface Row {
-  id: string
-  state: TaskState
-  task: string | null
-  result: string | null
-  error: string | null
-  retries: number
-  worker: string | null
-  started_at: number | null
-  done_at: number | null
-  updated_at: number
-  expires_at: number | null
-  fence: number | null
-}
 
 // The rules of ResultStore.set, in the WHERE of one upsert. A null fence (a write no delivery
 // made, or a record from before fences were stored) is neither higher nor lower than another:
@@ -49,26 +41,9 @@ const FORGET =
 /** Longest single sleep of a wait; it looks again after each, so an endless wait is a loop of these. */
 const WAIT_SLICE_MS = 1000
 
-function toRecord(r: Row): ResultRecord {
-  return {
-    id: r.id,
-    state: r.state,
-    task: r.task,
-    result: r.result,
-    error: r.error,
-    retries: r.retries,
-    worker: r.worker,
-    startedAt: r.started_at,
-    doneAt: r.done_at,
-    updatedAt: r.updated_at,
-    expiresAt: r.expires_at,
-    fence: r.fence,
-  }
-}
-
 interface Prepared {
   setTx: BetterSqlite3.Transaction<(records: readonly ResultRecord[]) => void>
-  getTx: BetterSqlite3.Transaction<(ids: readonly string[], now: number) => (Row | undefined)[]>
+  getTx: BetterSqlite3.Transaction<(ids: readonly string[], now: number) => (ResultRow | undefined)[]>
   forgetTx: BetterSqlite3.Transaction<(ids: readonly string[], bounds?: readonly (number | null)[]) => number>
   cleanup: Statement
 }
@@ -104,7 +79,7 @@ export class SqliteResultStore extends SqlitePart<Prepared> implements ResultSto
           )
       }),
       getTx: db.transaction((ids: readonly string[], now: number) =>
-        ids.map((id) => get.get(id, now) as Row | undefined),
+        ids.map((id) => get.get(id, now) as ResultRow | undefined),
       ),
       forgetTx: db.transaction((ids: readonly string[], bounds?: readonly (number | null)[]) =>
         ids.reduce((n, id, i) => n + forget.run({ id, bound: bounds?.[i] ?? null }).changes, 0),
@@ -122,7 +97,7 @@ export class SqliteResultStore extends SqlitePart<Prepared> implements ResultSto
   async get(ids: readonly string[]): Promise<(ResultRecord | null)[]> {
     const st = this.st
     const rows = await this.database.run(() => st.getTx(ids, Date.now()))
-    return rows.map((r) => (r ? toRecord(r) : null))
+    return rows.map((r) => (r ? recordFromRow(r) : null))
   }
 
   async wait(id: string, options: WaitOptions): Promise<ResultRecord | null> {
