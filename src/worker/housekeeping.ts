@@ -31,7 +31,7 @@ export class Housekeeper {
 
   start(): void {
     if (!this.o.results && this.o.deadRetentionMs === null) return
-    this.timer = setInterval(() => void this.tick(), this.o.intervalMs)
+    this.timer = setInterval(() => void this.runOnce(), this.o.intervalMs)
     this.timer.unref()
   }
 
@@ -40,14 +40,10 @@ export class Housekeeper {
     return this.o.coordination === null || this.lock !== null
   }
 
-  private tick(): Promise<void> {
+  /** One round (or the one in progress): take or keep the lock, then clean. */
+  runOnce(): Promise<void> {
     this.round ??= this.once().finally(() => (this.round = null))
     return this.round
-  }
-
-  /** One round: take or keep the lock, then clean. Exported for tests through `runOnce`. */
-  async runOnce(): Promise<void> {
-    await this.tick()
   }
 
   private async once(): Promise<void> {
