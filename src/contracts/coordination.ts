@@ -11,6 +11,8 @@
  *   events`).
  * - Broadcast: messages to every subscriber of a channel (inspect/control, revoke), replies on a
  *   channel the requester names.
+ * - Records: small named values in a namespace, each with an optional expiry (the worker registry,
+ *   revocations, beat entries and their last fires, unique-job keys), writable under a lock's fence.
  *
  * Keys and channels are plain strings chosen by the caller; an engine maps them into its own
  * namespace (the URL's prefix on Redis, tables on SQLite and PostgreSQL).
@@ -48,6 +50,28 @@ export interface LoggedEvent {
   /** Increasing within a stream; pass the last one seen to `read` to continue after it. */
   readonly id: string
   readonly data: string
+}
+
+/** A record as stored: its key, value, and when it lapses (epoch ms, engine clock; null: never). */
+export interface StoredRecord {
+  readonly key: string
+  readonly value: string
+  readonly expiresAt: number | null
+}
+
+export interface RecordWrite {
+  readonly key: string
+  readonly value: string
+  /** Lapses this long after the write; absent or null: kept until removed. */
+  readonly ttlMs?: number | null
+}
+
+export interface RecordPutOptions {
+  /**
+   * Writes only while this lock is still held by its owner at its fence and has not lapsed, all
+   * in the same atomic step: a leader that lost its lock (paused, partitioned) cannot write.
+   */
+  readonly ifLock?: Lock
 }
 
 export interface CoordinationCapabilities {
@@ -95,6 +119,26 @@ export interface Coordination {
   /** Up to `limit` events after the id `after` (from the oldest kept when null), oldest first. */
   read(stream: string, after: string | null, limit: number): Promise<LoggedEvent[]>
 
+  /**
+   * Writes records into the namespace `space`, replacing what was there; all or none. False (and
+   * nothing written) only when `ifLock` is given and no longer held.
+   */
+  put(space: string, records: readonly RecordWrite[], options?: RecordPutOptions): Promise<boolean>
+  /**
+   * Writes one record only when its key is absent (or lapsed). Null when written; otherwise the
+   * value already there, unchanged.
+   */
+  putIfAbsent(space: string, record: RecordWrite): Promise<string | null>
+  /** The values of these keys, null where absent or lapsed, in the order asked. */
+  get(space: string, keys: readonly string[]): Promise<(string | null)[]>
+  /** The live records of a namespace, ordered by key, at most `limit` (default 10,000). */
+  list(space: string, limit?: number): Promise<StoredRecord[]>
+  /**
+   * Removes records, and says how many were there. With `ifValue`, removes only those whose value
+   * is exactly that (a unique key still held by this job, not by a later one).
+   */
+  remove(space: string, keys: readonly string[], options?: { readonly ifValue?: string }): Promise<number>
+
   /** Sends a message to every current subscriber of a channel (none is kept for later ones). */
   broadcast(channel: string, message: string): Promise<void>
   /**
@@ -116,4 +160,26 @@ export function checkTake(key: string, n: number, spec: BucketSpec): number {
   if (n > burst)
     throw new RangeError(`token bucket "${key}": cannot take ${n} tokens at once, it holds at most ${burst}`)
   return burst
+}
+
+/** Records are listed 10,000 at most unless a caller asks for another limit. */
+export const RECORD_LIST_LIMIT = 10_000
+
+/**
+ * Checks record writes the same way on every engine: a ttl, when given, is a positive finite
+ * number of ms. Returns each write's expiry (epoch ms from `now`), null for none.
+ */
+export function recordExpiries(
+  space: string,
+  records: readonly RecordWrite[],
+  now: number,
+): (number | null)[] {
+  return records.map((r) => {
+    if (r.ttlMs === undefined || r.ttlMs === null) return null
+    if (!(r.ttlMs > 0 && Number.isFinite(r.ttlMs)))
+      throw new RangeError(
+        `record "${r.key}" in "${space}": ttlMs must be a positive number of ms, got ${r.ttlMs}`,
+      )
+    return now + Math.ceil(r.ttlMs)
+  })
 }

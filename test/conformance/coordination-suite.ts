@@ -13,6 +13,7 @@ import { bucketTests } from './coordination/buckets.js'
 import { eventLogTests } from './coordination/events.js'
 import { joinTests } from './coordination/joins.js'
 import { lockTests } from './coordination/locks.js'
+import { recordTests } from './coordination/records.js'
 
 export interface CoordinationTarget {
   readonly name: string
@@ -35,5 +36,6 @@ export function coordinationConformance(target: CoordinationTarget): void {
     describe('token buckets', () => bucketTests(open))
     describe('event log', () => eventLogTests(open))
     describe('broadcast', () => broadcastTests(open))
+    describe('records', () => recordTests(open))
   })
 }

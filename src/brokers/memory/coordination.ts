@@ -12,8 +12,11 @@ import type {
   JoinResult,
   Lock,
   LoggedEvent,
+  RecordPutOptions,
+  RecordWrite,
+  StoredRecord,
 } from '../../contracts/coordination.js'
-import { checkTake } from '../../contracts/coordination.js'
+import { checkTake, RECORD_LIST_LIMIT, recordExpiries } from '../../contracts/coordination.js'
 
 interface Held {
   owner: string
@@ -52,6 +55,7 @@ class State {
   readonly buckets = new Map<string, Bucket>()
   readonly streams = new Map<string, { seq: number; data: string }[]>()
   readonly channels = new Map<string, Set<Subscriber>>()
+  readonly spaces = new Map<string, Map<string, { value: string; expiresAt: number | null }>>()
 
   sweep(now: number): void {
     if (now - this.sweptAt < SWEEP_MS) return
@@ -59,6 +63,10 @@ class State {
     for (const [k, v] of this.locks) if (v.expiresAt <= now) this.locks.delete(k)
     for (const [k, v] of this.joins) if (v.expiresAt <= now) this.joins.delete(k)
     for (const [k, v] of this.buckets) if (v.fullAt <= now) this.buckets.delete(k)
+    for (const [name, space] of this.spaces) {
+      for (const [k, r] of space) if (r.expiresAt !== null && r.expiresAt <= now) space.delete(k)
+      if (!space.size) this.spaces.delete(name)
+    }
   }
 }
 
@@ -177,6 +185,68 @@ export class MemoryCoordination implements Coordination {
       else hi = mid
     }
     return log.slice(lo, lo + Math.max(0, limit)).map((e) => ({ id: `${e.seq}`, data: e.data }))
+  }
+
+  /** The live record `key` of `space`, if any. */
+  private record(
+    space: string,
+    key: string,
+    now: number,
+  ): { value: string; expiresAt: number | null } | undefined {
+    const r = this.state.spaces.get(space)?.get(key)
+    return r && (r.expiresAt === null || r.expiresAt > now) ? r : undefined
+  }
+
+  async put(space: string, records: readonly RecordWrite[], options?: RecordPutOptions): Promise<boolean> {
+    const now = this.now()
+    const expiries = recordExpiries(space, records, now)
+    if (options?.ifLock && !this.current(options.ifLock, now)) return false
+    let s = this.state.spaces.get(space)
+    if (!s && records.length) this.state.spaces.set(space, (s = new Map()))
+    records.forEach((r, i) => s!.set(r.key, { value: r.value, expiresAt: expiries[i]! }))
+    return true
+  }
+
+  async putIfAbsent(space: string, record: RecordWrite): Promise<string | null> {
+    const now = this.now()
+    const [expiresAt] = recordExpiries(space, [record], now)
+    const there = this.record(space, record.key, now)
+    if (there) return there.value
+    let s = this.state.spaces.get(space)
+    if (!s) this.state.spaces.set(space, (s = new Map()))
+    s.set(record.key, { value: record.value, expiresAt: expiresAt! })
+    return null
+  }
+
+  async get(space: string, keys: readonly string[]): Promise<(string | null)[]> {
+    const now = this.now()
+    return keys.map((k) => this.record(space, k, now)?.value ?? null)
+  }
+
+  async list(space: string, limit = RECORD_LIST_LIMIT): Promise<StoredRecord[]> {
+    const now = this.now()
+    const out: StoredRecord[] = []
+    for (const [key, r] of this.state.spaces.get(space) ?? [])
+      if (r.expiresAt === null || r.expiresAt > now) out.push({ key, value: r.value, expiresAt: r.expiresAt })
+    out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    return out.slice(0, Math.max(0, limit))
+  }
+
+  async remove(
+    space: string,
+    keys: readonly string[],
+    options?: { readonly ifValue?: string },
+  ): Promise<number> {
+    const now = this.now()
+    const s = this.state.spaces.get(space)
+    let removed = 0
+    for (const k of keys) {
+      const r = this.record(space, k, now)
+      if (!r || (options?.ifValue !== undefined && r.value !== options.ifValue)) continue
+      s!.delete(k)
+      removed++
+    }
+    return removed
   }
 
   async broadcast(channel: string, message: string): Promise<void> {

@@ -10,8 +10,11 @@ import type {
   JoinResult,
   Lock,
   LoggedEvent,
+  RecordPutOptions,
+  RecordWrite,
+  StoredRecord,
 } from '../../contracts/coordination.js'
-import { checkTake } from '../../contracts/coordination.js'
+import { checkTake, RECORD_LIST_LIMIT, recordExpiries } from '../../contracts/coordination.js'
 import { BrokerError } from '../../core/errors.js'
 import { Broadcaster } from './broadcast.js'
 import type { PgDatabase } from './database.js'
@@ -20,12 +23,18 @@ import {
   ACQUIRE_LOCK,
   APPEND,
   FORGET_JOINS,
+  GET_RECORDS,
   JOIN,
+  LIST_RECORDS,
   MEMBERS,
   PRUNE_BUCKETS,
   PRUNE_JOINS,
+  PRUNE_RECORDS,
+  PUT_RECORD_IF_ABSENT,
+  PUT_RECORDS,
   READ,
   RELEASE_LOCK,
+  REMOVE_RECORDS,
   RENEW_LOCK,
   TAKE,
 } from './sql/coordination.js'
@@ -53,7 +62,9 @@ export class PostgresCoordination extends PgPart implements Coordination {
     if (now - this.lastHousekeeping < HOUSEKEEPING_MS) return
     this.lastHousekeeping = now
     const db = this.ready()
-    void Promise.all([db.run(PRUNE_JOINS, []), db.run(PRUNE_BUCKETS, [])]).catch(() => {})
+    void Promise.all([db.run(PRUNE_JOINS, []), db.run(PRUNE_BUCKETS, []), db.run(PRUNE_RECORDS, [])]).catch(
+      () => {},
+    )
   }
 
   async acquire(name: string, owner: string, ttlMs: number): Promise<Lock | null> {
@@ -117,6 +128,72 @@ export class PostgresCoordination extends PgPart implements Coordination {
       Math.max(0, limit),
     ])
     return rows.map((r) => ({ id: String(r.id), data: r.data }))
+  }
+
+  async put(space: string, records: readonly RecordWrite[], options?: RecordPutOptions): Promise<boolean> {
+    const ttls = recordExpiries(space, records, 0)
+    // One row per key, the last write winning, as a sequence of writes would leave it.
+    const last = new Map<string, number>()
+    records.forEach((r, i) => last.set(r.key, i))
+    const at = [...last.values()]
+    const lock = options?.ifLock
+    this.housekeeping()
+    const { rows } = await this.ready().run<{ ok: boolean }>(PUT_RECORDS, [
+      space,
+      at.map((i) => records[i]!.key),
+      at.map((i) => records[i]!.value),
+      at.map((i) => ttls[i]),
+      lock !== undefined,
+      lock?.name ?? null,
+      lock?.owner ?? null,
+      lock?.fence ?? null,
+    ])
+    return rows[0]!.ok
+  }
+
+  async putIfAbsent(space: string, record: RecordWrite): Promise<string | null> {
+    const [ttl] = recordExpiries(space, [record], 0)
+    for (;;) {
+      const { rows } = await this.ready().run<{ n: string; value: string | null }>(PUT_RECORD_IF_ABSENT, [
+        space,
+        record.key,
+        record.value,
+        ttl,
+      ])
+      const r = rows[0]!
+      if (Number(r.n) > 0) return null
+      if (r.value !== null) return r.value
+      // A concurrent writer's row committed after this statement's snapshot: read it again.
+    }
+  }
+
+  async get(space: string, keys: readonly string[]): Promise<(string | null)[]> {
+    if (!keys.length) return []
+    const { rows } = await this.ready().run<{ key: string; value: string }>(GET_RECORDS, [space, keys])
+    const found = new Map(rows.map((r) => [r.key, r.value]))
+    return keys.map((k) => found.get(k) ?? null)
+  }
+
+  async list(space: string, limit = RECORD_LIST_LIMIT): Promise<StoredRecord[]> {
+    const { rows } = await this.ready().run<{ key: string; value: string; expires_at: string | null }>(
+      LIST_RECORDS,
+      [space, Math.max(0, limit)],
+    )
+    return rows.map((r) => ({
+      key: r.key,
+      value: r.value,
+      expiresAt: r.expires_at === null ? null : Number(r.expires_at),
+    }))
+  }
+
+  async remove(
+    space: string,
+    keys: readonly string[],
+    options?: { readonly ifValue?: string },
+  ): Promise<number> {
+    if (!keys.length) return 0
+    const r = await this.ready().run(REMOVE_RECORDS, [space, keys, options?.ifValue ?? null])
+    return r.rowCount ?? 0
   }
 
   broadcast(channel: string, message: string): Promise<void> {

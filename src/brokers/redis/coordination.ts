@@ -12,8 +12,11 @@ import type {
   JoinResult,
   Lock,
   LoggedEvent,
+  RecordPutOptions,
+  RecordWrite,
+  StoredRecord,
 } from '../../contracts/coordination.js'
-import { checkTake } from '../../contracts/coordination.js'
+import { checkTake, RECORD_LIST_LIMIT, recordExpiries } from '../../contracts/coordination.js'
 import { BrokerError } from '../../core/errors.js'
 import { slotGroups } from './cluster.js'
 import { brokerError, runScripts, type RedisClient, type ScriptCall } from './connection.js'
@@ -166,6 +169,83 @@ export class RedisCoordination implements Coordination {
       c.xrange(this.key('events', stream), after === null ? '-' : `(${after}`, '+', 'COUNT', limit),
     )
     return rows.map(([id, fields]) => ({ id, data: fields[fields.indexOf('d') + 1] ?? '' }))
+  }
+
+  /**
+   * A space's two keys. They carry the hash tag of the lock named after the space, so that a put
+   * fenced by that lock is one script on one slot on Cluster too.
+   */
+  private recordKeys(space: string): [string, string] {
+    const tag = this.key('lock', space)
+    return [`${tag}:rec`, `${tag}:rex`]
+  }
+
+  async put(space: string, records: readonly RecordWrite[], options?: RecordPutOptions): Promise<boolean> {
+    const ttls = recordExpiries(space, records, 0)
+    const lock = options?.ifLock
+    if (!records.length && !lock) return true
+    const keys = this.recordKeys(space)
+    const args: (string | number)[] = lock ? ['1', lock.owner, lock.fence] : ['0', '', '']
+    records.forEach((r, i) => args.push(r.key, r.value, ttls[i] ?? ''))
+    const reply = await this.run(`writing records of ${space}`, {
+      script: S.recordPut,
+      keys: [...keys, lock ? this.key('lock', lock.name) : keys[0]],
+      args,
+    })
+    return Number(reply) === 1
+  }
+
+  async putIfAbsent(space: string, record: RecordWrite): Promise<string | null> {
+    const [ttl] = recordExpiries(space, [record], 0)
+    const reply = await this.run(`writing record ${record.key} of ${space}`, {
+      script: S.recordPutIfAbsent,
+      keys: this.recordKeys(space),
+      args: [record.key, record.value, ttl ?? ''],
+    })
+    return typeof reply === 'string' ? reply : null
+  }
+
+  async get(space: string, keys: readonly string[]): Promise<(string | null)[]> {
+    if (!keys.length) return []
+    const reply = (await this.run(`reading records of ${space}`, {
+      script: S.recordGet,
+      keys: this.recordKeys(space),
+      args: [...keys],
+    })) as (string | null | false)[]
+    return reply.map((v) => (typeof v === 'string' ? v : null))
+  }
+
+  async list(space: string, limit = RECORD_LIST_LIMIT): Promise<StoredRecord[]> {
+    const [now, flat, expiries] = (await this.run(`listing records of ${space}`, {
+      script: S.recordList,
+      keys: this.recordKeys(space),
+      args: [],
+    })) as [number, string[], string[]]
+    const lapses = new Map<string, number>()
+    for (let i = 0; i < expiries.length; i += 2) lapses.set(expiries[i]!, Number(expiries[i + 1]))
+    const out: StoredRecord[] = []
+    for (let i = 0; i < flat.length; i += 2) {
+      const key = flat[i]!
+      const at = lapses.get(key)
+      if (at === undefined || at > Number(now)) out.push({ key, value: flat[i + 1]!, expiresAt: at ?? null })
+    }
+    out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    return out.slice(0, Math.max(0, limit))
+  }
+
+  async remove(
+    space: string,
+    keys: readonly string[],
+    options?: { readonly ifValue?: string },
+  ): Promise<number> {
+    if (!keys.length) return 0
+    const ifValue = options?.ifValue
+    const reply = await this.run(`removing records of ${space}`, {
+      script: S.recordRemove,
+      keys: this.recordKeys(space),
+      args: [ifValue === undefined ? '0' : '1', ifValue ?? '', ...keys],
+    })
+    return Number(reply)
   }
 
   async broadcast(channel: string, message: string): Promise<void> {

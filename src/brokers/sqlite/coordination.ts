@@ -11,8 +11,11 @@ import type {
   JoinResult,
   Lock,
   LoggedEvent,
+  RecordPutOptions,
+  RecordWrite,
+  StoredRecord,
 } from '../../contracts/coordination.js'
-import { checkTake } from '../../contracts/coordination.js'
+import { checkTake, RECORD_LIST_LIMIT, recordExpiries } from '../../contracts/coordination.js'
 import { BrokerError } from '../../core/errors.js'
 import { Broadcaster, broadcastStatements, type BroadcastStatements } from './broadcast.js'
 import type { Db, SqliteDatabase } from './database.js'
@@ -40,7 +43,14 @@ type Statements = Record<
   | 'pruneBuckets'
   | 'append'
   | 'trim'
-  | 'read',
+  | 'read'
+  | 'putRecord'
+  | 'record'
+  | 'listRecords'
+  | 'removeRecord'
+  | 'removeRecordIf'
+  | 'pruneRecords'
+  | 'heldLock',
   Statement
 >
 
@@ -90,6 +100,32 @@ function statements(db: Db): Statements {
        AND id <= (SELECT id FROM celeriac_events WHERE stream = @stream ORDER BY id DESC LIMIT 1 OFFSET @keep)`,
     ),
     read: db.prepare('SELECT id, data FROM celeriac_events WHERE stream = ? AND id > ? ORDER BY id LIMIT ?'),
+    putRecord: db.prepare(
+      `INSERT INTO celeriac_records (space, key, value, expires_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (space, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
+    ),
+    record: db
+      .prepare(
+        'SELECT value FROM celeriac_records WHERE space = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)',
+      )
+      .pluck(),
+    listRecords: db.prepare(
+      `SELECT key, value, expires_at AS expiresAt FROM celeriac_records
+       WHERE space = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY key LIMIT ?`,
+    ),
+    removeRecord: db.prepare(
+      'DELETE FROM celeriac_records WHERE space = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)',
+    ),
+    removeRecordIf: db.prepare(
+      'DELETE FROM celeriac_records WHERE space = ? AND key = ? AND value = ? AND (expires_at IS NULL OR expires_at > ?)',
+    ),
+    pruneRecords: db.prepare(
+      `DELETE FROM celeriac_records WHERE (space, key) IN
+       (SELECT space, key FROM celeriac_records WHERE expires_at <= ? LIMIT 100)`,
+    ),
+    heldLock: db
+      .prepare('SELECT 1 FROM celeriac_locks WHERE name = ? AND owner = ? AND fence = ? AND expires_at > ?')
+      .pluck(),
   }
 }
 
@@ -99,6 +135,9 @@ interface Prepared extends Statements {
   joinTx: Tx<(key: string, members: readonly string[], ttlMs: number) => JoinResult>
   takeTx: Tx<(key: string, n: number, spec: BucketSpec) => number>
   appendTx: Tx<(stream: string, events: readonly string[], maxLen: number) => string[]>
+  putTx: Tx<(space: string, records: readonly RecordWrite[], options?: RecordPutOptions) => boolean>
+  putIfAbsentTx: Tx<(space: string, record: RecordWrite) => string | null>
+  removeTx: Tx<(space: string, keys: readonly string[], ifValue: string | undefined) => number>
 }
 
 export class SqliteCoordination extends SqlitePart<Prepared> implements Coordination {
@@ -160,6 +199,34 @@ export class SqliteCoordination extends SqlitePart<Prepared> implements Coordina
         st.trim.run({ stream, keep: Math.max(0, maxLen) })
         return ids
       }),
+      putTx: db.transaction((space: string, records: readonly RecordWrite[], options?: RecordPutOptions) => {
+        const now = Date.now()
+        const expiries = recordExpiries(space, records, now)
+        const lock = options?.ifLock
+        if (lock && !st.heldLock.get(lock.name, lock.owner, lock.fence, now)) return false
+        this.housekeeping(st, now)
+        records.forEach((r, i) => st.putRecord.run(space, r.key, r.value, expiries[i]))
+        return true
+      }),
+      putIfAbsentTx: db.transaction((space: string, record: RecordWrite) => {
+        const now = Date.now()
+        const [expiresAt] = recordExpiries(space, [record], now)
+        const there = st.record.get(space, record.key, now) as string | undefined
+        if (there !== undefined) return there
+        st.putRecord.run(space, record.key, record.value, expiresAt)
+        return null
+      }),
+      removeTx: db.transaction((space: string, keys: readonly string[], ifValue: string | undefined) => {
+        const now = Date.now()
+        let removed = 0
+        for (const key of keys)
+          removed += (
+            ifValue === undefined
+              ? st.removeRecord.run(space, key, now)
+              : st.removeRecordIf.run(space, key, ifValue, now)
+          ).changes
+        return removed
+      }),
     }
   }
 
@@ -172,6 +239,7 @@ export class SqliteCoordination extends SqlitePart<Prepared> implements Coordina
       st.dropJoin.run(key)
     }
     st.pruneBuckets.run(now)
+    st.pruneRecords.run(now)
   }
 
   acquire(name: string, owner: string, ttlMs: number): Promise<Lock | null> {
@@ -234,6 +302,33 @@ export class SqliteCoordination extends SqlitePart<Prepared> implements Coordina
       data: string
     }[]
     return rows.map((r) => ({ id: String(r.id), data: r.data }))
+  }
+
+  put(space: string, records: readonly RecordWrite[], options?: RecordPutOptions): Promise<boolean> {
+    return this.database.write(this.st.putTx, space, records, options)
+  }
+
+  putIfAbsent(space: string, record: RecordWrite): Promise<string | null> {
+    return this.database.write(this.st.putIfAbsentTx, space, record)
+  }
+
+  async get(space: string, keys: readonly string[]): Promise<(string | null)[]> {
+    const st = this.st
+    const now = Date.now()
+    return this.database.run(() =>
+      keys.map((k) => (st.record.get(space, k, now) as string | undefined) ?? null),
+    )
+  }
+
+  async list(space: string, limit = RECORD_LIST_LIMIT): Promise<StoredRecord[]> {
+    const st = this.st
+    return (await this.database.run(() =>
+      st.listRecords.all(space, Date.now(), Math.max(0, limit)),
+    )) as StoredRecord[]
+  }
+
+  remove(space: string, keys: readonly string[], options?: { readonly ifValue?: string }): Promise<number> {
+    return this.database.write(this.st.removeTx, space, keys, options?.ifValue)
   }
 
   broadcast(channel: string, message: string): Promise<void> {

@@ -82,6 +82,14 @@ CREATE TABLE IF NOT EXISTS celeriac_buckets (
   full_at    INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS celeriac_buckets_full ON celeriac_buckets (full_at);
+CREATE TABLE IF NOT EXISTS celeriac_records (
+  space      TEXT NOT NULL,
+  key        TEXT NOT NULL,
+  value      TEXT NOT NULL,
+  expires_at INTEGER,
+  PRIMARY KEY (space, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS celeriac_records_expires ON celeriac_records (expires_at) WHERE expires_at IS NOT NULL;
 -- AUTOINCREMENT: ids never come back, even after the newest rows were trimmed or pruned.
 CREATE TABLE IF NOT EXISTS celeriac_events (
   id     INTEGER PRIMARY KEY AUTOINCREMENT,

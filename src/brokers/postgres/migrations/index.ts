@@ -4,8 +4,9 @@
  * migration is never edited; a change is a new file.
  */
 import { SQL as SCHEMA_1 } from './0001-schema.js'
+import { SQL as RECORDS_2 } from './0002-records.js'
 
-export const MIGRATIONS: readonly string[] = [SCHEMA_1]
+export const MIGRATIONS: readonly string[] = [SCHEMA_1, RECORDS_2]
 
 /** The schema version this library writes and reads. */
 export const SCHEMA_VERSION = MIGRATIONS.length
