@@ -113,7 +113,9 @@ describe('worker pools', () => {
     const sleeping = await app.sendTask('sleep', [30_000])
     await until(() => journal(jfile).some((l) => l.id === sleeping.id), 20_000, 'the task to start')
     // Journal lines of this fixture end in "<pid>:<thread id>".
-    const line = readFileSync(jfile, 'utf8').split('\n').find((l) => l.includes(sleeping.id))!
+    const line = readFileSync(jfile, 'utf8')
+      .split('\n')
+      .find((l) => l.includes(sleeping.id))!
     const pid = Number(line.split(' ')[2]!.split(':')[0])
     assert.notEqual(pid, w.child.pid)
     process.kill(pid, 'SIGKILL')
