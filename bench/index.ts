@@ -1,14 +1,16 @@
 /**
- * `npm run bench [-- --broker sqlite|redis|all] [--n 100000] [--quick] [--db 10] [--cpu-prof dir]`:
+ * `npm run bench [-- --broker sqlite|redis|all] [--pools] [--n 100000] [--quick] [--db 10] [--cpu-prof dir]`:
  * benchmarks, printed as tables. The default is the SQLite benchmark; `--broker redis` runs
  * celeriac, BullMQ and Celery (when installed) against $REDIS_URL's server (databases --db, +1, +2).
  * Every run ends with the delayed-start figure (countdown 50 ms → start delay) on memory, SQLite
  * and Redis (bench/start-delay.ts; Redis when $REDIS_URL's server answers).
+ * `--pools` (and `--broker all`) adds thread and process pools against async slots (bench/pools.ts).
  * Results are recorded by hand in docs/benchmarks.md with the machine and versions.
  */
 import { cpus, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import { benchRedis, celeryInstalled, redisVersion } from './redis.js'
+import { benchPools, printPools } from './pools.js'
 import { benchSqlite } from './sqlite.js'
 import { benchStartDelay, printStartDelay } from './start-delay.js'
 import { printTable } from './run.js'
@@ -20,6 +22,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     db: { type: 'string', default: '10' },
     'cpu-prof': { type: 'string' },
+    pools: { type: 'boolean', default: false },
   },
 })
 
@@ -79,6 +82,10 @@ if (values.broker === 'redis' || values.broker === 'all') {
     ['system', 'run', 'jobs/s', 'worker CPU %', 'Redis CPU %'],
     cpu.map((r) => [r.system, r.run, r.jobsPerSec, r.workerCpu, r.redisCpu]),
   )
+}
+
+if (values.pools || values.broker === 'all') {
+  printPools(await benchPools(values.quick ? 200 : 2000, values.quick ? 20 : 200))
 }
 
 {

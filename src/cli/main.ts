@@ -74,6 +74,21 @@ program
     '--dead-retention <duration>',
     'delete dead letters older than this during housekeeping, or "forever" (default 7d)',
   )
+  .addOption(
+    new Option('-P, --pool <kind>', 'where tasks run: async slots, worker threads, or child processes')
+      .choices(['async', 'threads', 'processes'])
+      .default('async'),
+  )
+  .option(
+    '--max-tasks-per-child <n>',
+    'threads/processes: replace a child after it ran this many tasks',
+    int('--max-tasks-per-child'),
+  )
+  .option(
+    '--max-memory-per-child <MB>',
+    'threads/processes: replace a child whose memory after a task exceeds this (process RSS, thread heap)',
+    int('--max-memory-per-child'),
+  )
   .option('-n, --hostname <name>', 'worker name (%h is the host name)')
   .option('-E, --events', 'send task and worker events to the event log (celeriac events, the dashboard)')
   .option('--log-tasks', 'one info line per succeeded task (default: when stdout is a terminal)')
@@ -86,7 +101,12 @@ program
         'the worker needs the app module that registers its tasks: celeriac worker -A ./tasks.ts',
       )
     const { app, file } = await appFromFlags(g)
-    await runWorker(app, file!, flags)
+    await runWorker(app, file!, {
+      ...flags,
+      appSpec: g.app,
+      broker: g.broker,
+      resultBackend: g.resultBackend,
+    })
   })
 
 program

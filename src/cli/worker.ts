@@ -5,9 +5,10 @@ import type { App } from '../core/app.js'
 import { redactUrl } from '../core/errors.js'
 import { createLogger } from '../worker/logger.js'
 import { Worker } from '../worker/worker.js'
+import { poolFromFlags, type PoolFlags } from '../pool/flags.js'
 import { VERSION } from './version.js'
 
-export interface WorkerFlags {
+export interface WorkerFlags extends PoolFlags {
   readonly concurrency?: number
   readonly queues?: string
   readonly loglevel?: string
@@ -31,7 +32,7 @@ function banner(app: App, file: string, w: Worker, resultUrl: string): string {
     `- *** --- * --- .> app:         ${app.name} (${relative(process.cwd(), file) || file})`,
     `- ** ---------- .> broker:      ${redactUrl(app.brokerUrl ?? '(instance)')}`,
     `- ** ---------- .> results:     ${resultUrl}`,
-    `- ** ---------- .> concurrency: ${w.concurrency} (async slots)`,
+    `- ** ---------- .> concurrency: ${w.concurrency} (${w.pool ? `${w.pool.kind} pool` : 'async slots'})`,
     `- *** --- * --- .> prefetch:    ${w.prefetch}`,
     `-- ******* ---- .> lease:       ${w.leaseMs / 1000}s`,
     `--- ***** ----- `,
@@ -67,6 +68,7 @@ export async function runWorker(app: App, file: string, flags: WorkerFlags): Pro
     logTasks: flags.logTasks,
     name: flags.hostname ? flags.hostname.replace('%h', hostname()) : undefined,
     logger,
+    pool: poolFromFlags(flags, logger),
   })
   // Handlers go in before anything can print "ready": until a handler exists, SIGTERM kills the
   // process outright, and a supervisor may send it the moment it sees the line.

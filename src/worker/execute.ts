@@ -8,7 +8,7 @@ import type { ResultRecord } from '../contracts/result-store.js'
 import { conclude, describeError } from './conclude.js'
 import { isPrepared, prepare, type PreparedJob, type WorkerEnv } from './prepare.js'
 import { makeRecord } from './records.js'
-import { runTask, type RunEnv } from './run.js'
+import { runTask, type RunEnv, type TaskRunner } from './run.js'
 import type { Outcome } from './settle.js'
 
 export interface ExecuteEnv extends WorkerEnv, RunEnv {
@@ -16,6 +16,8 @@ export interface ExecuteEnv extends WorkerEnv, RunEnv {
   readonly started: (record: ResultRecord) => void
   /** Told when a delivery passed its checks and its task begins (events). */
   readonly running?: (job: PreparedJob) => void
+  /** Where task bodies run: a thread or process pool; absent, in this event loop. */
+  readonly runner?: TaskRunner
 }
 
 export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outcome> {
@@ -25,7 +27,8 @@ export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outc
     env.running?.(prepared)
     if (prepared.storeResult && (prepared.task.options.trackStarted ?? env.app.trackStarted))
       env.started(makeRecord(env, prepared.msg, delivery, 'STARTED', Date.now(), {}))
-    return conclude(env, prepared, await runTask(env, prepared))
+    const run = env.runner ? env.runner.run(env, prepared) : runTask(env, prepared)
+    return conclude(env, prepared, await run)
   } catch (err) {
     const reason = `internal error while running the delivery: ${describeError(err)}`
     env.log.error({ id: delivery.id, err: reason }, 'delivery sent to the dead-letter store')

@@ -11,20 +11,55 @@ import type { PreparedJob } from './prepare.js'
 
 export type RunResult =
   | { readonly ok: true; readonly value: unknown; readonly startedAt: number }
-  | { readonly ok: false; readonly error: unknown; readonly startedAt: number }
+  | {
+      readonly ok: false
+      readonly error: unknown
+      readonly startedAt: number
+      /**
+       * Whether the task's retry policy (`retries.on`) takes this error, decided where it was
+       * thrown: a pool's child, where the error still has its class. Absent: decide here.
+       */
+      readonly retryable?: boolean
+    }
 
 export interface RunEnv {
   readonly log: Logger
   /** Abort functions of running tasks, called on cold shutdown. */
   readonly aborts: Set<(reason: unknown) => void>
+  /**
+   * The hard time limit is enforced outside this call (a pool kills the thread or process that
+   * runs it), so the body is not raced against it here.
+   */
+  readonly externalHardLimit?: boolean
+}
+
+/**
+ * Runs prepared jobs somewhere other than the worker's event loop: a thread or process pool
+ * (src/pool). Given to the worker as `WorkerOptions.pool`.
+ */
+export interface TaskRunner {
+  /** 'threads', 'processes': shown in the banner and logs. */
+  readonly kind: string
+  start(): Promise<void>
+  run(env: RunEnv, job: PreparedJob): Promise<RunResult>
+  /** Called once the worker has nothing running any more. */
+  close(): Promise<void>
+}
+
+/** The soft and hard time limits of a job in ms (the message's own, else the task's). */
+export function limitsOf(job: PreparedJob): { softMs: number | null; hardMs: number | null } {
+  const [softS, hardS] = job.msg.timelimit
+  return {
+    softMs: softS !== null ? softS * 1000 : job.task.settings.softTimeLimitMs,
+    hardMs: hardS !== null ? hardS * 1000 : job.task.settings.timeLimitMs,
+  }
 }
 
 export async function runTask(env: RunEnv, job: PreparedJob): Promise<RunResult> {
   const { msg, task, delivery } = job
   const startedAt = Date.now()
-  const [softS, hardS] = msg.timelimit
-  const softMs = softS !== null ? softS * 1000 : task.settings.softTimeLimitMs
-  const hardMs = hardS !== null ? hardS * 1000 : task.settings.timeLimitMs
+  const { softMs } = limitsOf(job)
+  const hardMs = env.externalHardLimit ? null : limitsOf(job).hardMs
   let controller: AbortController | null = null
   const abort = (reason: unknown) => {
     controller ??= new AbortController()

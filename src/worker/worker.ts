@@ -16,6 +16,7 @@ import { Housekeeper } from './housekeeping.js'
 import type { CeleriacEvent } from '../core/events.js'
 import { createLogger, type Logger } from './logger.js'
 import { OutageLog } from './outage.js'
+import type { TaskRunner } from './run.js'
 import { Settler, type Outcome } from './settle.js'
 
 /**
@@ -61,6 +62,11 @@ export interface WorkerOptions {
    * logged). Default: when stdout is a terminal; it costs 6-23 % of a no-op task's throughput.
    */
   readonly logTasks?: boolean
+  /**
+   * Where task bodies run: a thread or process pool (`createPool` from src/pool), sized to match
+   * `concurrency`. Default: async slots in this process.
+   */
+  readonly pool?: TaskRunner
   /** Worker name in results and logs (default celeriac@<host>:<pid>). */
   readonly name?: string
   readonly logger?: Logger
@@ -92,6 +98,8 @@ export class Worker extends EventEmitter {
   readonly leaseMs: number
   readonly graceMs: number
   readonly log: Logger
+  /** The thread or process pool task bodies run in; null for async slots. */
+  readonly pool: TaskRunner | null
   private broker!: Broker
   private results: ResultStore | null = null
   private settler!: Settler
@@ -144,6 +152,7 @@ export class Worker extends EventEmitter {
     this.logTasks = options.logTasks ?? process.stdout.isTTY === true
     this.eventsMaxLen = options.eventsMaxLen ?? 10_000
     this.outages = new OutageLog(this.log)
+    this.pool = options.pool ?? null
   }
 
   private readonly deadRetentionMs: number | null
@@ -177,7 +186,9 @@ export class Worker extends EventEmitter {
   private async begin(): Promise<void> {
     this.broker = await this.app.broker()
     this.results = await this.app.resultStore()
+    await this.pool?.start()
     this.env = {
+      runner: this.pool ?? undefined,
       app: this.app,
       worker: this.name,
       log: this.log,
@@ -443,6 +454,7 @@ export class Worker extends EventEmitter {
         { count: lost },
         'outcomes not written before shutdown; their leases will expire and the jobs run again',
       )
+    await this.pool?.close()
     if (this.heartbeat) clearInterval(this.heartbeat)
     if (this.eventBeat) clearInterval(this.eventBeat)
     this.event({ type: 'worker-offline' })
