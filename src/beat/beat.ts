@@ -300,7 +300,9 @@ export class Beat {
         const next = ticker.next(last ?? baseline(st))
         if (next !== null) nextDue = Math.min(nextDue, next)
       }
-      if (fires.length) plans.push({ state: st, fires, recovered: pending.length, last })
+      // Dropped ticks (policy 'skip') move `last` on too, or they would count as missed again.
+      if (fires.length || last !== (st.fired?.last ?? null))
+        plans.push({ state: st, fires, recovered: pending.length, last })
     }
     this.nextDueAt = nextDue
     if (!plans.length) return []
