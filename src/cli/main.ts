@@ -19,6 +19,7 @@ import {
 import { showEvents, type EventsFlags } from './events.js'
 import { VERSION } from './version.js'
 import { runWorker } from './worker.js'
+import { beatCommands, embeddedBeat } from './beat.js'
 
 function int(name: string) {
   return (v: string) => {
@@ -94,6 +95,7 @@ program
   .option('--log-tasks', 'one info line per succeeded task (default: when stdout is a terminal)')
   .option('--no-log-tasks', 'no line per succeeded task')
   .option('--no-banner', 'do not print the start banner')
+  .option('-B, --beat', 'also run beat (periodic tasks) in this worker')
   .action(async (flags) => {
     const g = globals()
     if (!g.app)
@@ -101,12 +103,12 @@ program
         'the worker needs the app module that registers its tasks: celeriac worker -A ./tasks.ts',
       )
     const { app, file } = await appFromFlags(g)
-    await runWorker(app, file!, {
-      ...flags,
-      appSpec: g.app,
-      broker: g.broker,
-      resultBackend: g.resultBackend,
-    })
+    await runWorker(
+      app,
+      file!,
+      { ...flags, appSpec: g.app, broker: g.broker, resultBackend: g.resultBackend },
+      flags.beat ? await embeddedBeat(app, file!) : undefined,
+    )
   })
 
 program
@@ -188,6 +190,8 @@ program
     await purge(app, flags.queues, flags.force === true)
     await app.close()
   })
+
+beatCommands(program, globals)
 
 const dead = program.command('dead').description('the dead-letter store: messages that could not be run')
 dead

@@ -3,7 +3,7 @@ import { hostname, platform, release } from 'node:os'
 import { relative } from 'node:path'
 import type { App } from '../core/app.js'
 import { redactUrl } from '../core/errors.js'
-import { createLogger } from '../worker/logger.js'
+import { createLogger, type Logger } from '../worker/logger.js'
 import { Worker } from '../worker/worker.js'
 import { poolFromFlags, type PoolFlags } from '../pool/flags.js'
 import { VERSION } from './version.js'
@@ -46,7 +46,18 @@ function banner(app: App, file: string, w: Worker, resultUrl: string): string {
   return lines.join('\n')
 }
 
-export async function runWorker(app: App, file: string, flags: WorkerFlags): Promise<void> {
+/** Something run alongside the worker (beat, with -B): started after it, stopped with it. */
+export interface Alongside {
+  start(logger: Logger): Promise<void>
+  stop(): Promise<void>
+}
+
+export async function runWorker(
+  app: App,
+  file: string,
+  flags: WorkerFlags,
+  alongside?: Alongside,
+): Promise<void> {
   const logger = createLogger({
     level: (flags.loglevel?.toLowerCase() as 'info') ?? 'info',
     format: flags.logFormat,
@@ -81,6 +92,7 @@ export async function runWorker(app: App, file: string, flags: WorkerFlags): Pro
       logger.info({ signal: sig }, 'stopped while starting')
       process.exit(0)
     }
+    void alongside?.stop()
     if (signals === 1) {
       logger.info(
         { signal: sig },
@@ -95,12 +107,14 @@ export async function runWorker(app: App, file: string, flags: WorkerFlags): Pro
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
   await worker.start()
+  await alongside?.start(logger)
   started = true
   const store = await app.resultStore()
   const resultUrl = store ? redactUrl(app.resultBackendUrl ?? app.brokerUrl ?? store.scheme) : 'disabled'
   if (flags.banner !== false) process.stdout.write(banner(app, file, worker, resultUrl) + '\n')
   logger.info({ worker: worker.name }, `${worker.name} ready.`)
   await worker.done
+  await alongside?.stop()
   await app.close()
   logger.info(worker.stats, 'worker stopped')
   logger.flush?.()
