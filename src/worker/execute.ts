@@ -16,6 +16,8 @@ export interface ExecuteEnv extends WorkerEnv, RunEnv {
   readonly started: (record: ResultRecord) => void
   /** Told when a delivery passed its checks and its task begins (events). */
   readonly running?: (job: PreparedJob) => void
+  /** Told when the task body has returned; its outcome waits for this (a progress write in flight). */
+  readonly ran?: (job: PreparedJob) => Promise<void>
 }
 
 export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outcome> {
@@ -25,7 +27,9 @@ export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outc
     env.running?.(prepared)
     if (prepared.storeResult && (prepared.task.options.trackStarted ?? env.app.trackStarted))
       env.started(makeRecord(env, prepared.msg, delivery, 'STARTED', Date.now(), {}))
-    return conclude(env, prepared, await runTask(env, prepared))
+    const run = await runTask(env, prepared)
+    await env.ran?.(prepared)
+    return conclude(env, prepared, run)
   } catch (err) {
     const reason = `internal error while running the delivery: ${describeError(err)}`
     env.log.error({ id: delivery.id, err: reason }, 'delivery sent to the dead-letter store')

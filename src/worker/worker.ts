@@ -16,6 +16,7 @@ import { Housekeeper } from './housekeeping.js'
 import type { CeleriacEvent } from '../core/events.js'
 import { createLogger, type Logger } from './logger.js'
 import { OutageLog } from './outage.js'
+import { workerProgress, type ProgressReporter } from './progress.js'
 import { Settler, type Outcome } from './settle.js'
 
 /**
@@ -152,6 +153,7 @@ export class Worker extends EventEmitter {
   private readonly logTasks: boolean
   private readonly eventsMaxLen: number
   private events: EventSink | null = null
+  private progress: ProgressReporter | null = null
   /** Task name and start time of running deliveries, by token (only while events are on). */
   private readonly startedRuns = new Map<string, { task: string; at: number }>()
   private eventBeat: NodeJS.Timeout | null = null
@@ -185,6 +187,8 @@ export class Worker extends EventEmitter {
       logTasks: this.logTasks,
       aborts: new Set(),
       started: (r) => this.recordStarted(r),
+      progress: (job, encoded, at) => this.progress?.report(job, encoded, at),
+      ran: async (job) => this.progress?.end(job),
       running: this.wantEvents
         ? (job) => {
             const at = Date.now()
@@ -219,6 +223,14 @@ export class Worker extends EventEmitter {
         )
       this.events = new EventSink(coordination, this.eventsMaxLen, this.log)
     }
+    this.progress = workerProgress({
+      app: this.app,
+      worker: this.name,
+      log: this.log,
+      results: this.results,
+      coordination,
+      event: this.events ? (e) => this.event(e) : undefined,
+    })
     this.housekeeper = new Housekeeper({
       owner: this.name,
       intervalMs: this.housekeepingMs,
@@ -445,6 +457,7 @@ export class Worker extends EventEmitter {
       )
     if (this.heartbeat) clearInterval(this.heartbeat)
     if (this.eventBeat) clearInterval(this.eventBeat)
+    await this.progress?.close()
     this.event({ type: 'worker-offline' })
     await this.events?.flush()
     this.emit('offline')
