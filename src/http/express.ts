@@ -80,6 +80,7 @@ export function taskStatusRouter(app: App, options: TaskStatusOptions<Request> =
     if (req.method !== 'GET' && req.method !== 'HEAD') return next()
     const segments = rawPath(req.url).split('/')
     if (segments.length === 3 && segments[2] === 'events' && options.events !== false) {
+      if (req.method !== 'GET') return next()
       const events = await eventsForSegment(app, segments[1]!, options, req)
       if (!events) return next()
       if (events.status !== 200) return void res.status(events.status).set(events.headers).send(events.json)
