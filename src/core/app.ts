@@ -168,7 +168,11 @@ export class App {
 
   /** A handle on a task's result by id. */
   asyncResult<R = unknown>(id: string): AsyncResult<R> {
-    return new AsyncResult<R>(id, () => this.resultStore())
+    return new AsyncResult<R>(
+      id,
+      () => this.resultStore(),
+      () => this.coordination(),
+    )
   }
 
   /** Sends a task by name, for producers that do not import the task's code. */

@@ -30,6 +30,17 @@ export interface TaskContext {
    * Counts against the task's retry limit unless `max` overrides it.
    */
   retry(options?: { countdown?: Duration; error?: unknown; max?: number }): never
+  /**
+   * Reports progress: a number (such as 0.42) or a small JSON object (such as `{ done, total }`),
+   * at most 4 KiB encoded; anything else throws InvalidProgressError. Stored with the task's
+   * result (`result.progress()`) and announced to followers (`result.follow()`, the SSE route).
+   * Cheap to call often: writes are coalesced to one per 100 ms per task, the last value always
+   * written. Not stored for a task whose result is not stored (ignoreResult).
+   *
+   * @example
+   * for (const [i, row] of rows.entries()) { await load(row); ctx.progress({ done: i + 1, total: rows.length }) }
+   */
+  progress(value: number | object): void
 }
 
 export interface TaskLogger {

@@ -18,6 +18,8 @@ export interface ExecuteEnv extends WorkerEnv, RunEnv {
   readonly running?: (job: PreparedJob) => void
   /** Where task bodies run: a thread or process pool; absent, in this event loop. */
   readonly runner?: TaskRunner
+  /** Told when the task body has returned; its outcome waits for this (a progress write in flight). */
+  readonly ran?: (job: PreparedJob) => Promise<void>
 }
 
 export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outcome> {
@@ -27,8 +29,9 @@ export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outc
     env.running?.(prepared)
     if (prepared.storeResult && (prepared.task.options.trackStarted ?? env.app.trackStarted))
       env.started(makeRecord(env, prepared.msg, delivery, 'STARTED', Date.now(), {}))
-    const run = env.runner ? env.runner.run(env, prepared) : runTask(env, prepared)
-    return conclude(env, prepared, await run)
+    const run = await (env.runner ? env.runner.run(env, prepared) : runTask(env, prepared))
+    await env.ran?.(prepared)
+    return conclude(env, prepared, run)
   } catch (err) {
     const reason = `internal error while running the delivery: ${describeError(err)}`
     env.log.error({ id: delivery.id, err: reason }, 'delivery sent to the dead-letter store')

@@ -5,6 +5,7 @@
  */
 import { RetryRequest, SoftTimeLimitExceededError, TimeLimitExceededError } from '../core/errors.js'
 import { toMs } from '../core/duration.js'
+import { encodeProgress } from '../core/progress.js'
 import type { TaskContext, TaskLogger } from '../core/task.js'
 import type { Logger } from './logger.js'
 import type { PreparedJob } from './prepare.js'
@@ -26,6 +27,8 @@ export interface RunEnv {
   readonly log: Logger
   /** Abort functions of running tasks, called on cold shutdown. */
   readonly aborts: Set<(reason: unknown) => void>
+  /** Takes a checked, encoded value the task reported with `ctx.progress()` (see progress.ts). */
+  readonly progress?: (job: PreparedJob, encoded: string, startedAt: number) => void
   /**
    * The hard time limit is enforced outside this call (a pool kills the thread or process that
    * runs it), so the body is not raced against it here.
@@ -66,6 +69,7 @@ export async function runTask(env: RunEnv, job: PreparedJob): Promise<RunResult>
     controller.abort(reason)
   }
   let log: TaskLogger | null = null
+  let ended = false
   const ctx: TaskContext = {
     id: msg.id,
     name: msg.task,
@@ -86,6 +90,11 @@ export async function runTask(env: RunEnv, job: PreparedJob): Promise<RunResult>
         options?.error,
         options?.max,
       )
+    },
+    progress(value) {
+      const encoded = encodeProgress(value)
+      // A timer the task left behind reports after it returned: nothing is written then.
+      if (!ended) env.progress?.(job, encoded, startedAt)
     },
   }
   env.aborts.add(abort)
@@ -114,6 +123,7 @@ export async function runTask(env: RunEnv, job: PreparedJob): Promise<RunResult>
   } catch (error) {
     return { ok: false, error, startedAt }
   } finally {
+    ended = true
     clearTimeout(softTimer)
     clearTimeout(hardTimer)
     env.aborts.delete(abort)

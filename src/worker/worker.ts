@@ -16,6 +16,7 @@ import { Housekeeper } from './housekeeping.js'
 import type { CeleriacEvent } from '../core/events.js'
 import { createLogger, type Logger } from './logger.js'
 import { OutageLog } from './outage.js'
+import { workerProgress, type ProgressReporter } from './progress.js'
 import type { TaskRunner } from './run.js'
 import { Settler, type Outcome } from './settle.js'
 
@@ -161,6 +162,7 @@ export class Worker extends EventEmitter {
   private readonly logTasks: boolean
   private readonly eventsMaxLen: number
   private events: EventSink | null = null
+  private progress: ProgressReporter | null = null
   /** Task name and start time of running deliveries, by token (only while events are on). */
   private readonly startedRuns = new Map<string, { task: string; at: number }>()
   private eventBeat: NodeJS.Timeout | null = null
@@ -196,6 +198,8 @@ export class Worker extends EventEmitter {
       logTasks: this.logTasks,
       aborts: new Set(),
       started: (r) => this.recordStarted(r),
+      progress: (job, encoded, at) => this.progress?.report(job, encoded, at),
+      ran: async (job) => this.progress?.end(job),
       running: this.wantEvents
         ? (job) => {
             const at = Date.now()
@@ -230,6 +234,14 @@ export class Worker extends EventEmitter {
         )
       this.events = new EventSink(coordination, this.eventsMaxLen, this.log)
     }
+    this.progress = workerProgress({
+      app: this.app,
+      worker: this.name,
+      log: this.log,
+      results: this.results,
+      coordination,
+      event: this.events ? (e) => this.event(e) : undefined,
+    })
     this.housekeeper = new Housekeeper({
       owner: this.name,
       intervalMs: this.housekeepingMs,
@@ -457,6 +469,7 @@ export class Worker extends EventEmitter {
     await this.pool?.close()
     if (this.heartbeat) clearInterval(this.heartbeat)
     if (this.eventBeat) clearInterval(this.eventBeat)
+    await this.progress?.close()
     this.event({ type: 'worker-offline' })
     await this.events?.flush()
     this.emit('offline')
