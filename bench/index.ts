@@ -1,7 +1,10 @@
 /**
- * `npm run bench [-- --broker sqlite|redis|all] [--pools] [--n 100000] [--quick] [--db 10] [--cpu-prof dir]`:
+ * `npm run bench [-- --broker sqlite|redis|postgres|all] [--pools] [--n 100000] [--quick] [--db 10] [--cpu-prof dir]`:
  * benchmarks, printed as tables. The default is the SQLite benchmark; `--broker redis` runs
- * celeriac, BullMQ and Celery (when installed) against $REDIS_URL's server (databases --db, +1, +2).
+ * celeriac, BullMQ and Celery (when installed) against $REDIS_URL's server (databases --db, +1, +2);
+ * `--broker postgres` runs celeriac, Graphile Worker (unbatched, batched), pg-boss and BullMQ's
+ * PostgreSQL backend against $DATABASE_URL, 1,000,000 jobs by default (`--n` for fewer,
+ * `--systems a,b` for some of them).
  * Every run ends with the delayed-start figure (countdown 50 ms → start delay) on memory, SQLite
  * and Redis (bench/start-delay.ts; Redis when $REDIS_URL's server answers).
  * `--pools` (and `--broker all`) adds thread and process pools against async slots (bench/pools.ts).
@@ -9,6 +12,7 @@
  */
 import { cpus, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
+import { benchPostgres, pgVersion, PG_SYSTEMS, type PgSystem } from './postgres.js'
 import { benchRedis, celeryInstalled, redisVersion } from './redis.js'
 import { benchPools, printPools } from './pools.js'
 import { benchSqlite } from './sqlite.js'
@@ -23,6 +27,7 @@ const { values } = parseArgs({
     db: { type: 'string', default: '10' },
     'cpu-prof': { type: 'string' },
     pools: { type: 'boolean', default: false },
+    systems: { type: 'string' },
   },
 })
 
@@ -86,6 +91,32 @@ if (values.broker === 'redis' || values.broker === 'all') {
 
 if (values.pools || values.broker === 'all') {
   printPools(await benchPools(values.quick ? 200 : 2000, values.quick ? 20 : 200))
+}
+
+if (values.broker === 'postgres' || values.broker === 'all') {
+  const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+  const n = Number(values.n ?? (values.quick ? 100_000 : 1_000_000))
+  const systems = values.systems?.split(',').map((s) => s.trim()) as PgSystem[] | undefined
+  const unknown = systems?.filter((s) => !PG_SYSTEMS.includes(s))
+  if (unknown?.length)
+    throw new Error(`--systems: unknown ${unknown.join(', ')} (known: ${PG_SYSTEMS.join(', ')})`)
+  console.log(`PostgreSQL ${await pgVersion(databaseUrl)} at ${new URL(databaseUrl).host}`)
+  const small = n < 10_000
+  const figures = await benchPostgres({
+    databaseUrl,
+    n,
+    backlog: n,
+    processed: Math.max(1, Math.round(n / 20)),
+    steadyRate: small ? Math.max(10, Math.round(n / 10)) : 1000,
+    steadySeconds: small ? 2 : 10,
+    systems,
+  })
+  const shown = systems ?? PG_SYSTEMS
+  printTable(
+    `PostgreSQL: one producer process, one worker process at concurrency 50`,
+    ['figure', ...shown],
+    figures.map(({ name, values: v }) => [name, ...shown.map((s) => v[s] ?? '–')]),
+  )
 }
 
 {
