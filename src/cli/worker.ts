@@ -21,6 +21,8 @@ export interface WorkerFlags {
   readonly events?: boolean
   readonly logTasks?: boolean
   readonly banner?: boolean
+  readonly heartbeat?: string
+  readonly control?: boolean
 }
 
 function banner(app: App, file: string, w: Worker, resultUrl: string): string {
@@ -65,6 +67,8 @@ export async function runWorker(app: App, file: string, flags: WorkerFlags): Pro
     deadLetterRetention: flags.deadRetention === 'forever' ? false : flags.deadRetention,
     events: flags.events,
     logTasks: flags.logTasks,
+    heartbeatInterval: flags.heartbeat,
+    control: flags.control,
     name: flags.hostname ? flags.hostname.replace('%h', hostname()) : undefined,
     logger,
   })

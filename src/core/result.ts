@@ -28,7 +28,18 @@ export class AsyncResult<R = unknown> {
     /** The task id. */
     readonly id: string,
     private readonly store: () => Promise<ResultStore | null>,
+    private readonly revoker?: (options: { terminate?: boolean }) => Promise<void>,
   ) {}
+
+  /**
+   * Revokes the task (see `app.revoke`): not run if it has not started; aborted and REVOKED if
+   * it runs now; `terminate` also kills its thread or process, or frees its async slot.
+   */
+  async revoke(options: { terminate?: boolean } = {}): Promise<void> {
+    if (!this.revoker)
+      throw new ConfigError('this result handle was made without an app; use app.revoke(ids)')
+    await this.revoker(options)
+  }
 
   private async requireStore(): Promise<ResultStore> {
     const store = await this.store()

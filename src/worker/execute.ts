@@ -6,7 +6,7 @@
 import type { Delivery } from '../contracts/broker.js'
 import type { ResultRecord } from '../contracts/result-store.js'
 import { conclude, describeError } from './conclude.js'
-import { isPrepared, prepare, type PreparedJob, type WorkerEnv } from './prepare.js'
+import { isPrepared, prepare, revokedOutcome, type PreparedJob, type WorkerEnv } from './prepare.js'
 import { makeRecord } from './records.js'
 import { runTask, type RunEnv } from './run.js'
 import type { Outcome } from './settle.js'
@@ -25,7 +25,11 @@ export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outc
     env.running?.(prepared)
     if (prepared.storeResult && (prepared.task.options.trackStarted ?? env.app.trackStarted))
       env.started(makeRecord(env, prepared.msg, delivery, 'STARTED', Date.now(), {}))
-    return conclude(env, prepared, await runTask(env, prepared))
+    const run = await runTask(env, prepared)
+    // Revoked while it ran: REVOKED whatever the body came to, and never retried.
+    if (env.revoked?.has(prepared.msg.id))
+      return revokedOutcome(env, prepared.msg, delivery, run.startedAt, 'revoked while running')
+    return conclude(env, prepared, run)
   } catch (err) {
     const reason = `internal error while running the delivery: ${describeError(err)}`
     env.log.error({ id: delivery.id, err: reason }, 'delivery sent to the dead-letter store')
