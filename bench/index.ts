@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --broker sqlite|redis|all] [--n 100000] [--quick] [--db 10] [--cpu-prof dir]`:
+ * `npm run bench [-- --broker sqlite|redis|events|all] [--n 100000] [--quick] [--db 10] [--cpu-prof dir] [--rounds 5]`:
  * benchmarks, printed as tables. The default is the SQLite benchmark; `--broker redis` runs
- * celeriac, BullMQ and Celery (when installed) against $REDIS_URL's server (databases --db, +1, +2).
+ * celeriac, BullMQ and Celery (when installed) against $REDIS_URL's server (databases --db, +1, +2);
+ * `--broker events` measures what task events cost on Redis "results kept" (bench/events.ts).
  * Every run ends with the delayed-start figure (countdown 50 ms → start delay) on memory, SQLite
  * and Redis (bench/start-delay.ts; Redis when $REDIS_URL's server answers).
  * Results are recorded by hand in docs/benchmarks.md with the machine and versions.
@@ -11,6 +12,7 @@ import { parseArgs } from 'node:util'
 import { benchRedis, celeryInstalled, redisVersion } from './redis.js'
 import { benchSqlite } from './sqlite.js'
 import { benchStartDelay, printStartDelay } from './start-delay.js'
+import { benchEvents, summarize } from './events.js'
 import { printTable } from './run.js'
 
 const { values } = parseArgs({
@@ -20,6 +22,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     db: { type: 'string', default: '10' },
     'cpu-prof': { type: 'string' },
+    rounds: { type: 'string' },
   },
 })
 
@@ -78,6 +81,18 @@ if (values.broker === 'redis' || values.broker === 'all') {
     'Where the time goes: CPU of the worker process and of redis-server during each processing run (% of one core)',
     ['system', 'run', 'jobs/s', 'worker CPU %', 'Redis CPU %'],
     cpu.map((r) => [r.system, r.run, r.jobsPerSec, r.workerCpu, r.redisCpu]),
+  )
+}
+
+if (values.broker === 'events' || values.broker === 'all') {
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
+  const n = Number(values.n ?? (values.quick ? 5_000 : 50_000))
+  const rows = await benchEvents(redisUrl, n, Number(values.rounds ?? (values.quick ? 1 : 5)))
+  const s = summarize(rows)
+  printTable(
+    `What events cost: Redis, results kept, ${n.toLocaleString('en-US')} no-op tasks, one worker at concurrency 50 (goal < 5 %)`,
+    ['round', 'events off, jobs/s', 'events on, jobs/s'],
+    [...rows.map((r) => [r.round, r.off, r.on]), ['median', s.off, s.on], ['cost', '', `${s.costPct} %`]],
   )
 }
 
