@@ -1,10 +1,11 @@
 /**
- * `npm run bench [-- --broker sqlite|redis|postgres|all] [--pools] [--n 100000] [--quick] [--db 10] [--cpu-prof dir]`:
+ * `npm run bench [-- --broker sqlite|redis|postgres|events|all] [--pools] [--n 100000] [--quick] [--db 10] [--cpu-prof dir] [--rounds 5]`:
  * benchmarks, printed as tables. The default is the SQLite benchmark; `--broker redis` runs
  * celeriac, BullMQ and Celery (when installed) against $REDIS_URL's server (databases --db, +1, +2);
  * `--broker postgres` runs celeriac, Graphile Worker (unbatched, batched), pg-boss and BullMQ's
  * PostgreSQL backend against $DATABASE_URL, 1,000,000 jobs by default (`--n` for fewer,
- * `--systems a,b` for some of them).
+ * `--systems a,b` for some of them);
+ * `--broker events` measures what task events cost on Redis "results kept" (bench/events.ts).
  * Every run ends with the delayed-start figure (countdown 50 ms → start delay) on memory, SQLite
  * and Redis (bench/start-delay.ts; Redis when $REDIS_URL's server answers).
  * `--pools` (and `--broker all`) adds thread and process pools against async slots (bench/pools.ts).
@@ -17,6 +18,7 @@ import { benchRedis, celeryInstalled, redisVersion } from './redis.js'
 import { benchPools, printPools } from './pools.js'
 import { benchSqlite } from './sqlite.js'
 import { benchStartDelay, printStartDelay } from './start-delay.js'
+import { benchEvents, summarize } from './events.js'
 import { printTable } from './run.js'
 
 const { values } = parseArgs({
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     'cpu-prof': { type: 'string' },
     pools: { type: 'boolean', default: false },
     systems: { type: 'string' },
+    rounds: { type: 'string' },
   },
 })
 
@@ -116,6 +119,18 @@ if (values.broker === 'postgres' || values.broker === 'all') {
     `PostgreSQL: one producer process, one worker process at concurrency 50`,
     ['figure', ...shown],
     figures.map(({ name, values: v }) => [name, ...shown.map((s) => v[s] ?? '–')]),
+  )
+}
+
+if (values.broker === 'events' || values.broker === 'all') {
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
+  const n = Number(values.n ?? (values.quick ? 5_000 : 50_000))
+  const rows = await benchEvents(redisUrl, n, Number(values.rounds ?? (values.quick ? 1 : 5)))
+  const s = summarize(rows)
+  printTable(
+    `What events cost: Redis, results kept, ${n.toLocaleString('en-US')} no-op tasks, one worker at concurrency 50 (goal < 5 %)`,
+    ['round', 'events off, jobs/s', 'events on, jobs/s'],
+    [...rows.map((r) => [r.round, r.off, r.on]), ['median', s.off, s.on], ['cost', '', `${s.costPct} %`]],
   )
 }
 

@@ -13,7 +13,21 @@ export {
   DEFAULT_BROKER_URL,
   type AppOptions,
   type AppConnections,
+  type AppRevokeOptions,
 } from './core/app.js'
+export {
+  listWorkers,
+  request as controlRequest,
+  ControlCommands,
+  ControlCommandError,
+  type ControlHandler,
+  type CommandContext,
+  type WorkerEntry,
+  type WorkerInfo,
+  type ControlReply,
+  type RequestOptions,
+  type Terminator,
+} from './control/index.js'
 export {
   Task,
   type TaskContext,

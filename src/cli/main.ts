@@ -17,6 +17,7 @@ import {
   stats,
 } from './ops.js'
 import { showEvents, type EventsFlags } from './events.js'
+import { registerControlCommands } from './control.js'
 import { VERSION } from './version.js'
 import { runWorker } from './worker.js'
 import { beatCommands, embeddedBeat } from './beat.js'
@@ -94,6 +95,8 @@ program
   .option('-E, --events', 'send task and worker events to the event log (celeriac events, the dashboard)')
   .option('--log-tasks', 'one info line per succeeded task (default: when stdout is a terminal)')
   .option('--no-log-tasks', 'no line per succeeded task')
+  .option('--heartbeat <duration>', 'how often the worker writes its registry entry (default 2s)')
+  .option('--no-control', 'stay out of the worker registry and ignore remote control and revokes')
   .option('--no-banner', 'do not print the start banner')
   .option('-B, --beat', 'also run beat (periodic tasks) in this worker')
   .action(async (flags) => {
@@ -234,6 +237,8 @@ dead
     await deadPrune(app, flags)
     await app.close()
   })
+
+registerControlCommands(program, globals)
 
 export async function main(argv = process.argv): Promise<void> {
   try {

@@ -22,6 +22,8 @@ export interface WorkerFlags extends PoolFlags {
   readonly events?: boolean
   readonly logTasks?: boolean
   readonly banner?: boolean
+  readonly heartbeat?: string
+  readonly control?: boolean
 }
 
 function banner(app: App, file: string, w: Worker, resultUrl: string): string {
@@ -77,6 +79,8 @@ export async function runWorker(
     deadLetterRetention: flags.deadRetention === 'forever' ? false : flags.deadRetention,
     events: flags.events,
     logTasks: flags.logTasks,
+    heartbeatInterval: flags.heartbeat,
+    control: flags.control,
     name: flags.hostname ? flags.hostname.replace('%h', hostname()) : undefined,
     logger,
     pool: poolFromFlags(flags, logger),

@@ -33,7 +33,18 @@ export class AsyncResult<R = unknown> {
     private readonly store: () => Promise<ResultStore | null>,
     /** The coordination part, whose broadcasts tell followers to look again (absent: polling). */
     private readonly coordination: () => Promise<Coordination | null> = async () => null,
+    private readonly revoker?: (options: { terminate?: boolean }) => Promise<void>,
   ) {}
+
+  /**
+   * Revokes the task (see `app.revoke`): not run if it has not started; aborted and REVOKED if
+   * it runs now; `terminate` also kills its thread or process, or frees its async slot.
+   */
+  async revoke(options: { terminate?: boolean } = {}): Promise<void> {
+    if (!this.revoker)
+      throw new ConfigError('this result handle was made without an app; use app.revoke(ids)')
+    await this.revoker(options)
+  }
 
   private async requireStore(): Promise<ResultStore> {
     const store = await this.store()

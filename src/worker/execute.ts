@@ -6,7 +6,7 @@
 import type { Delivery } from '../contracts/broker.js'
 import type { ResultRecord } from '../contracts/result-store.js'
 import { conclude, describeError } from './conclude.js'
-import { isPrepared, prepare, type PreparedJob, type WorkerEnv } from './prepare.js'
+import { isPrepared, prepare, revokedOutcome, type PreparedJob, type WorkerEnv } from './prepare.js'
 import { makeRecord } from './records.js'
 import { runTask, type RunEnv, type TaskRunner } from './run.js'
 import type { Outcome } from './settle.js'
@@ -31,6 +31,9 @@ export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outc
       env.started(makeRecord(env, prepared.msg, delivery, 'STARTED', Date.now(), {}))
     const run = await (env.runner ? env.runner.run(env, prepared) : runTask(env, prepared))
     await env.ran?.(prepared)
+    // Revoked while it ran: REVOKED whatever the body came to, and never retried.
+    if (env.revoked?.has(prepared.msg.id))
+      return revokedOutcome(env, prepared.msg, delivery, run.startedAt, 'revoked while running')
     return conclude(env, prepared, run)
   } catch (err) {
     const reason = `internal error while running the delivery: ${describeError(err)}`

@@ -5,7 +5,7 @@
  */
 import type { Delivery } from '../contracts/broker.js'
 import type { App } from '../core/app.js'
-import { InvalidArgumentsError, UnknownTaskError } from '../core/errors.js'
+import { InvalidArgumentsError, TaskRevokedError, UnknownTaskError } from '../core/errors.js'
 import { decodeMessage, peekMessage, type Message } from '../core/message.js'
 import type { Task } from '../core/task.js'
 import type { Logger } from './logger.js'
@@ -21,6 +21,8 @@ export interface WorkerEnv {
   readonly maxDeliveries: number
   /** Log one info line per succeeded task (else at debug). */
   readonly logTasks?: boolean
+  /** Task ids revoked (remote control): such a delivery is acknowledged as REVOKED, not run. */
+  readonly revoked?: { has(id: string): boolean }
 }
 
 export type AnyTask = Task<never[], unknown>
@@ -78,6 +80,7 @@ export function prepare(env: WorkerEnv, delivery: Delivery): PreparedJob | Outco
       }),
     })
   }
+  if (env.revoked?.has(msg.id)) return revokedOutcome(env, msg, delivery, null, 'revoked before it started')
   const wantResult = !msg.ignore_result
   const task = env.app.getTask(msg.task)
   if (!task) {
@@ -133,6 +136,25 @@ export function prepare(env: WorkerEnv, delivery: Delivery): PreparedJob | Outco
     }
   }
   return { delivery, msg, task, args, storeResult }
+}
+
+/** A revoked delivery: acknowledged, REVOKED recorded (unless its results are not kept), never retried. */
+export function revokedOutcome(
+  env: WorkerEnv,
+  msg: Message,
+  delivery: Delivery,
+  startedAt: number | null,
+  reason: string,
+): Outcome {
+  env.log.info({ id: msg.id, task: msg.task }, `task ${reason}; marked REVOKED`)
+  const store = !msg.ignore_result && !env.app.getTask(msg.task)?.options.ignoreResult
+  return {
+    kind: 'ack',
+    delivery,
+    result: store
+      ? makeRecord(env, msg, delivery, 'REVOKED', startedAt, { error: new TaskRevokedError(msg.id, reason) })
+      : undefined,
+  }
 }
 
 export function isPrepared(p: PreparedJob | Outcome): p is PreparedJob {

@@ -23,10 +23,18 @@ export type RunResult =
       readonly retryable?: boolean
     }
 
+/** Stops a running task from outside (revoke): `abort` aborts its signal, `kill` also ends the run now. */
+export interface RunStop {
+  abort(reason: unknown): void
+  kill(reason: unknown): void
+}
+
 export interface RunEnv {
   readonly log: Logger
   /** Abort functions of running tasks, called on cold shutdown. */
   readonly aborts: Set<(reason: unknown) => void>
+  /** Told when a run begins, with how to stop it; the returned function is called when it ends. */
+  readonly track?: (job: PreparedJob, startedAt: number, stop: RunStop) => () => void
   /** Takes a checked, encoded value the task reported with `ctx.progress()` (see progress.ts). */
   readonly progress?: (job: PreparedJob, encoded: string, startedAt: number) => void
   /**
@@ -47,6 +55,11 @@ export interface TaskRunner {
   run(env: RunEnv, job: PreparedJob): Promise<RunResult>
   /** Called once the worker has nothing running any more. */
   close(): Promise<void>
+  /** Kills what runs task `id` (revoke --terminate); false when it runs no such task. */
+  terminate?(id: string): boolean
+  /** Adds or retires children as remote control changes the worker's concurrency. */
+  grow?(n: number): number
+  shrink?(n: number): number
 }
 
 /** The soft and hard time limits of a job in ms (the message's own, else the task's). */
@@ -100,25 +113,29 @@ export async function runTask(env: RunEnv, job: PreparedJob): Promise<RunResult>
   env.aborts.add(abort)
   let softTimer: NodeJS.Timeout | undefined
   let hardTimer: NodeJS.Timeout | undefined
+  // Ends the run at once, the body left behind: the hard time limit, and revoke --terminate.
+  let kill!: (reason: unknown) => void
+  const killed = new Promise<never>((_, reject) => (kill = reject))
+  const untrack = env.track?.(job, startedAt, {
+    abort,
+    kill: (reason) => {
+      abort(reason)
+      kill(reason)
+    },
+  })
   try {
     if (softMs !== null)
       softTimer = setTimeout(() => abort(new SoftTimeLimitExceededError(msg.task, softMs)), softMs)
-    const run = Promise.resolve().then(() => task.fn(ctx, ...(job.args as never[])))
-    let value: unknown
-    if (hardMs === null) value = await run
-    else {
+    if (hardMs !== null) {
       const limitMs = hardMs
-      value = await Promise.race([
-        run,
-        new Promise<never>((_, reject) => {
-          hardTimer = setTimeout(() => {
-            const err = new TimeLimitExceededError(msg.task, limitMs)
-            abort(err)
-            reject(err)
-          }, limitMs)
-        }),
-      ])
+      hardTimer = setTimeout(() => {
+        const err = new TimeLimitExceededError(msg.task, limitMs)
+        abort(err)
+        kill(err)
+      }, limitMs)
     }
+    const run = Promise.resolve().then(() => task.fn(ctx, ...(job.args as never[])))
+    const value: unknown = await Promise.race([run, killed])
     return { ok: true, value, startedAt }
   } catch (error) {
     return { ok: false, error, startedAt }
@@ -127,5 +144,6 @@ export async function runTask(env: RunEnv, job: PreparedJob): Promise<RunResult>
     clearTimeout(softTimer)
     clearTimeout(hardTimer)
     env.aborts.delete(abort)
+    untrack?.()
   }
 }
