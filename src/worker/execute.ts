@@ -10,22 +10,35 @@ import { isPrepared, prepare, type PreparedJob, type WorkerEnv } from './prepare
 import { makeRecord } from './records.js'
 import { runTask, type RunEnv } from './run.js'
 import type { Outcome } from './settle.js'
+import type { WorkerFlow } from '../canvas/hooks.js'
+import type { Message } from '../core/message.js'
+import type { RunResult } from './run.js'
+
+function withFollowUp(env: ExecuteEnv, outcome: Outcome, msg: Message | null, run?: RunResult): Outcome {
+  const followUp = env.flow?.followUp(outcome, msg, run)
+  return followUp ? { ...outcome, followUp } : outcome
+}
 
 export interface ExecuteEnv extends WorkerEnv, RunEnv {
   /** Records a STARTED state (batched by the worker). */
   readonly started: (record: ResultRecord) => void
   /** Told when a delivery passed its checks and its task begins (events). */
   readonly running?: (job: PreparedJob) => void
+  /** Workflows: follow-ups of outcomes, and messages a workflow sent again (canvas/hooks.ts). */
+  readonly flow?: WorkerFlow
 }
 
 export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outcome> {
   try {
     const prepared = prepare(env, delivery)
-    if (!isPrepared(prepared)) return prepared
+    if (!isPrepared(prepared)) return withFollowUp(env, prepared, null)
+    const done = prepared.msg.once ? await env.flow?.finished(prepared.msg) : null
+    if (done) return { kind: 'ack', delivery, followUp: done }
     env.running?.(prepared)
     if (prepared.storeResult && (prepared.task.options.trackStarted ?? env.app.trackStarted))
       env.started(makeRecord(env, prepared.msg, delivery, 'STARTED', Date.now(), {}))
-    return conclude(env, prepared, await runTask(env, prepared))
+    const run = await runTask(env, prepared)
+    return withFollowUp(env, conclude(env, prepared, run), prepared.msg, run)
   } catch (err) {
     const reason = `internal error while running the delivery: ${describeError(err)}`
     env.log.error({ id: delivery.id, err: reason }, 'delivery sent to the dead-letter store')

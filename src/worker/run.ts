@@ -17,6 +17,8 @@ export interface RunEnv {
   readonly log: Logger
   /** Abort functions of running tasks, called on cold shutdown. */
   readonly aborts: Set<(reason: unknown) => void>
+  /** Makes a run's `ctx.step` (durable steps; see canvas/steps.ts). */
+  readonly steps?: (job: PreparedJob) => TaskContext['step']
 }
 
 export async function runTask(env: RunEnv, job: PreparedJob): Promise<RunResult> {
@@ -31,6 +33,7 @@ export async function runTask(env: RunEnv, job: PreparedJob): Promise<RunResult>
     controller.abort(reason)
   }
   let log: TaskLogger | null = null
+  let step: TaskContext['step'] | null = null
   const ctx: TaskContext = {
     id: msg.id,
     name: msg.task,
@@ -44,6 +47,12 @@ export async function runTask(env: RunEnv, job: PreparedJob): Promise<RunResult>
     },
     get log() {
       return (log ??= env.log.child({ task: msg.task, id: msg.id }))
+    },
+    step(name, fn) {
+      step ??= env.steps
+        ? env.steps(job)
+        : () => Promise.reject(new Error('this worker has no durable steps'))
+      return step(name, fn)
     },
     retry(options) {
       throw new RetryRequest(

@@ -17,6 +17,8 @@ import type { CeleriacEvent } from '../core/events.js'
 import { createLogger, type Logger } from './logger.js'
 import { OutageLog } from './outage.js'
 import { Settler, type Outcome } from './settle.js'
+import { WorkerFlow } from '../canvas/hooks.js'
+import type { PreparedJob } from './prepare.js'
 
 /**
  * Finished outcomes a worker may hold unwritten while it keeps receiving, in units of its credit:
@@ -177,7 +179,10 @@ export class Worker extends EventEmitter {
   private async begin(): Promise<void> {
     this.broker = await this.app.broker()
     this.results = await this.app.resultStore()
+    const flow = new WorkerFlow(this.app, this.results, this.name, this.log)
     this.env = {
+      flow,
+      steps: (job: PreparedJob) => flow.steps(job.msg, job.delivery),
       app: this.app,
       worker: this.name,
       log: this.log,
@@ -199,6 +204,7 @@ export class Worker extends EventEmitter {
         : undefined,
     }
     this.settler = new Settler(this.broker, this.results, {
+      followUps: (items) => flow.runtime.run(items),
       settled: (o, live) => this.settled(o, live),
       failed: (err, n) => this.outages.failed('settling finished tasks', err, { pending: n }),
       ok: () => this.outages.ok('settling finished tasks'),
