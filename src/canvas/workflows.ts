@@ -95,7 +95,7 @@ export class Chain<R> {
       wire: first!,
       rootId: root,
       parentId: null,
-      ...(rest.length ? { flow: { chain: rest } } : {}),
+      flow: { once: true, ...(rest.length ? { chain: rest } : {}) },
     })
     const nodes = this.steps.map((s, k) => taskNode(s, ids[k]!))
     await send(app, root, { kind: 'chain', id: root, steps: nodes }, availableAt(options, [job]))
@@ -125,7 +125,7 @@ export class Group<T extends unknown[]> {
     if (!this.members.length) return new GroupResult<T>(id, [])
     const app = appOf(this.members, 'group')
     const jobs = this.members.map((s, i) =>
-      toJob(app, { wire: s.toWire(memberId(id, i)), rootId: id, parentId: null }),
+      toJob(app, { wire: s.toWire(memberId(id, i)), rootId: id, parentId: null, flow: { once: true } }),
     )
     const node = groupNode(id, this.members)
     await send(app, id, node, availableAt(options, jobs))
@@ -186,7 +186,7 @@ export class Chord<R> {
     }
     let jobs: OutgoingJob[]
     if (!members.length) {
-      jobs = [toJob(app, { wire: withLinks, input: [[]], rootId: id, parentId: null })]
+      jobs = [toJob(app, { wire: withLinks, input: [[]], rootId: id, parentId: null, flow: { once: true } })]
     } else {
       const chord = {
         id,
@@ -195,7 +195,12 @@ export class Chord<R> {
         ...(withLinks.errbacks ? { errbacks: [...withLinks.errbacks] } : {}),
       }
       jobs = members.map((s, i) =>
-        toJob(app, { wire: s.toWire(memberId(id, i)), rootId: id, parentId: null, flow: { chord } }),
+        toJob(app, {
+          wire: s.toWire(memberId(id, i)),
+          rootId: id,
+          parentId: null,
+          flow: { chord, once: true },
+        }),
       )
     }
     await send(app, id, node, availableAt(options, jobs))
