@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --broker sqlite|redis|all] [--n 100000] [--quick] [--db 10] [--cpu-prof dir]`:
+ * `npm run bench [-- --broker sqlite|redis|canvas|all] [--n 100000] [--quick] [--db 10] [--cpu-prof dir]`:
  * benchmarks, printed as tables. The default is the SQLite benchmark; `--broker redis` runs
  * celeriac, BullMQ and Celery (when installed) against $REDIS_URL's server (databases --db, +1, +2).
+ * `--broker canvas` times workflows (bench/canvas.ts: a chord of 10,000, a chain of 1,000).
  * Every run ends with the delayed-start figure (countdown 50 ms → start delay) on memory, SQLite
  * and Redis (bench/start-delay.ts; Redis when $REDIS_URL's server answers).
  * Results are recorded by hand in docs/benchmarks.md with the machine and versions.
@@ -11,6 +12,7 @@ import { parseArgs } from 'node:util'
 import { benchRedis, celeryInstalled, redisVersion } from './redis.js'
 import { benchSqlite } from './sqlite.js'
 import { benchStartDelay, printStartDelay } from './start-delay.js'
+import { benchCanvas, printCanvas } from './canvas.js'
 import { printTable } from './run.js'
 
 const { values } = parseArgs({
@@ -78,6 +80,16 @@ if (values.broker === 'redis' || values.broker === 'all') {
     'Where the time goes: CPU of the worker process and of redis-server during each processing run (% of one core)',
     ['system', 'run', 'jobs/s', 'worker CPU %', 'Redis CPU %'],
     cpu.map((r) => [r.system, r.run, r.jobsPerSec, r.workerCpu, r.redisCpu]),
+  )
+}
+
+if (values.broker === 'canvas' || values.broker === 'all') {
+  const chordN = values.quick ? 1000 : 10_000
+  const chainN = values.quick ? 100 : 1000
+  printCanvas(
+    await benchCanvas(chordN, chainN, process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'),
+    chordN,
+    chainN,
   )
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { it } from 'node:test'
 import { chain, chord, group } from 'celeriac'
 import { app, boom, fiveSteps, report, slowAdd, sum } from '../fixtures/canvas-tasks.js'
-import { journal, run, tempDir, until, type Proc } from './helpers.js'
+import { cli, journal, run, tempDir, until, type Proc } from './helpers.js'
 
 const CANVAS_FIXTURE = join(import.meta.dirname, '../fixtures/canvas-tasks.ts')
 const WORKER_ARGS = ['-c', '1', '--prefetch', '0', '--lease', '1s', '--max-deliveries', '20']
@@ -47,6 +47,17 @@ export function canvasScenarios(brokerUrl: string): { app: typeof app; procs: Pr
     const ids = [0, 1, 2, 3].map((k) => `${r.id}.${k}`).concat(r.id)
     for (const id of ids) assert.equal(events(jfile, 'done', id).length, 1, `step ${id} ran to the end once`)
     assert.equal(events(jfile, 'start', third).length, 2, 'the killed step started again')
+    const shown = await cli(['-A', CANVAS_FIXTURE, 'result', third], { CELERIAC_BROKER: brokerUrl })
+    const printed = JSON.parse(shown.out.trim().split('\n').at(-1)!) as {
+      state: string
+      workflow: { kind: string; children: { id: string; state: string }[] }
+    }
+    assert.equal(printed.state, 'SUCCESS')
+    assert.equal(printed.workflow.kind, 'chain')
+    assert.deepEqual(
+      printed.workflow.children.map((c) => [c.id, c.state]),
+      ids.map((id) => [id, 'SUCCESS']),
+    )
   })
 
   it('a chord completes once when a worker is SIGKILLed while members run', async () => {
