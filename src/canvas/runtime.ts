@@ -64,6 +64,16 @@ export class FlowRuntime {
 
   /** Carries out the follow-ups of one batch of outcomes. Throws to have the batch tried again. */
   async run(items: readonly FollowUp[]): Promise<void> {
+    // Without a result store or a coordination part no follow-up can be done; trying again would
+    // hold the batch for ever. The producer refuses such workflows; this is a worker set up
+    // otherwise than its producers.
+    if (!this.deps.store || !(await this.deps.app.coordination())) {
+      this.deps.log.error(
+        { ids: items.map((f) => f.msg.id).slice(0, 10) },
+        'workflow steps not carried on: this worker has no result backend or no coordination part',
+      )
+      return
+    }
     const sends: Send[] = []
     const records: ResultRecord[] = []
     const joins = new Map<string, { chord: ChordWire; rootId: string; ids: Set<string> }>()

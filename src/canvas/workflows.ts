@@ -67,9 +67,18 @@ function linked(app: App, node: FlowNode, r: FlowResult): void {
 }
 
 async function send(app: App, rootId: string, tree: FlowNode, jobs: OutgoingJob[]): Promise<void> {
+  const broker = await app.broker()
   const coordination = await app.coordination()
-  if (coordination) await coordination.join(flowKey(rootId), [JSON.stringify(tree)], app.resultExpiresMs)
-  await (await app.broker()).publish(jobs)
+  if (!broker.capabilities.idempotentPublish)
+    throw new ConfigError(
+      `workflows need a broker with idempotent publish by id; the ${broker.scheme} broker has none`,
+    )
+  if (!(await app.resultStore()))
+    throw new ConfigError('workflows need a result backend: their steps read each other’s results')
+  if (!coordination)
+    throw new ConfigError('workflows need a coordination part (sqlite, redis, postgres or memory)')
+  await coordination.join(flowKey(rootId), [JSON.stringify(tree)], app.resultExpiresMs)
+  await broker.publish(jobs)
 }
 
 function availableAt(options: ApplyOptions, jobs: OutgoingJob[]): OutgoingJob[] {
