@@ -6,6 +6,7 @@ import { chain, chord, createApp, group, workflowTree, type TaskFailure } from '
 import { Worker } from '../worker/worker.js'
 import { decodeMessage, encodeMessage } from '../core/message.js'
 import { MalformedMessageError } from '../core/errors.js'
+import { toJob } from './publish.js'
 
 const silent = pino({ level: 'silent' })
 
@@ -108,6 +109,69 @@ describe('canvas (in process, memory broker)', () => {
     assert.equal(await r.get({ timeout: 5000 }), 42)
     await app.asyncResult(`${r.id}.link.0`).get({ timeout: 5000 })
     assert.deepEqual(calls, ['note 42'])
+  })
+
+  it('a workflow message sent again after its task finished does not run again', async () => {
+    const app = createApp({ broker: `memory://${randomUUID()}` })
+    const runs = new Map<string, number>()
+    const inc = app.task('inc', (ctx, x: number) => {
+      runs.set(ctx.id, (runs.get(ctx.id) ?? 0) + 1)
+      return x + 1
+    })
+    await start(app)
+    const r = await chain(inc.s(0), inc.s(), inc.s()).apply()
+    assert.equal(await r.get({ timeout: 5000 }), 3)
+    // What a parent redelivered after its acknowledgement was lost would send: the first step
+    // again, under its id. Its follow-ups are done again; no step runs twice.
+    const job = toJob(app, {
+      wire: inc.s(0).toWire(`${r.id}.0`),
+      rootId: r.id,
+      parentId: null,
+      flow: { once: true, chain: [inc.s().toWire(`${r.id}.1`), inc.s().toWire(r.id)] },
+    })
+    await (await app.broker()).publish([job])
+    await new Promise((res) => setTimeout(res, 400))
+    assert.deepEqual([...runs.values()], [1, 1, 1])
+    assert.equal(await r.get({ timeout: 1000 }), 3)
+  })
+
+  it('a step whose result was written but whose sends were lost sends them when delivered again', async () => {
+    const app = createApp({ broker: `memory://${randomUUID()}` })
+    const runs: string[] = []
+    const inc = app.task('inc', (ctx, x: number) => {
+      runs.push(ctx.id)
+      return x + 1
+    })
+    await start(app)
+    // A worker wrote step 0's result (41) and died before sending step 1: its redelivery finds
+    // the result, does not run step 0 again, and sends step 1 with that result.
+    const root = 'lost-sends'
+    const now = Date.now()
+    await (await app.resultStore())!.set([
+      {
+        id: `${root}.0`,
+        state: 'SUCCESS',
+        task: 'inc',
+        result: '41',
+        error: null,
+        retries: 0,
+        worker: 'w',
+        startedAt: now,
+        doneAt: now,
+        updatedAt: now,
+        expiresAt: null,
+        fence: 1,
+      },
+    ])
+    const job = toJob(app, {
+      wire: inc.s(0).toWire(`${root}.0`),
+      rootId: root,
+      parentId: null,
+      flow: { once: true, chain: [inc.s().toWire(root)] },
+    })
+    await (await app.broker()).publish([job])
+    assert.equal(await app.asyncResult<number>(root).get({ timeout: 5000 }), 42)
+    assert.deepEqual(runs, [root])
   })
 
   it('records durable steps and replays them on a retry', async () => {
