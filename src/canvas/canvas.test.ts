@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, describe, it } from 'node:test'
 import { pino } from 'pino'
-import { chain, chord, createApp, group, workflowTree, type TaskFailure } from '../index.js'
+import { chain, chord, createApp, group, Signature, workflowTree, type TaskFailure } from '../index.js'
 import { Worker } from '../worker/worker.js'
 import { decodeMessage, encodeMessage } from '../core/message.js'
 import { MalformedMessageError } from '../core/errors.js'
@@ -91,6 +91,14 @@ describe('canvas (in process, memory broker)', () => {
     })
     await new Promise((res) => setTimeout(res, 300))
     assert.equal(calls.filter((c) => c.startsWith('report')).length, 1)
+  })
+
+  it('ends a chord when a member is dead-lettered before it runs (a task no worker knows)', async () => {
+    const { app, add, sum } = setup()
+    await start(app)
+    const ghost = new Signature<number, []>('ghost', [], false, {}, [], [], app)
+    const r = await chord(group([add.s(1, 1), ghost]), sum.s()).apply()
+    await assert.rejects(r.get({ timeout: 5000 }), /member 1, ghost/)
   })
 
   it('stops a chain at a failed step and fails the steps after it', async () => {
