@@ -1,11 +1,12 @@
 /**
- * `npm run bench [-- --broker sqlite|redis|postgres|events|all] [--pools] [--n 100000] [--quick] [--db 10] [--cpu-prof dir] [--rounds 5]`:
+ * `npm run bench [-- --broker sqlite|redis|postgres|events|canvas|all] [--pools] [--n 100000] [--quick] [--db 10] [--cpu-prof dir] [--rounds 5]`:
  * benchmarks, printed as tables. The default is the SQLite benchmark; `--broker redis` runs
  * celeriac, BullMQ and Celery (when installed) against $REDIS_URL's server (databases --db, +1, +2);
  * `--broker postgres` runs celeriac, Graphile Worker (unbatched, batched), pg-boss and BullMQ's
  * PostgreSQL backend against $DATABASE_URL, 1,000,000 jobs by default (`--n` for fewer,
  * `--systems a,b` for some of them);
- * `--broker events` measures what task events cost on Redis "results kept" (bench/events.ts).
+ * `--broker events` measures what task events cost on Redis "results kept" (bench/events.ts);
+ * `--broker canvas` times workflows (bench/canvas.ts: a chord of 10,000, a chain of 1,000).
  * Every run ends with the delayed-start figure (countdown 50 ms → start delay) on memory, SQLite
  * and Redis (bench/start-delay.ts; Redis when $REDIS_URL's server answers).
  * `--pools` (and `--broker all`) adds thread and process pools against async slots (bench/pools.ts).
@@ -18,6 +19,7 @@ import { benchRedis, celeryInstalled, redisVersion } from './redis.js'
 import { benchPools, printPools } from './pools.js'
 import { benchSqlite } from './sqlite.js'
 import { benchStartDelay, printStartDelay } from './start-delay.js'
+import { benchCanvas, printCanvas } from './canvas.js'
 import { benchEvents, summarize } from './events.js'
 import { printTable } from './run.js'
 
@@ -131,6 +133,16 @@ if (values.broker === 'events' || values.broker === 'all') {
     `What events cost: Redis, results kept, ${n.toLocaleString('en-US')} no-op tasks, one worker at concurrency 50 (goal < 5 %)`,
     ['round', 'events off, jobs/s', 'events on, jobs/s'],
     [...rows.map((r) => [r.round, r.off, r.on]), ['median', s.off, s.on], ['cost', '', `${s.costPct} %`]],
+  )
+}
+
+if (values.broker === 'canvas' || values.broker === 'all') {
+  const chordN = values.quick ? 1000 : 10_000
+  const chainN = values.quick ? 100 : 1000
+  printCanvas(
+    await benchCanvas(chordN, chainN, process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'),
+    chordN,
+    chainN,
   )
 }
 

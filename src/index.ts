@@ -43,6 +43,14 @@ export {
 export { AsyncResult, type GetOptions } from './core/result.js'
 export { type TaskUpdate, type FollowOptions } from './core/follow.js'
 export { InvalidProgressError, MAX_PROGRESS_BYTES } from './core/progress.js'
+export {
+  Signature,
+  type AnySignature,
+  type SignatureOptions,
+  type SignatureResult,
+} from './core/signature.js'
+export type { TaskFailure } from './core/flow.js'
+export * from './canvas/index.js'
 export { States, READY_STATES, isReady, type TaskState } from './core/states.js'
 export { encode, decode } from './core/codec.js'
 export { type Message, ENVELOPE_VERSION, encodeMessage, decodeMessage } from './core/message.js'

@@ -13,6 +13,7 @@ import { uuidv7 } from './ids.js'
 import { DEFAULT_MAX_MESSAGE_BYTES, ENVELOPE_VERSION, encodeMessage, type Message } from './message.js'
 import { AsyncResult } from './result.js'
 import { DEFAULT_REVOKE_EXPIRES_MS, revokeTasks } from '../control/revoke.js'
+import { callbackWires } from './signature.js'
 import { Task, type SendDefaults, type SendOptions, type TaskFn, type TaskOptions } from './task.js'
 
 export const APP_BRAND = Symbol.for('celeriac.app')
@@ -257,6 +258,10 @@ export class App {
       sent_at: new Date(now).toISOString(),
       headers: options.headers ?? {},
     }
+    const link = options.link === undefined ? [] : [options.link].flat()
+    const linkError = options.linkError === undefined ? [] : [options.linkError].flat()
+    if (link.length) message.callbacks = callbackWires(link, id, 'link')
+    if (linkError.length) message.errbacks = callbackWires(linkError, id, 'err')
     return { message, availableAt }
   }
 

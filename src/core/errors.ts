@@ -224,3 +224,19 @@ export class AppLoadError extends CeleriacError {
     super(`cannot load the app module: ${detail}`, options)
   }
 }
+
+/**
+ * A workflow did not reach this step because a task before it failed: a chain step after a
+ * failed one, or a chord's body when a member failed. Names the task that failed.
+ */
+export class WorkflowFailedError extends CeleriacError {
+  override readonly code = 'WORKFLOW_FAILED'
+  constructor(
+    message: string,
+    /** Id and name of the task that failed. */
+    readonly failedId: string,
+    readonly failedTask: string,
+  ) {
+    super(message)
+  }
+}

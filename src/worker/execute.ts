@@ -10,6 +10,14 @@ import { isPrepared, prepare, revokedOutcome, type PreparedJob, type WorkerEnv }
 import { makeRecord } from './records.js'
 import { runTask, type RunEnv, type TaskRunner } from './run.js'
 import type { Outcome } from './settle.js'
+import type { WorkerFlow } from '../canvas/hooks.js'
+import type { Message } from '../core/message.js'
+import type { RunResult } from './run.js'
+
+function withFollowUp(env: ExecuteEnv, outcome: Outcome, msg: Message | null, run?: RunResult): Outcome {
+  const followUp = env.flow?.followUp(outcome, msg, run)
+  return followUp ? { ...outcome, followUp } : outcome
+}
 
 export interface ExecuteEnv extends WorkerEnv, RunEnv {
   /** Records a STARTED state (batched by the worker). */
@@ -20,12 +28,16 @@ export interface ExecuteEnv extends WorkerEnv, RunEnv {
   readonly runner?: TaskRunner
   /** Told when the task body has returned; its outcome waits for this (a progress write in flight). */
   readonly ran?: (job: PreparedJob) => Promise<void>
+  /** Workflows: follow-ups of outcomes, and messages a workflow sent again (canvas/hooks.ts). */
+  readonly flow?: WorkerFlow
 }
 
 export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outcome> {
   try {
     const prepared = prepare(env, delivery)
-    if (!isPrepared(prepared)) return prepared
+    if (!isPrepared(prepared)) return withFollowUp(env, prepared, null)
+    const done = prepared.msg.once ? await env.flow?.finished(prepared.msg) : null
+    if (done) return { kind: 'ack', delivery, followUp: done }
     env.running?.(prepared)
     if (prepared.storeResult && (prepared.task.options.trackStarted ?? env.app.trackStarted))
       env.started(makeRecord(env, prepared.msg, delivery, 'STARTED', Date.now(), {}))
@@ -33,8 +45,13 @@ export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outc
     await env.ran?.(prepared)
     // Revoked while it ran: REVOKED whatever the body came to, and never retried.
     if (env.revoked?.has(prepared.msg.id))
-      return revokedOutcome(env, prepared.msg, delivery, run.startedAt, 'revoked while running')
-    return conclude(env, prepared, run)
+      return withFollowUp(
+        env,
+        revokedOutcome(env, prepared.msg, delivery, run.startedAt, 'revoked while running'),
+        prepared.msg,
+        run,
+      )
+    return withFollowUp(env, conclude(env, prepared, run), prepared.msg, run)
   } catch (err) {
     const reason = `internal error while running the delivery: ${describeError(err)}`
     env.log.error({ id: delivery.id, err: reason }, 'delivery sent to the dead-letter store')

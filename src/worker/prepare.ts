@@ -7,6 +7,7 @@ import type { Delivery } from '../contracts/broker.js'
 import type { App } from '../core/app.js'
 import { InvalidArgumentsError, TaskRevokedError, UnknownTaskError } from '../core/errors.js'
 import { decodeMessage, peekMessage, type Message } from '../core/message.js'
+import { hasFlow } from '../core/flow.js'
 import type { Task } from '../core/task.js'
 import type { Logger } from './logger.js'
 import { makeRecord } from './records.js'
@@ -81,7 +82,9 @@ export function prepare(env: WorkerEnv, delivery: Delivery): PreparedJob | Outco
     })
   }
   if (env.revoked?.has(msg.id)) return revokedOutcome(env, msg, delivery, null, 'revoked before it started')
-  const wantResult = !msg.ignore_result
+  // A workflow's tasks always store results: its next steps read them.
+  const inFlow = hasFlow(msg)
+  const wantResult = !msg.ignore_result || inFlow
   const task = env.app.getTask(msg.task)
   if (!task) {
     const err = new UnknownTaskError(msg.task, env.app.taskNames())
@@ -90,7 +93,7 @@ export function prepare(env: WorkerEnv, delivery: Delivery): PreparedJob | Outco
       result: wantResult ? makeRecord(env, msg, delivery, 'FAILURE', null, { error: err }) : undefined,
     })
   }
-  const storeResult = wantResult && !task.options.ignoreResult
+  const storeResult = wantResult && (!task.options.ignoreResult || inFlow)
   // Deliveries that ended in a retry finished; the others ended with the worker (a crash, a kill).
   const unfinished = delivery.deliveries - msg.retries
   if (unfinished > env.maxDeliveries) {

@@ -33,6 +33,8 @@ export interface RunEnv {
   readonly log: Logger
   /** Abort functions of running tasks, called on cold shutdown. */
   readonly aborts: Set<(reason: unknown) => void>
+  /** Makes a run's `ctx.step` (durable steps; see canvas/steps.ts). */
+  readonly steps?: (job: PreparedJob) => TaskContext['step']
   /** Told when a run begins, with how to stop it; the returned function is called when it ends. */
   readonly track?: (job: PreparedJob, startedAt: number, stop: RunStop) => () => void
   /** Takes a checked, encoded value the task reported with `ctx.progress()` (see progress.ts). */
@@ -83,6 +85,7 @@ export async function runTask(env: RunEnv, job: PreparedJob): Promise<RunResult>
   }
   let log: TaskLogger | null = null
   let ended = false
+  let step: TaskContext['step'] | null = null
   const ctx: TaskContext = {
     id: msg.id,
     name: msg.task,
@@ -96,6 +99,12 @@ export async function runTask(env: RunEnv, job: PreparedJob): Promise<RunResult>
     },
     get log() {
       return (log ??= env.log.child({ task: msg.task, id: msg.id }))
+    },
+    step(name, fn) {
+      step ??= env.steps
+        ? env.steps(job)
+        : () => Promise.reject(new Error('this worker has no durable steps'))
+      return step(name, fn)
     },
     retry(options) {
       throw new RetryRequest(

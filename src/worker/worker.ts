@@ -19,6 +19,7 @@ import { OutageLog } from './outage.js'
 import { workerProgress, type ProgressReporter } from './progress.js'
 import type { TaskRunner } from './run.js'
 import { Settler, type Outcome } from './settle.js'
+import { WorkerFlow } from '../canvas/hooks.js'
 import { ControlAgent, DEFAULT_HEARTBEAT_MS } from '../control/agent.js'
 import { ControlCommands } from '../control/commands.js'
 import type { Terminator } from '../control/terminator.js'
@@ -234,8 +235,11 @@ export class Worker extends EventEmitter {
     this.broker = await this.app.broker()
     this.results = await this.app.resultStore()
     await this.pool?.start()
+    const flow = new WorkerFlow(this.app, this.results, this.name, this.log)
     this.env = {
       runner: this.pool ?? undefined,
+      flow,
+      steps: (job: PreparedJob) => flow.steps(job.msg, job.delivery),
       app: this.app,
       worker: this.name,
       log: this.log,
@@ -261,6 +265,7 @@ export class Worker extends EventEmitter {
         : undefined,
     }
     this.settler = new Settler(this.broker, this.results, {
+      followUps: (items) => flow.runtime.run(items),
       settled: (o, live) => this.settled(o, live),
       failed: (err, n) => this.outages.failed('settling finished tasks', err, { pending: n }),
       ok: () => this.outages.ok('settling finished tasks'),
