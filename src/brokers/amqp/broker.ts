@@ -33,7 +33,7 @@ export class AmqpBroker implements Broker {
   readonly scheme = 'amqp'
   readonly capabilities: BrokerCapabilities = {
     consumer: 'push',
-    crossQueueOrder: 'listed',
+    crossQueueOrder: 'none',
     leases: 'connection',
     blockingReserve: true,
     transactionalPublish: false,
@@ -64,6 +64,11 @@ export class AmqpBroker implements Broker {
       republish: (jobs) => this.send(jobs),
       paused: (queues) => this.pausedOf(queues),
     }
+  }
+
+  /** The name RabbitMQ shows for this broker's connection (see AmqpConnection.name). */
+  get connectionName(): string {
+    return this.conn.name
   }
 
   connect(): Promise<void> {
@@ -124,6 +129,7 @@ export class AmqpBroker implements Broker {
         delayMs: j.availableAt === undefined ? 0 : j.availableAt - now,
         epoch: 0,
         deliveries: 0,
+        chosenId: j.generatedId !== true,
       })),
     )
   }
@@ -136,11 +142,11 @@ export class AmqpBroker implements Broker {
 
   /** Connection leases need no extension: true while the delivery's channel lives. */
   async extend(refs: readonly LeaseRef[]): Promise<boolean[]> {
-    return refs.map((r) => this.sessions.find(r.token) !== undefined)
+    return refs.map((r) => this.sessions.find(r) !== undefined)
   }
 
   async release(refs: readonly LeaseRef[]): Promise<boolean[]> {
-    return settle.release(this.deps, refs)
+    return settle.release(this.deps, refs, this.conn.target.queueType)
   }
 
   async ack(refs: readonly LeaseRef[]): Promise<boolean[]> {
