@@ -17,6 +17,7 @@ import type { CeleriacEvent } from '../core/events.js'
 import { createLogger, type Logger } from './logger.js'
 import { OutageLog } from './outage.js'
 import { Settler, type Outcome } from './settle.js'
+import { RunClaims } from '../dedup/index.js'
 
 /**
  * Finished outcomes a worker may hold unwritten while it keeps receiving, in units of its credit:
@@ -152,6 +153,8 @@ export class Worker extends EventEmitter {
   private readonly logTasks: boolean
   private readonly eventsMaxLen: number
   private events: EventSink | null = null
+  /** One run per caller-chosen id, on a broker without idempotent publish (src/dedup). */
+  private claims: RunClaims | null = null
   /** Task name and start time of running deliveries, by token (only while events are on). */
   private readonly startedRuns = new Map<string, { task: string; at: number }>()
   private eventBeat: NodeJS.Timeout | null = null
@@ -185,6 +188,7 @@ export class Worker extends EventEmitter {
       logTasks: this.logTasks,
       aborts: new Set(),
       started: (r) => this.recordStarted(r),
+      mayRun: (d) => this.claims?.mayRun(d) ?? Promise.resolve(true),
       running: this.wantEvents
         ? (job) => {
             const at = Date.now()
@@ -212,6 +216,8 @@ export class Worker extends EventEmitter {
       )
       return null
     })
+    if (coordination && !this.broker.capabilities.idempotentPublish)
+      this.claims = new RunClaims(coordination, this.name, this.app.resultExpiresMs, this.log)
     if (this.wantEvents) {
       if (!coordination)
         throw new ConfigError(

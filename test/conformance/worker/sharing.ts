@@ -78,6 +78,33 @@ export function sharingTests(target: WorkerTarget): void {
     },
   )
 
+  check(target, 'an id published twice runs once, with two workers taking the copies', async (h) => {
+    const [a, b] = [h.app(), h.app()]
+    let runs = 0
+    const define = (app: App) =>
+      app.task('charge', async (_ctx, cents: number) => {
+        runs++
+        await sleep(200)
+        return cents
+      })
+    const [ta, tb] = [define(a), define(b)]
+    // Both sends land before any worker runs: on an engine without idempotent publish both
+    // copies are stored, and each worker takes one at the same time.
+    const first = await ta.applyAsync([500], { id: 'charge-42' })
+    await tb.applyAsync([500], { id: 'charge-42' })
+    await h.worker(a, { concurrency: 1, prefetch: 0 })
+    await h.worker(b, { concurrency: 1, prefetch: 0 })
+    assert.equal(await first.get({ timeout: 10_000 }), 500)
+    const broker = await a.broker()
+    await until('both copies settled', async () => {
+      const [s] = await broker.stats(['default'])
+      return s!.waiting + s!.delayed === 0
+    })
+    await sleep(400)
+    assert.equal(runs, 1, 'one run for the id')
+    assert.deepEqual(await broker.listDead(), [])
+  })
+
   check(target, 'warm shutdown lets running tasks finish and hands back buffered jobs', async (h) => {
     const app = h.app()
     const slow = app.task('slow', async (_ctx, ms: number) => {
