@@ -210,14 +210,45 @@ export class AmqpConsumption implements Consumption {
     this.credit += n
     this.flush()
     const s = this.session
-    const wanted = this.credit + (s?.held.size ?? 0)
-    if (s && wanted > this.window) {
-      const first = this.window === 0
-      this.window = wanted
-      const set = s.channel.prefetch(wanted, this.deps.conn.target.queueType !== 'quorum')
+    if (!s) return
+    if (this.deps.conn.target.queueType === 'quorum') return this.widenQuorum(s)
+    // Classic: one channel-wide window over everything unacked, raised in place.
+    const wanted = this.credit + s.held.size
+    if (wanted <= this.window) return
+    const first = this.window === 0
+    this.window = wanted
+    s.channel
+      .prefetch(wanted, true)
       // The queues were left unconsumed while there was no credit: consume them now.
-      set.then(() => (first ? this.checkPaused() : undefined)).catch(() => {})
-    }
+      .then(() => (first ? this.checkPaused() : undefined))
+      .catch(() => {})
+  }
+
+  /**
+   * Quorum queues take only a per-consumer window, and `basic.qos` changes it for consumers
+   * created afterwards only. So a wider window means new consumers: the prefetch is set to the
+   * credit, the current consumers are cancelled (their unacked deliveries stay settleable on the
+   * channel) and the queues consumed again.
+   */
+  private widenQuorum(s: Session): void {
+    const tags = new Set(this.tags.values())
+    let unacked = 0
+    for (const h of s.held.values()) if (tags.has(h.msg.fields.consumerTag ?? '')) unacked++
+    if (this.credit + unacked <= this.window) return
+    this.window = this.credit
+    this.checking = this.checking.then(async () => {
+      if (this.session !== s || !this.running) return
+      try {
+        await s.channel.prefetch(this.window, false)
+        for (const [q, tag] of [...this.tags]) {
+          this.tags.delete(q)
+          await s.channel.cancel(tag)
+        }
+      } catch (err) {
+        this.lastError = err
+      }
+    })
+    void this.checkPaused()
   }
 
   async stop(): Promise<void> {

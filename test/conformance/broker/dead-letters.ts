@@ -1,6 +1,5 @@
 /** The dead-letter store: list, replay, delete, prune; a replay never duplicates a live job. */
 import assert from 'node:assert/strict'
-import { it } from 'node:test'
 import type { Broker } from '../../../src/contracts/broker.js'
 import { counts, drain, jobs, q, sleep, take, test, type OpenBroker } from './support.js'
 
@@ -16,7 +15,7 @@ async function killed(b: Broker, queue: string, n: number): Promise<string[]> {
 }
 
 export function deadLetterTests(open: OpenBroker): void {
-  it('dead-letters with a reason; lists, replays and deletes dead jobs', async () => {
+  test(open, 'dead-letters with a reason; lists, replays and deletes dead jobs', async () => {
     const b = await open()
     const queue = q()
     const sent = jobs(queue, 2)
@@ -40,7 +39,7 @@ export function deadLetterTests(open: OpenBroker): void {
     assert.equal((await b.listDead({ queue })).length, 0)
   })
 
-  it('lists newest first, by queue, with limit and offset', async () => {
+  test(open, 'lists newest first, by queue, with limit and offset', async () => {
     const b = await open()
     const queue = q()
     const ids = await killed(b, queue, 4)
@@ -90,7 +89,7 @@ export function deadLetterTests(open: OpenBroker): void {
     },
   )
 
-  it('prunes entries that failed before a time', async () => {
+  test(open, 'prunes entries that failed before a time', async () => {
     const b = await open()
     const queue = q()
     const old = await killed(b, queue, 2)
@@ -107,7 +106,7 @@ export function deadLetterTests(open: OpenBroker): void {
     await b.deleteDead(recent)
   })
 
-  it('prunes to the newest entries per queue', async () => {
+  test(open, 'prunes to the newest entries per queue', async () => {
     const b = await open()
     const [qa, qb] = [q(), q()]
     const a = await killed(b, qa, 4)

@@ -3,7 +3,6 @@
  * closed) and redelivery, extension, release, retry; fencing by token and fence.
  */
 import assert from 'node:assert/strict'
-import { it } from 'node:test'
 import type { Broker, BrokerCapabilities, Delivery, LeaseRef } from '../../../src/contracts/broker.js'
 import { hold, jobs, q, sleep, take, test, type OpenBroker } from './support.js'
 
@@ -27,7 +26,7 @@ const timed = {
 }
 
 export function leaseTests(open: OpenBroker): void {
-  it('redelivers when a lease lapses, with a new token; the stale token is fenced off', async () => {
+  test(open, 'redelivers when a lease lapses, with a new token; the stale token is fenced off', async () => {
     const b = await open()
     const queue = q()
     await b.publish(jobs(queue, 1))
@@ -76,34 +75,38 @@ export function leaseTests(open: OpenBroker): void {
     },
   )
 
-  it('Delivery.fence grows across a lapsed lease, release, retry and replay of the same job', async () => {
-    const b = await open()
-    const queue = q()
-    await b.publish(jobs(queue, 1))
-    const fences: number[] = []
-    const held = await hold(open, b, queue, 1)
-    fences.push(held.deliveries[0]!.fence)
-    await held.lapse()
-    const takeOne = async () => {
-      const [d] = await take(b, [queue], 1, { waitMs: 2000 })
-      assert.ok(d, `delivery ${fences.length + 1}`)
-      fences.push(d.fence)
-      return d
-    }
-    const afterLapse = await takeOne()
-    assert.deepEqual(await b.release([afterLapse]), [true])
-    const afterRelease = await takeOne()
-    assert.deepEqual(await b.retry([{ ...afterRelease, body: 'again', delayMs: 0 }]), [true])
-    const afterRetry = await takeOne()
-    assert.deepEqual(await b.deadLetter([{ ...afterRetry, reason: 'r' }]), [true])
-    assert.equal(await b.replayDead([afterRetry.id]), 1)
-    const afterReplay = await takeOne()
-    assert.ok(
-      fences.every((f, i) => i === 0 || f > fences[i - 1]!),
-      `fences ${fences.join(' < ')}`,
-    )
-    assert.deepEqual(await b.ack([afterReplay]), [true])
-  })
+  test(
+    open,
+    'Delivery.fence grows across a lapsed lease, release, retry and replay of the same job',
+    async () => {
+      const b = await open()
+      const queue = q()
+      await b.publish(jobs(queue, 1))
+      const fences: number[] = []
+      const held = await hold(open, b, queue, 1)
+      fences.push(held.deliveries[0]!.fence)
+      await held.lapse()
+      const takeOne = async () => {
+        const [d] = await take(b, [queue], 1, { waitMs: 2000 })
+        assert.ok(d, `delivery ${fences.length + 1}`)
+        fences.push(d.fence)
+        return d
+      }
+      const afterLapse = await takeOne()
+      assert.deepEqual(await b.release([afterLapse]), [true])
+      const afterRelease = await takeOne()
+      assert.deepEqual(await b.retry([{ ...afterRelease, body: 'again', delayMs: 0 }]), [true])
+      const afterRetry = await takeOne()
+      assert.deepEqual(await b.deadLetter([{ ...afterRetry, reason: 'r' }]), [true])
+      assert.equal(await b.replayDead([afterRetry.id]), 1)
+      const afterReplay = await takeOne()
+      assert.ok(
+        fences.every((f, i) => i === 0 || f > fences[i - 1]!),
+        `fences ${fences.join(' < ')}`,
+      )
+      assert.deepEqual(await b.ack([afterReplay]), [true])
+    },
+  )
 
   test(
     open,
@@ -122,7 +125,7 @@ export function leaseTests(open: OpenBroker): void {
     timed,
   )
 
-  it('releases a delivery back to the queue at once, not counting it', async () => {
+  test(open, 'releases a delivery back to the queue at once, not counting it', async () => {
     const b = await open()
     const queue = q()
     await b.publish(jobs(queue, 1))
@@ -135,7 +138,7 @@ export function leaseTests(open: OpenBroker): void {
     assert.deepEqual(await b.ack([again!]), [true])
   })
 
-  it('retries with a new body, after a delay', async () => {
+  test(open, 'retries with a new body, after a delay', async () => {
     const b = await open()
     const queue = q()
     await b.publish(jobs(queue, 1))
@@ -159,7 +162,7 @@ export function leaseTests(open: OpenBroker): void {
   // Each call answers per entry: stale, live and unknown refs mixed in one batch.
   const unknown: LeaseRef = { id: 'no-such-job', token: '1' }
 
-  it('ack answers per entry in a batch mixing stale, live and unknown tokens', async () => {
+  test(open, 'ack answers per entry in a batch mixing stale, live and unknown tokens', async () => {
     const b = await open()
     const { queue, stale, live } = await staleAndLive(b, 2)
     assert.deepEqual(await b.ack([stale[0]!, live[0]!, unknown, stale[1]!, live[1]!, live[1]!]), [
@@ -174,7 +177,7 @@ export function leaseTests(open: OpenBroker): void {
     assert.equal(s!.active + s!.waiting, 0)
   })
 
-  it('extend answers per entry in a mixed batch', async () => {
+  test(open, 'extend answers per entry in a mixed batch', async () => {
     const b = await open()
     const { stale, live } = await staleAndLive(b, 2)
     assert.deepEqual(await b.extend([stale[0]!, live[0]!, unknown, stale[1]!], 5000), [
@@ -208,7 +211,7 @@ export function leaseTests(open: OpenBroker): void {
     timed,
   )
 
-  it('release answers per entry in a mixed batch', async () => {
+  test(open, 'release answers per entry in a mixed batch', async () => {
     const b = await open()
     const { queue, stale, live } = await staleAndLive(b, 2)
     assert.deepEqual(await b.release([stale[0]!, live[0]!, unknown, stale[1]!]), [false, true, false, false])
@@ -217,7 +220,7 @@ export function leaseTests(open: OpenBroker): void {
     assert.equal(s!.active, 1)
   })
 
-  it('retry answers per entry in a mixed batch', async () => {
+  test(open, 'retry answers per entry in a mixed batch', async () => {
     const b = await open()
     const { queue, stale, live } = await staleAndLive(b, 2)
     const retry = (d: LeaseRef) => ({ id: d.id, token: d.token, body: `retried ${d.token}`, delayMs: 0 })
@@ -234,7 +237,7 @@ export function leaseTests(open: OpenBroker): void {
     )
   })
 
-  it('deadLetter answers per entry in a mixed batch', async () => {
+  test(open, 'deadLetter answers per entry in a mixed batch', async () => {
     const b = await open()
     const { queue, stale, live } = await staleAndLive(b, 2)
     const dead = (d: LeaseRef) => ({ id: d.id, token: d.token, reason: `r ${d.token}` })

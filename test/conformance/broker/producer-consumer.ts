@@ -2,11 +2,10 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import type { BrokerCapabilities } from '../../../src/contracts/broker.js'
-import { it } from 'node:test'
 import { counts, drain, jobs, q, sleep, take, test, type OpenBroker } from './support.js'
 
 export function producerConsumerTests(open: OpenBroker): void {
-  it('publishes, consumes and acknowledges', async () => {
+  test(open, 'publishes, consumes and acknowledges', async () => {
     const b = await open()
     const queue = q()
     const sent = jobs(queue, 3)
@@ -81,7 +80,7 @@ export function producerConsumerTests(open: OpenBroker): void {
     idempotent,
   )
 
-  it('publishes again an id that was acknowledged', async () => {
+  test(open, 'publishes again an id that was acknowledged', async () => {
     const b = await open()
     const queue = q()
     const [j] = jobs(queue, 1)
@@ -94,7 +93,7 @@ export function producerConsumerTests(open: OpenBroker): void {
     )
   })
 
-  it('takes batches: 1,000 published at once, taken 100 at a time, each once', async () => {
+  test(open, 'takes batches: 1,000 published at once, taken 100 at a time, each once', async () => {
     const b = await open()
     const queue = q()
     const sent = jobs(queue, 1000)
@@ -112,7 +111,7 @@ export function producerConsumerTests(open: OpenBroker): void {
     assert.ok((await b.ack(got)).every(Boolean))
   })
 
-  it('consumes from several queues and never from others', async () => {
+  test(open, 'consumes from several queues and never from others', async () => {
     const b = await open()
     const [q1, q2, q3] = [q(), q(), q()]
     await b.publish([...jobs(q1, 2), ...jobs(q2, 2), ...jobs(q3, 2)])
@@ -123,7 +122,7 @@ export function producerConsumerTests(open: OpenBroker): void {
     assert.equal(s3!.waiting, 2)
   })
 
-  it('delivers higher priority first, FIFO within a priority', async () => {
+  test(open, 'delivers higher priority first, FIFO within a priority', async () => {
     const b = await open()
     const queue = q()
     const order = [0, 9, 5, 9, 0, 5]
@@ -136,47 +135,51 @@ export function producerConsumerTests(open: OpenBroker): void {
     )
   })
 
-  it('across several queues: higher priority first, then in the declared crossQueueOrder', async () => {
-    const b = await open()
-    const queues = [q(), q(), q()]
-    const sent: string[] = []
-    for (let i = 0; i < 9; i++) {
-      const queue = queues[(i * 2) % 3]!
-      await b.publish([{ id: randomUUID(), queue, body: `${i}`, priority: 0 }])
-      sent.push(`${i}`)
-      await sleep(3) // distinct publish times on engines that order by the clock
-    }
-    await b.publish([{ id: randomUUID(), queue: queues[2]!, body: 'urgent', priority: 5 }])
-    // Asked in another order than published to: the order of `queues` does not matter.
-    const got: string[] = []
-    for (;;) {
-      const [d] = await take(b, [queues[2]!, queues[0]!, queues[1]!], 1)
-      if (!d) break
-      got.push(d.body)
-      await b.ack([d])
-    }
-    const order = b.capabilities.crossQueueOrder
-    if (order === 'age') assert.deepEqual(got, ['urgent', ...sent])
-    else if (order === 'listed') {
-      // 'listed': queue by queue in the order asked, oldest first within each.
-      const byQueue = [2, 0, 1].flatMap((k) => sent.filter((_, i) => (i * 2) % 3 === k))
-      assert.deepEqual(got, ['urgent', ...byQueue])
-    } else {
-      // 'none': each queue in its own order (priority, then oldest), no order between queues.
-      assert.equal(got.length, sent.length + 1)
-      for (const k of [0, 1, 2]) {
-        const mine = sent.filter((_, i) => (i * 2) % 3 === k)
-        const expected = k === 2 ? ['urgent', ...mine] : mine
-        assert.deepEqual(
-          got.filter((x) => expected.includes(x)),
-          expected,
-          `queue ${k} in its own order`,
-        )
+  test(
+    open,
+    'across several queues: higher priority first, then in the declared crossQueueOrder',
+    async () => {
+      const b = await open()
+      const queues = [q(), q(), q()]
+      const sent: string[] = []
+      for (let i = 0; i < 9; i++) {
+        const queue = queues[(i * 2) % 3]!
+        await b.publish([{ id: randomUUID(), queue, body: `${i}`, priority: 0 }])
+        sent.push(`${i}`)
+        await sleep(3) // distinct publish times on engines that order by the clock
       }
-    }
-  })
+      await b.publish([{ id: randomUUID(), queue: queues[2]!, body: 'urgent', priority: 5 }])
+      // Asked in another order than published to: the order of `queues` does not matter.
+      const got: string[] = []
+      for (;;) {
+        const [d] = await take(b, [queues[2]!, queues[0]!, queues[1]!], 1)
+        if (!d) break
+        got.push(d.body)
+        await b.ack([d])
+      }
+      const order = b.capabilities.crossQueueOrder
+      if (order === 'age') assert.deepEqual(got, ['urgent', ...sent])
+      else if (order === 'listed') {
+        // 'listed': queue by queue in the order asked, oldest first within each.
+        const byQueue = [2, 0, 1].flatMap((k) => sent.filter((_, i) => (i * 2) % 3 === k))
+        assert.deepEqual(got, ['urgent', ...byQueue])
+      } else {
+        // 'none': each queue in its own order (priority, then oldest), no order between queues.
+        assert.equal(got.length, sent.length + 1)
+        for (const k of [0, 1, 2]) {
+          const mine = sent.filter((_, i) => (i * 2) % 3 === k)
+          const expected = k === 2 ? ['urgent', ...mine] : mine
+          assert.deepEqual(
+            got.filter((x) => expected.includes(x)),
+            expected,
+            `queue ${k} in its own order`,
+          )
+        }
+      }
+    },
+  )
 
-  it('keeps delayed jobs in the broker until their time', async () => {
+  test(open, 'keeps delayed jobs in the broker until their time', async () => {
     const b = await open()
     const queue = q()
     // Long enough for a push engine's take to see nothing first (it waits half a second).
@@ -195,7 +198,7 @@ export function producerConsumerTests(open: OpenBroker): void {
     )
   })
 
-  it('never gives two concurrent consumers the same live lease', async () => {
+  test(open, 'never gives two concurrent consumers the same live lease', async () => {
     const producer = await open()
     const consumers = await Promise.all(Array.from({ length: 6 }, () => open()))
     const queue = q()

@@ -118,13 +118,16 @@ export interface Holding {
   lapse(): Promise<void>
 }
 
-/** Takes `n` jobs of `queue` with leases that lapse on `lapse()` (timed: after leaseMs). */
+/**
+ * Takes `n` jobs of `queue` with leases that lapse on `lapse()` (timed: after leaseMs, long enough
+ * for a take in between to see nothing).
+ */
 export async function hold(
   open: OpenBroker,
   b: Broker,
   queue: string,
   n: number,
-  leaseMs = 150,
+  leaseMs = 1000,
 ): Promise<Holding> {
   if (b.capabilities.leases === 'timed') {
     const deliveries = await take(b, [queue], n, { leaseMs })
