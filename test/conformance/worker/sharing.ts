@@ -125,6 +125,27 @@ export function sharingTests(target: WorkerTarget): void {
 
   check(
     target,
+    'jobs handed back at a warm shutdown are not counted: a worker allowing one delivery still runs them',
+    async (h) => {
+      const app = h.app()
+      const slow = app.task('slow', async (_ctx, ms: number) => {
+        await sleep(ms)
+        return ms
+      })
+      const sent = await slow.sendMany([[200], [200], [200], [200]])
+      const options = { concurrency: 1, prefetch: 3, maxDeliveries: 1 }
+      const w = await h.worker(app, options)
+      await until('one running and three buffered', () => w.stats.running === 1 && w.stats.buffered === 3)
+      await w.stop()
+      await h.worker(app, options)
+      const values = await Promise.all(sent.map((r) => r.get({ timeout: 10_000 })))
+      assert.deepEqual(values, [200, 200, 200, 200], 'none taken for a poison message')
+      assert.deepEqual(await (await app.broker()).listDead(), [])
+    },
+  )
+
+  check(
+    target,
     'at the end of the shutdown grace an unfinished run is handed back with no result written',
     async (h) => {
       const app = h.app()
