@@ -82,12 +82,17 @@ export class AmqpBroker implements Broker {
 
   /** Publishes copies (and dead-letter copies) on the confirm channel: one confirm wait. */
   private async send(jobs: readonly Outgoing[], dead: readonly DeadCopy[] = []): Promise<void> {
+    const asked = Date.now()
     const queues = [...jobs.map((j) => j.queue), ...dead.map((d) => d.held.queue)]
     await this.topology.queues(queues)
     const delayed = jobs.filter((j) => j.delayMs >= 1).map((j) => j.queue)
     if (delayed.length) await this.topology.delays(delayed)
     const ch = await this.conn.channel('confirm')
-    for (const j of jobs) send(ch, this.topology, j)
+    // Delays count from the call: the time spent declaring (36 levels on a queue's first delayed
+    // job, hundreds of ms) is taken off, or every first delay would be late by that much.
+    const lag = Date.now() - asked
+    for (const j of jobs)
+      send(ch, this.topology, lag > 0 && j.delayMs >= 1 ? { ...j, delayMs: j.delayMs - lag } : j)
     const now = Date.now()
     for (const d of dead) {
       const m = d.held.msg

@@ -105,6 +105,9 @@ export class AmqpConsumption implements Consumption {
     if (this.window > 0) await ch.prefetch(this.window, this.deps.conn.target.queueType !== 'quorum')
     this.session = session
     await this.checkPaused()
+    // Then the delay levels, in the background: a worker's first retry into one of its queues
+    // need not wait for 36 declarations (a failure here is retried by the publish itself).
+    this.deps.topology.delays(this.o.queues).catch(() => {})
     if (this.failing) this.o.onRecovered?.()
     this.failing = false
   }
