@@ -30,10 +30,23 @@ export interface ExecuteEnv extends WorkerEnv, RunEnv {
   readonly ran?: (job: PreparedJob) => Promise<void>
   /** Workflows: follow-ups of outcomes, and messages a workflow sent again (canvas/hooks.ts). */
   readonly flow?: WorkerFlow
+  /**
+   * Whether the delivery may run, asked before anything else (src/dedup: one run per
+   * caller-chosen id on brokers without idempotent publish). A delivery that may not is
+   * acknowledged with no result written: another delivery of its id runs.
+   */
+  readonly mayRun?: (delivery: Delivery) => Promise<boolean>
 }
 
 export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outcome> {
   try {
+    if (env.mayRun && !(await env.mayRun(delivery))) {
+      env.log.info(
+        { id: delivery.id, fence: delivery.fence },
+        'a second copy of a running or finished id: not run',
+      )
+      return { kind: 'ack', delivery }
+    }
     const prepared = prepare(env, delivery)
     if (!isPrepared(prepared)) return withFollowUp(env, prepared, null)
     const done = prepared.msg.once ? await env.flow?.finished(prepared.msg) : null

@@ -27,6 +27,7 @@ import type { ControlledWorker } from '../control/worker-handle.js'
 import type { RunStop } from './run.js'
 import type { PreparedJob } from './prepare.js'
 import { remoteHandle, type RunningJob } from './remote.js'
+import { RunClaims } from '../dedup/index.js'
 
 /**
  * Finished outcomes a worker may hold unwritten while it keeps receiving, in units of its credit:
@@ -209,6 +210,8 @@ export class Worker extends EventEmitter {
   private readonly eventsMaxLen: number
   private events: EventSink | null = null
   private progress: ProgressReporter | null = null
+  /** One run per caller-chosen id, on a broker without idempotent publish (src/dedup). */
+  private claims: RunClaims | null = null
   /** Task name and start time of running deliveries, by token (only while events are on). */
   private readonly startedRuns = new Map<string, { task: string; at: number }>()
   private eventBeat: NodeJS.Timeout | null = null
@@ -251,6 +254,7 @@ export class Worker extends EventEmitter {
       started: (r) => this.recordStarted(r),
       progress: (job, encoded, at) => this.progress?.report(job, encoded, at),
       ran: async (job) => this.progress?.end(job),
+      mayRun: (d) => this.claims?.mayRun(d) ?? Promise.resolve(true),
       running: this.wantEvents
         ? (job) => {
             const at = Date.now()
@@ -279,6 +283,8 @@ export class Worker extends EventEmitter {
       )
       return null
     })
+    if (coordination && !this.broker.capabilities.idempotentPublish)
+      this.claims = new RunClaims(coordination, this.name, this.app.resultExpiresMs, this.log)
     if (this.wantEvents) {
       if (!coordination)
         throw new ConfigError(
