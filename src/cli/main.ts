@@ -19,6 +19,7 @@ import {
 import { showEvents, type EventsFlags } from './events.js'
 import { registerControlCommands } from './control.js'
 import { VERSION } from './version.js'
+import { runExporter, type ExporterFlags } from './exporter.js'
 import { runWorker } from './worker.js'
 import { beatCommands, embeddedBeat } from './beat.js'
 
@@ -99,6 +100,16 @@ program
   .option('--no-control', 'stay out of the worker registry and ignore remote control and revokes')
   .option('--no-banner', 'do not print the start banner')
   .option('-B, --beat', 'also run beat (periodic tasks) in this worker')
+  .option(
+    '--health-port <port>',
+    'serve /livez, /readyz, /metrics and /queues on this port for probes and Prometheus (0: any free port)',
+    int('--health-port'),
+  )
+  .option('--health-host <host>', 'address the health server listens on (default 0.0.0.0)')
+  .option(
+    '--health-max-lag <duration>',
+    '/livez fails when the event loop was blocked this long (default 10s)',
+  )
   .action(async (flags) => {
     const g = globals()
     if (!g.app)
@@ -195,6 +206,17 @@ program
   })
 
 beatCommands(program, globals)
+
+program
+  .command('exporter')
+  .description('serve queue counts as Prometheus /metrics and JSON /queues, for dashboards and autoscalers')
+  .option('-p, --port <port>', 'port (default 9808)', int('--port'))
+  .option('--host <host>', 'address to listen on (default 0.0.0.0)')
+  .option('-Q, --queues <list>', 'comma-separated queues (default: all the broker knows)')
+  .action(async (flags: ExporterFlags) => {
+    const { app } = await appFromFlags(globals())
+    await runExporter(app, flags)
+  })
 
 const dead = program.command('dead').description('the dead-letter store: messages that could not be run')
 dead

@@ -2,7 +2,10 @@
 import { hostname, platform, release } from 'node:os'
 import { relative } from 'node:path'
 import type { App } from '../core/app.js'
+import { toMs } from '../core/duration.js'
 import { redactUrl } from '../core/errors.js'
+import { queueMetrics, workerMetrics } from '../health/metrics.js'
+import { queueSource, Registry, startHealthServer, type HealthServer } from '../health/server.js'
 import { createLogger, type Logger } from '../worker/logger.js'
 import { Worker } from '../worker/worker.js'
 import { poolFromFlags, type PoolFlags } from '../pool/flags.js'
@@ -24,6 +27,9 @@ export interface WorkerFlags extends PoolFlags {
   readonly banner?: boolean
   readonly heartbeat?: string
   readonly control?: boolean
+  readonly healthPort?: number
+  readonly healthHost?: string
+  readonly healthMaxLag?: string
 }
 
 function banner(app: App, file: string, w: Worker, resultUrl: string): string {
@@ -110,6 +116,24 @@ export async function runWorker(
   }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
+  let health: HealthServer | null = null
+  if (flags.healthPort !== undefined) {
+    const registry = new Registry()
+    // Up before the worker connects: liveness answers while a slow broker is reached, and
+    // readiness says "starting" rather than nothing.
+    const queues = queueSource(async () => (await app.broker()).stats(worker.queues))
+    workerMetrics(registry, worker)
+    queueMetrics(registry, queues)
+    health = await startHealthServer({
+      port: flags.healthPort,
+      host: flags.healthHost,
+      maxLagMs: flags.healthMaxLag === undefined ? undefined : toMs(flags.healthMaxLag, '--health-max-lag'),
+      health: () => worker.health,
+      queues,
+      registry,
+    })
+    logger.info({ port: health.port }, `health server on :${health.port} (/livez /readyz /metrics /queues)`)
+  }
   await worker.start()
   await alongside?.start(logger)
   started = true
@@ -119,6 +143,7 @@ export async function runWorker(
   logger.info({ worker: worker.name }, `${worker.name} ready.`)
   await worker.done
   await alongside?.stop()
+  await health?.close()
   await app.close()
   logger.info(worker.stats, 'worker stopped')
   logger.flush?.()

@@ -31,6 +31,11 @@ export class OutageLog {
     this.log.info({ downMs: Date.now() - d.since, failures: d.failures }, `${what} works again`)
   }
 
+  /** What is failing now, and since when (epoch ms). */
+  failing(): { what: string; since: number }[] {
+    return [...this.down].map(([what, d]) => ({ what, since: d.since }))
+  }
+
   isDown(what: string): boolean {
     return this.down.has(what)
   }

@@ -89,6 +89,14 @@ export interface WorkerOptions {
   readonly logger?: Logger
 }
 
+/** What an orchestrator's probes ask of a worker (see src/health/). */
+export interface WorkerHealth {
+  /** starting: connecting; consuming: receiving tasks; stopping: in its shutdown; stopped. */
+  readonly phase: 'starting' | 'consuming' | 'stopping' | 'stopped'
+  /** Broker or store calls failing now (reserving, settling, extending leases…), since when. */
+  readonly failing: readonly { what: string; since: number }[]
+}
+
 export interface WorkerStats {
   readonly received: number
   readonly succeeded: number
@@ -228,6 +236,17 @@ export class Worker extends EventEmitter {
     return { ...this.counts, running: this.running, buffered: this.buffer.length }
   }
 
+  get health(): WorkerHealth {
+    const phase = this.hasStopped
+      ? 'stopped'
+      : this.stopping
+        ? 'stopping'
+        : this.consuming
+          ? 'consuming'
+          : 'starting'
+    return { phase, failing: this.outages.failing() }
+  }
+
   /** Connects and starts consuming. Resolves once consuming has begun. */
   start(): Promise<void> {
     this.started_ ??= this.begin()
@@ -346,7 +365,14 @@ export class Worker extends EventEmitter {
   }
 
   private markStopped!: () => void
-  private readonly stopped = new Promise<void>((resolve) => (this.markStopped = resolve))
+  private hasStopped = false
+  private readonly stopped = new Promise<void>(
+    (resolve) =>
+      (this.markStopped = () => {
+        this.hasStopped = true
+        resolve()
+      }),
+  )
 
   private received(got: Delivery[]): void {
     this.counts.received += got.length
