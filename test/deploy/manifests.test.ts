@@ -57,7 +57,7 @@ describe('Kubernetes manifests', () => {
         )
       }
       const deployments = new Map(of('Deployment').map((d) => [d.metadata.name as string, d]))
-      assert.deepEqual([...deployments.keys()].sort(), ['api', 'exporter', 'worker'])
+      assert.deepEqual([...deployments.keys()].sort(), ['api', 'beat', 'exporter', 'worker'])
       const secrets = new Set(of('Secret').map((s) => s.metadata.name as string))
 
       for (const d of deployments.values()) {
@@ -68,7 +68,9 @@ describe('Kubernetes manifests', () => {
         assert.equal(pod.securityContext?.runAsNonRoot, true, `${d.metadata.name} runs as non-root`)
         for (const c of pod.containers) {
           const ports = new Set((c.ports ?? []).map((p: K8s) => p.name))
-          for (const probe of ['readinessProbe', 'livenessProbe']) {
+          // Beat serves no port: the process being alive is its health, and a second replica
+          // takes over within the lock's TTL.
+          for (const probe of d.metadata.name === 'beat' ? [] : ['readinessProbe', 'livenessProbe']) {
             assert.ok(c[probe], `${d.metadata.name}/${c.name} has a ${probe}`)
             assert.ok(ports.has(c[probe].httpGet.port), `${d.metadata.name}: ${probe} names a declared port`)
           }
@@ -93,6 +95,10 @@ describe('Kubernetes manifests', () => {
       assert.ok(args.includes('--health-port=8081'))
       assert.equal(container.livenessProbe.httpGet.path, '/livez')
       assert.equal(container.readinessProbe.httpGet.path, '/readyz')
+
+      const beat = deployments.get('beat')!
+      assert.ok(beat.spec.replicas >= 2, 'two beats, one leading')
+      assert.deepEqual(beat.spec.template.spec.containers[0].command.slice(3), ['beat'])
 
       const [pdb] = of('PodDisruptionBudget').filter((p) => p.metadata.name === 'worker')
       assert.ok(pdb, 'the workers have a PodDisruptionBudget')
@@ -141,7 +147,14 @@ describe('compose files', () => {
   const base = parse(readFileSync(join(DEPLOY, 'compose.yaml'), 'utf8'), { merge: true }) as K8s
 
   it('runs each role from files that exist, the workers with a stop grace above --grace', () => {
-    assert.deepEqual(Object.keys(base.services).sort(), ['api', 'exporter', 'redis', 'smtp', 'worker'])
+    assert.deepEqual(Object.keys(base.services).sort(), [
+      'api',
+      'beat',
+      'exporter',
+      'redis',
+      'smtp',
+      'worker',
+    ])
     for (const [name, svc] of Object.entries<K8s>(base.services)) {
       if (name === 'redis') continue
       const files = (svc.command as string[]).filter((a) => a.startsWith('examples/'))
@@ -157,7 +170,7 @@ describe('compose files', () => {
   for (const variant of ['postgres', 'rabbitmq']) {
     it(`the ${variant} variant points every role at its broker`, () => {
       const v = parse(readFileSync(join(DEPLOY, `compose.${variant}.yaml`), 'utf8'), { merge: true }) as K8s
-      for (const role of ['api', 'worker', 'exporter'])
+      for (const role of ['api', 'worker', 'beat', 'exporter'])
         assert.match(
           v.services[role].environment.CELERIAC_BROKER,
           variant === 'postgres' ? /^postgres:/ : /^amqp:/,
