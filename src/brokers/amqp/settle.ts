@@ -1,10 +1,11 @@
 /**
  * Settling deliveries, fenced by their session's channel (sessions.ts): ack is `basic.ack`;
- * retry publishes the new body (delayed, counters raised) and dead-letter publishes a copy to
+ * retry publishes the new body (delayed, counters raised), defer the same body (delayed, the
+ * delivery not counted) and dead-letter publishes a copy to
  * `<queue>.dead`, each batch confirmed before the originals are acknowledged, so a crash in
  * between leaves the job twice (run again) rather than lost. Release is `basic.nack(requeue)`.
  */
-import type { DeadLetterItem, LeaseRef, RetryItem } from '../../contracts/broker.js'
+import type { DeadLetterItem, DeferItem, LeaseRef, RetryItem } from '../../contracts/broker.js'
 import type { ThroughputCounter } from '../../core/throughput.js'
 import { countersOf, type Outgoing } from './message.js'
 import type { Held, Session, Sessions } from './sessions.js'
@@ -77,6 +78,31 @@ export async function retry(deps: SettleDeps, items: readonly RetryItem[]): Prom
       delayMs: item.delayMs,
       epoch: c.epoch + 1,
       deliveries: deliveriesOf(f.held),
+    })
+  })
+  if (jobs.length) await deps.publish(jobs)
+  return finish(found, deps, 'ack', false)
+}
+
+/**
+ * Defer: the same body published again with its delay, the delivery not counted (a held-back job
+ * was not run), then the original acknowledged, as for a retry.
+ */
+export async function defer(deps: SettleDeps, items: readonly DeferItem[]): Promise<boolean[]> {
+  const found = items.map((i) => deps.sessions.find(i.token))
+  const jobs: Outgoing[] = []
+  items.forEach((item, i) => {
+    const f = found[i]
+    if (!f) return
+    const c = countersOf(f.held.msg)
+    jobs.push({
+      id: item.id,
+      queue: f.held.queue,
+      body: f.held.msg.content.toString('utf8'),
+      priority: Number(f.held.msg.properties.priority ?? 0),
+      delayMs: item.delayMs,
+      epoch: c.epoch + 1,
+      deliveries: Math.max(0, deliveriesOf(f.held) - 1),
     })
   })
   if (jobs.length) await deps.publish(jobs)
