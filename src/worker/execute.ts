@@ -4,6 +4,7 @@
  * dead-letters the delivery with the reason rather than killing the process.
  */
 import type { Delivery } from '../contracts/broker.js'
+import type { FlowHooks } from '../flow/gate.js'
 import type { ResultRecord } from '../contracts/result-store.js'
 import { conclude, describeError } from './conclude.js'
 import { isPrepared, prepare, type PreparedJob, type WorkerEnv } from './prepare.js'
@@ -16,16 +17,27 @@ export interface ExecuteEnv extends WorkerEnv, RunEnv {
   readonly started: (record: ResultRecord) => void
   /** Told when a delivery passed its checks and its task begins (events). */
   readonly running?: (job: PreparedJob) => void
+  /** Flow control (src/flow): may hold the job back (deferred) before it runs. */
+  readonly flow?: FlowHooks
 }
 
 export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outcome> {
   try {
     const prepared = prepare(env, delivery)
     if (!isPrepared(prepared)) return prepared
+    const held = env.flow?.admit(env, prepared)
+    if (held) {
+      const outcome = await held
+      if (outcome) return outcome
+    }
     env.running?.(prepared)
     if (prepared.storeResult && (prepared.task.options.trackStarted ?? env.app.trackStarted))
       env.started(makeRecord(env, prepared.msg, delivery, 'STARTED', Date.now(), {}))
-    return conclude(env, prepared, await runTask(env, prepared))
+    try {
+      return conclude(env, prepared, await runTask(env, prepared))
+    } finally {
+      env.flow?.finished(prepared)
+    }
   } catch (err) {
     const reason = `internal error while running the delivery: ${describeError(err)}`
     env.log.error({ id: delivery.id, err: reason }, 'delivery sent to the dead-letter store')
