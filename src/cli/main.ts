@@ -17,6 +17,7 @@ import {
   stats,
 } from './ops.js'
 import { showEvents, type EventsFlags } from './events.js'
+import { registerRateLimit } from './rate-limit.js'
 import { VERSION } from './version.js'
 import { runWorker } from './worker.js'
 
@@ -210,6 +211,8 @@ dead
     await deadPrune(app, flags)
     await app.close()
   })
+
+registerRateLimit(program, globals)
 
 export async function main(argv = process.argv): Promise<void> {
   try {
