@@ -2,6 +2,8 @@
  * `npm run bench [-- --broker sqlite|redis|all] [--n 100000] [--quick] [--db 10] [--cpu-prof dir]`:
  * benchmarks, printed as tables. The default is the SQLite benchmark; `--broker redis` runs
  * celeriac, BullMQ and Celery (when installed) against $REDIS_URL's server (databases --db, +1, +2).
+ * `--broker flow` measures flow control on Redis (bench/flow.ts): the cost of a rate limit on
+ * throughput, and three workers holding rateLimit '50/s' together.
  * Every run ends with the delayed-start figure (countdown 50 ms → start delay) on memory, SQLite
  * and Redis (bench/start-delay.ts; Redis when $REDIS_URL's server answers).
  * Results are recorded by hand in docs/benchmarks.md with the machine and versions.
@@ -9,6 +11,7 @@
 import { cpus, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import { benchRedis, celeryInstalled, redisVersion } from './redis.js'
+import { benchFlow, printFlow } from './flow.js'
 import { benchSqlite } from './sqlite.js'
 import { benchStartDelay, printStartDelay } from './start-delay.js'
 import { printTable } from './run.js'
@@ -79,6 +82,11 @@ if (values.broker === 'redis' || values.broker === 'all') {
     ['system', 'run', 'jobs/s', 'worker CPU %', 'Redis CPU %'],
     cpu.map((r) => [r.system, r.run, r.jobsPerSec, r.workerCpu, r.redisCpu]),
   )
+}
+
+if (values.broker === 'flow' || values.broker === 'all') {
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
+  printFlow(await benchFlow({ redisUrl, quick: values.quick }), values.quick ? '2,000' : '50,000')
 }
 
 {

@@ -26,6 +26,9 @@ export {
   type TaskLogger,
   type ArgsValidator,
 } from './core/task.js'
+export { type FlowTaskOptions, type FlowKey } from './core/flow-options.js'
+export { parseRate, formatRate, type Rate } from './core/rate.js'
+export { setRateLimit, listRateLimits, type LimitTarget } from './flow/overrides.js'
 export { AsyncResult, type GetOptions } from './core/result.js'
 export { States, READY_STATES, isReady, type TaskState } from './core/states.js'
 export { encode, decode } from './core/codec.js'
