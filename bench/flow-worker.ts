@@ -3,7 +3,7 @@
  * `throughput <url> <n> <c> <none|active>`: prints ready, then after n settled tasks
  *   {"processed","ms","cpuMs"}. 'none': the task declares no limit (the flow gate only looks it
  *   up); 'active': the task has rateLimit 1,000,000/s, a limit the worker never reaches, so every
- *   job costs one token bucket round trip.
+ *   batch of jobs costs one token bucket round trip.
  * `rate <url> <c> <until epoch ms>`: the task has rateLimit 50/s; runs until the given time and
  *   prints {"starts": [epoch ms…]}.
  */

@@ -3,8 +3,8 @@
  * workers hold a shared rate together.
  *
  * - no-op throughput of one worker process (concurrency 50) whose task declares no limit, and
- *   with a global rateLimit far above what it can do (every job then takes a token: one more
- *   Redis round trip per job, overlapped across the slots);
+ *   with a global rateLimit far above what it can do (the jobs of one event-loop turn then take
+ *   their tokens together: one more Redis round trip per batch, which the jobs wait for);
  * - three worker processes (concurrency 20 each) with rateLimit '50/s' and a backlog: task starts
  *   counted over `seconds` from the first one, against 50/s.
  *
@@ -82,7 +82,7 @@ export async function benchFlow(options: { redisUrl: string; quick: boolean }): 
   return {
     throughput: [
       { case: 'no limit on the task', ...none },
-      { case: "rateLimit '1000000/s' (a token per job)", ...active },
+      { case: "rateLimit '1000000/s' (tokens taken per batch)", ...active },
     ],
     rate: await exactRate(options.redisUrl, options.quick ? 2 : 10),
   }

@@ -20,6 +20,7 @@ import { DEBOUNCE_HEADER, DEBOUNCE_SPACE, UNIQUE_HEADER, UNIQUE_SPACE } from './
 import { readOverrides, type Override } from './overrides.js'
 import { Pacer } from './pacer.js'
 import { Slots } from './slots.js'
+import { Takes } from './takes.js'
 
 /** What the worker calls; see execute.ts. */
 export interface FlowHooks {
@@ -48,18 +49,27 @@ export class FlowGate implements FlowHooks {
   private overrides = new Map<string, Override>()
   private readonly pacer = new Pacer()
   private readonly slots: Slots
+  private readonly takes: Takes
   private readonly unique = new Map<string, { key: string; id: string }>()
   /** Start times of admitted jobs holding a slot, and the average run time per task. */
-  private readonly admitted = new Map<string, number>()
+  private readonly admitted = new Map<string, { at: number; slot: string }>()
   private readonly runMs = new Map<string, number>()
   private timer: NodeJS.Timeout | null = null
   private readonly badOverrides = new Set<string>()
+  /**
+   * Limits known to refuse until a time, by name: a bucket that answered "wait w" has no token
+   * for anyone before then (tokens only come with time), and a key whose slots were all taken is
+   * not asked again for a short while. Jobs of such a limit are deferred without a round trip.
+   */
+  private readonly blocked = new Map<string, number>()
+  private readonly slotChains = new Map<string, Promise<void>>()
   private readonly coordination: Coordination
   private readonly log: Logger
 
   constructor(private readonly options: FlowGateOptions) {
     this.coordination = options.coordination
     this.log = options.log
+    this.takes = new Takes(options.coordination)
     this.slots = new Slots(options.coordination, options.slotTtlMs, (msg, err) =>
       this.log.warn({ err: err instanceof Error ? err.message : undefined }, msg),
     )
@@ -186,12 +196,14 @@ export class FlowGate implements FlowHooks {
     let slot = false
     if (flow?.keyConcurrency && key !== null) {
       const n = flow.keyConcurrency
-      if (!(await this.slots.take(`${task.name}:${key}`, n, owner))) {
-        const spacing = Math.max(5, (this.runMs.get(task.name) ?? 50) / n)
-        return this.defer(job, this.pacer.delay(`slot:${task.name}:${key}`, spacing, spacing))
+      const name = `slot:${task.name}:${key}`
+      const spacing = Math.min(1000, Math.max(5, (this.runMs.get(task.name) ?? 50) / n))
+      if (!(await this.takeSlot(name, `${task.name}:${key}`, n, owner))) {
+        this.block(name, Date.now() + spacing)
+        return this.defer(job, this.pacer.delay(name, spacing, spacing))
       }
       slot = true
-      this.admitted.set(owner, Date.now())
+      this.admitted.set(owner, { at: Date.now(), slot: name })
     }
     const buckets: [string, BucketSpec | null][] = [
       [`queue:${delivery.queue}`, queueRate],
@@ -200,8 +212,13 @@ export class FlowGate implements FlowHooks {
     ]
     for (const [name, spec] of buckets) {
       if (!spec) continue
-      const wait = await this.coordination.take(`flow:${name}`, 1, spec)
+      const until = this.blocked.get(name)
+      const wait =
+        until !== undefined && until > Date.now()
+          ? until - Date.now()
+          : await this.takes.take(`flow:${name}`, spec)
       if (wait > 0) {
+        this.block(name, Date.now() + wait)
         if (slot) {
           this.admitted.delete(owner)
           await this.slots.give(owner)
@@ -212,11 +229,45 @@ export class FlowGate implements FlowHooks {
     return null
   }
 
+  /**
+   * Slot takes of one key go one after the other in this worker, so once one finds every slot
+   * taken, the jobs queued behind it are deferred without asking (a batch of 80 jobs of a busy
+   * key costs a few round trips, not 80 × N).
+   */
+  private takeSlot(name: string, lockName: string, n: number, owner: string): Promise<boolean> {
+    const before = this.slotChains.get(name) ?? Promise.resolve()
+    const mine = before.then(() => (this.isBlocked(name) ? false : this.slots.take(lockName, n, owner)))
+    const tail = mine.then(
+      () => {},
+      () => {},
+    )
+    this.slotChains.set(name, tail)
+    void tail.then(() => {
+      if (this.slotChains.get(name) === tail) this.slotChains.delete(name)
+    })
+    return mine
+  }
+
+  private isBlocked(name: string): boolean {
+    const until = this.blocked.get(name)
+    return until !== undefined && until > Date.now()
+  }
+
+  private block(name: string, until: number): void {
+    if (this.blocked.size > 10_000) {
+      const now = Date.now()
+      for (const [k, t] of this.blocked) if (t <= now) this.blocked.delete(k)
+    }
+    if ((this.blocked.get(name) ?? 0) < until) this.blocked.set(name, until)
+  }
+
   finished(job: PreparedJob): void {
-    const at = this.admitted.get(job.delivery.token)
-    if (at === undefined) return
+    const held = this.admitted.get(job.delivery.token)
+    if (held === undefined) return
     this.admitted.delete(job.delivery.token)
-    const ms = Date.now() - at
+    // A slot of this key comes free: this worker's next job of the key may ask again at once.
+    this.blocked.delete(held.slot)
+    const ms = Date.now() - held.at
     const avg = this.runMs.get(job.task.name)
     this.runMs.set(job.task.name, avg === undefined ? ms : avg * 0.8 + ms * 0.2)
     void this.slots.give(job.delivery.token)

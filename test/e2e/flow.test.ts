@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createApp, type App } from 'celeriac'
 import { define } from '../fixtures/flow-tasks.js'
-import { sqliteUrls, redisUrls, type EngineUrls } from '../support/engine-urls.js'
+import { postgresUrls, sqliteUrls, redisUrls, type EngineUrls } from '../support/engine-urls.js'
 import { ROOT, run, tempDir, until, type Proc } from './helpers.js'
 
 const FIXTURE = join(ROOT, 'test/fixtures/flow-tasks.ts')
@@ -204,3 +204,4 @@ function flowSuite(engine: EngineUrls): void {
 
 flowSuite(sqliteUrls())
 flowSuite(redisUrls())
+flowSuite(postgresUrls())
