@@ -128,6 +128,25 @@ describe('amqp broker', () => {
     await c.stop()
   })
 
+  it('defer puts the same body back after its delay, not counting the delivery, with a higher fence', async () => {
+    const { b } = await broker()
+    await b.publish([job('f')])
+    const { got, c } = consumer(b, 5)
+    await until('first delivery', () => got.length === 1)
+    const first = got[0]!
+    assert.equal(first.deliveries, 1)
+    assert.deepEqual(await b.defer([{ id: 'f', token: first.token, delayMs: 200 }]), [true])
+    assert.deepEqual(await b.defer([{ id: 'f', token: first.token, delayMs: 0 }]), [false], 'stale after')
+    c.grant(1)
+    await until('the deferred job', () => got.length === 2)
+    const second = got[1]!
+    assert.equal(second.body, 'body-f')
+    assert.equal(second.deliveries, 1, 'the deferred delivery is not counted')
+    assert.ok(second.fence > first.fence)
+    await b.ack([second])
+    await c.stop()
+  })
+
   it('redelivers what a consumer held when its connection closes, with a higher fence and count', async () => {
     const url = urls.url()
     const a = await broker(url)
