@@ -1,9 +1,9 @@
 /**
  * Rates as users write them: `'100/s'`, `'20/m'`, `'1000/h'`, optionally with a burst
  * (`'100/s burst 20'`), or `{ rate, per, burst }`. A rate becomes a token bucket spec of the
- * coordination part: `rate` tokens per `perMs`, holding at most `burst`. The default burst is a
- * tenth of a period's count (at least 1): '50/s' lets 5 through at once after a quiet spell, so
- * over any window of T seconds at most 50 T + 5 start.
+ * coordination part: `rate` tokens per `perMs`, holding at most `burst`. The default burst is
+ * 200 ms worth of the rate (at least 1): '50/s' lets 10 through at once after a quiet spell, so
+ * over any window of T seconds at most 50 T + 10 start.
  */
 import type { BucketSpec } from '../contracts/coordination.js'
 import { toMs, type Duration } from './duration.js'
@@ -11,6 +11,12 @@ import { ConfigError } from './errors.js'
 
 /** `'<n>/<s|m|h>'` or `'<n>/<s|m|h> burst <b>'`, or the same as an object. */
 export type Rate = string | { readonly rate: number; readonly per: Duration; readonly burst?: number }
+
+/**
+ * The default burst holds this long's worth of tokens (at least one): a job that comes back a few
+ * ms after its token was due still finds it, so '10/s' is not worn down by scheduling lag.
+ */
+const DEFAULT_BURST_MS = 200
 
 const PER: Record<string, number> = {
   s: 1000,
@@ -49,7 +55,8 @@ export function parseRate(value: Rate, what = 'rateLimit'): BucketSpec {
   if (!(spec.perMs > 0)) throw new ConfigError(`${what}: the period must be positive`)
   if (spec.burst !== undefined && !(spec.burst >= 1 && Number.isFinite(spec.burst)))
     throw new ConfigError(`${what}: the burst must be at least 1, got ${spec.burst}`)
-  if (spec.burst === undefined) return { ...spec, burst: Math.max(1, Math.ceil(spec.rate / 10)) }
+  if (spec.burst === undefined)
+    return { ...spec, burst: Math.max(1, Math.ceil((spec.rate * DEFAULT_BURST_MS) / spec.perMs)) }
   return spec
 }
 

@@ -20,7 +20,8 @@ function setup() {
 
 describe('rates', () => {
   it('parses counts per s, m and h, with a burst, and refuses what is not a rate', () => {
-    assert.deepEqual(parseRate('100/s'), { rate: 100, perMs: 1000, burst: 10 })
+    assert.deepEqual(parseRate('100/s'), { rate: 100, perMs: 1000, burst: 20 })
+    assert.deepEqual(parseRate('10/s'), { rate: 10, perMs: 1000, burst: 2 })
     assert.deepEqual(parseRate('20/m burst 3'), { rate: 20, perMs: 60_000, burst: 3 })
     assert.deepEqual(parseRate('5/h'), { rate: 5, perMs: 3_600_000, burst: 1 })
     assert.deepEqual(parseRate({ rate: 2, per: '10s' }), { rate: 2, perMs: 10_000, burst: 1 })

@@ -210,13 +210,16 @@ export class FlowGate implements FlowHooks {
       [`task:${task.name}`, taskRate],
       [`key:${task.name}:${key}`, key !== null ? (flow?.keyRate ?? null) : null],
     ]
-    for (const [name, spec] of buckets) {
+    for (const [bucket, spec] of buckets) {
       if (!spec) continue
+      // What is known locally about a bucket holds for its rate only: a rate changed at run time
+      // starts afresh (no stale wait, no spacing at the old rate).
+      const name = `${bucket}@${spec.rate}/${spec.perMs}/${spec.burst ?? ''}`
       const until = this.blocked.get(name)
       const wait =
         until !== undefined && until > Date.now()
           ? until - Date.now()
-          : await this.takes.take(`flow:${name}`, spec)
+          : await this.takes.take(`flow:${bucket}`, spec)
       if (wait > 0) {
         this.block(name, Date.now() + wait)
         if (slot) {

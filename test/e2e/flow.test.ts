@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import { createApp, type App } from 'celeriac'
 import { define } from '../fixtures/flow-tasks.js'
 import { postgresUrls, sqliteUrls, redisUrls, type EngineUrls } from '../support/engine-urls.js'
-import { ROOT, run, tempDir, until, type Proc } from './helpers.js'
+import { cli, ROOT, run, tempDir, until, type Proc } from './helpers.js'
 
 const FIXTURE = join(ROOT, 'test/fixtures/flow-tasks.ts')
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -91,7 +91,7 @@ function flowSuite(engine: EngineUrls): void {
       )
       assert.ok(
         inWindow >= 400 && inWindow <= 560,
-        `${inWindow} starts in 10 s, expected about 500 (+5 burst)`,
+        `${inWindow} starts in 10 s, expected about 500 (+10 burst)`,
       )
       assert.equal(
         new Set(
@@ -105,6 +105,41 @@ function flowSuite(engine: EngineUrls): void {
       const [s] = await broker.stats(['default'])
       assert.equal(s!.dead, 0, 'no job reached max-deliveries through deferrals')
       await broker.purge('default')
+    })
+
+    it('celeriac rate-limit changes the rate of running workers within about a second, and --reset restores it', async (t) => {
+      const { app, rated } = sender()
+      const set = await cli(['-b', url, 'rate-limit', 'flow.rated', '10/s'])
+      assert.equal(set.code, 0, set.out)
+      await sleep(1500)
+      const before = lines(journal).filter((l) => l.event === 'rated').length
+      await rated.sendMany(Array.from({ length: 200 }, () => []))
+      await sleep(3000)
+      const runs = lines(journal)
+        .filter((l) => l.event === 'rated')
+        .slice(before)
+        .map((l) => l.at)
+        .sort((a, b) => a - b)
+      const inWindow = runs.filter((at) => at < runs[0]! + 2000).length
+      t.diagnostic(`${inWindow} starts in 2 s at 10/s set at run time`)
+      assert.ok(inWindow >= 15 && inWindow <= 23, `${inWindow} starts in 2 s, expected about 20 (+2 burst)`)
+      // Back to the task's own 50/s for jobs sent after the change.
+      await (await app.broker()).purge('default')
+      const reset = await cli(['-b', url, 'rate-limit', 'flow.rated', '--reset'])
+      assert.equal(reset.code, 0, reset.out)
+      await sleep(1500)
+      const back = lines(journal).filter((l) => l.event === 'rated').length
+      await rated.sendMany(Array.from({ length: 200 }, () => []))
+      await sleep(2500)
+      const after = lines(journal)
+        .filter((l) => l.event === 'rated')
+        .slice(back)
+        .map((l) => l.at)
+        .sort((a, b) => a - b)
+      const n = after.filter((at) => at < after[0]! + 2000).length
+      t.diagnostic(`${n} starts in 2 s after --reset (the task's own 50/s)`)
+      assert.ok(n >= 80 && n <= 115, `${n} starts in 2 s after --reset, expected about 100 (+10 burst)`)
+      await (await app.broker()).purge('default')
     })
 
     it('per-key concurrency 2 is never exceeded under 3 workers × 20 slots', async () => {
