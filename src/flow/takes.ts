@@ -34,28 +34,32 @@ export class Takes {
     const batch = this.pending
     this.pending = new Map()
     this.scheduled = false
-    for (const [name, { spec, waiters }] of batch) {
-      const burst = Math.max(1, Math.floor(spec.burst ?? spec.rate))
-      for (let i = 0; i < waiters.length; i += burst) void this.serve(name, spec, waiters.slice(i, i + burst))
-    }
+    for (const [name, { spec, waiters }] of batch) void this.serve(name, spec, waiters)
   }
 
+  /** In groups of at most the burst (no more can be taken at once); a refusal answers the rest. */
   private async serve(name: string, spec: BucketSpec, waiters: Waiter[]): Promise<void> {
+    const burst = Math.max(1, Math.floor(spec.burst ?? spec.rate))
+    let i = 0
     try {
-      if (waiters.length > 1 && (await this.coordination.take(name, waiters.length, spec)) === 0) {
-        for (const w of waiters) w.resolve(0)
-        return
-      }
-      for (let i = 0; i < waiters.length; i++) {
-        const wait = await this.coordination.take(name, 1, spec)
-        if (wait > 0) {
-          for (const w of waiters.slice(i)) w.resolve(wait)
-          return
+      while (i < waiters.length) {
+        const group = Math.min(burst, waiters.length - i)
+        if (group > 1 && (await this.coordination.take(name, group, spec)) === 0) {
+          for (const w of waiters.slice(i, i + group)) w.resolve(0)
+          i += group
+          continue
         }
-        waiters[i]!.resolve(0)
+        for (const end = i + group; i < end; i++) {
+          const wait = await this.coordination.take(name, 1, spec)
+          if (wait > 0) {
+            for (const w of waiters.slice(i)) w.resolve(wait)
+            return
+          }
+          waiters[i]!.resolve(0)
+        }
       }
     } catch (err) {
-      for (const w of waiters) w.reject(err)
+      for (const w of waiters.slice(i)) w.reject(err)
     }
   }
 }
