@@ -18,14 +18,14 @@ export interface ExecuteEnv extends WorkerEnv, RunEnv {
   /** Told when a delivery passed its checks and its task begins (events). */
   readonly running?: (job: PreparedJob) => void
   /** Flow control (src/flow): may hold the job back (deferred) before it runs. */
-  readonly flow?: FlowHooks
+  readonly gate?: FlowHooks
 }
 
 export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outcome> {
   try {
     const prepared = prepare(env, delivery)
     if (!isPrepared(prepared)) return prepared
-    const held = env.flow?.admit(env, prepared)
+    const held = env.gate?.admit(env, prepared)
     if (held) {
       const outcome = await held
       if (outcome) return outcome
@@ -36,7 +36,7 @@ export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outc
     try {
       return conclude(env, prepared, await runTask(env, prepared))
     } finally {
-      env.flow?.finished(prepared)
+      env.gate?.finished(prepared)
     }
   } catch (err) {
     const reason = `internal error while running the delivery: ${describeError(err)}`

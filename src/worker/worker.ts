@@ -124,7 +124,7 @@ export class Worker extends EventEmitter {
     deferred: 0,
     stale: 0,
   }
-  private flow: FlowGate | null = null
+  private flowGate: FlowGate | null = null
   private readonly outages: OutageLog
   private readonly maxDeliveries: number
 
@@ -241,8 +241,8 @@ export class Worker extends EventEmitter {
       log: this.log,
     })
     this.housekeeper.start()
-    this.flow = await FlowGate.forWorker(this.app, coordination, this.log, this.leaseMs)
-    if (this.flow) this.env = { ...this.env, flow: this.flow }
+    this.flowGate = await FlowGate.forWorker(this.app, coordination, this.log, this.leaseMs)
+    if (this.flowGate) this.env = { ...this.env, gate: this.flowGate }
     this.consuming = true
     this.consumption = this.broker.consume({
       queues: this.queues,
@@ -348,7 +348,7 @@ export class Worker extends EventEmitter {
     this.held.delete(o.delivery.token)
     this.unsettled.delete(o.delivery.token)
     if (this.owed.delete(o.delivery.token) && this.consuming) this.consumption?.grant(1)
-    this.flow?.settled(o, live)
+    this.flowGate?.settled(o, live)
     if (this.events) this.outcomeEvent(o, live)
     if (!live) {
       this.counts.stale++
@@ -460,7 +460,7 @@ export class Worker extends EventEmitter {
         { count: lost },
         'outcomes not written before shutdown; their leases will expire and the jobs run again',
       )
-    await this.flow?.stop()
+    await this.flowGate?.stop()
     if (this.heartbeat) clearInterval(this.heartbeat)
     if (this.eventBeat) clearInterval(this.eventBeat)
     this.event({ type: 'worker-offline' })
