@@ -1,19 +1,29 @@
 /**
- * `npm run bench [-- --broker sqlite|redis|all] [--n 100000] [--quick] [--db 10] [--cpu-prof dir]`:
+ * `npm run bench [-- --broker sqlite|redis|postgres|events|canvas|flow|all] [--pools] [--n 100000] [--quick] [--db 10] [--cpu-prof dir] [--rounds 5]`:
  * benchmarks, printed as tables. The default is the SQLite benchmark; `--broker redis` runs
- * celeriac, BullMQ and Celery (when installed) against $REDIS_URL's server (databases --db, +1, +2).
+ * celeriac, BullMQ and Celery (when installed) against $REDIS_URL's server (databases --db, +1, +2);
+ * `--broker postgres` runs celeriac, Graphile Worker (unbatched, batched), pg-boss and BullMQ's
+ * PostgreSQL backend against $DATABASE_URL, 1,000,000 jobs by default (`--n` for fewer,
+ * `--systems a,b` for some of them);
+ * `--broker events` measures what task events cost on Redis "results kept" (bench/events.ts);
+ * `--broker canvas` times workflows (bench/canvas.ts: a chord of 10,000, a chain of 1,000);
  * `--broker flow` measures flow control on Redis (bench/flow.ts): the cost of a rate limit on
  * throughput, and three workers holding rateLimit '50/s' together.
  * Every run ends with the delayed-start figure (countdown 50 ms → start delay) on memory, SQLite
  * and Redis (bench/start-delay.ts; Redis when $REDIS_URL's server answers).
+ * `--pools` (and `--broker all`) adds thread and process pools against async slots (bench/pools.ts).
  * Results are recorded by hand in docs/benchmarks.md with the machine and versions.
  */
 import { cpus, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
+import { benchPostgres, pgVersion, PG_SYSTEMS, type PgSystem } from './postgres.js'
 import { benchRedis, celeryInstalled, redisVersion } from './redis.js'
 import { benchFlow, printFlow } from './flow.js'
+import { benchPools, printPools } from './pools.js'
 import { benchSqlite } from './sqlite.js'
 import { benchStartDelay, printStartDelay } from './start-delay.js'
+import { benchCanvas, printCanvas } from './canvas.js'
+import { benchEvents, summarize } from './events.js'
 import { printTable } from './run.js'
 
 const { values } = parseArgs({
@@ -23,6 +33,9 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     db: { type: 'string', default: '10' },
     'cpu-prof': { type: 'string' },
+    pools: { type: 'boolean', default: false },
+    systems: { type: 'string' },
+    rounds: { type: 'string' },
   },
 })
 
@@ -81,6 +94,58 @@ if (values.broker === 'redis' || values.broker === 'all') {
     'Where the time goes: CPU of the worker process and of redis-server during each processing run (% of one core)',
     ['system', 'run', 'jobs/s', 'worker CPU %', 'Redis CPU %'],
     cpu.map((r) => [r.system, r.run, r.jobsPerSec, r.workerCpu, r.redisCpu]),
+  )
+}
+
+if (values.pools || values.broker === 'all') {
+  printPools(await benchPools(values.quick ? 200 : 2000, values.quick ? 20 : 200))
+}
+
+if (values.broker === 'postgres' || values.broker === 'all') {
+  const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+  const n = Number(values.n ?? (values.quick ? 100_000 : 1_000_000))
+  const systems = values.systems?.split(',').map((s) => s.trim()) as PgSystem[] | undefined
+  const unknown = systems?.filter((s) => !PG_SYSTEMS.includes(s))
+  if (unknown?.length)
+    throw new Error(`--systems: unknown ${unknown.join(', ')} (known: ${PG_SYSTEMS.join(', ')})`)
+  console.log(`PostgreSQL ${await pgVersion(databaseUrl)} at ${new URL(databaseUrl).host}`)
+  const small = n < 10_000
+  const figures = await benchPostgres({
+    databaseUrl,
+    n,
+    backlog: n,
+    processed: Math.max(1, Math.round(n / 20)),
+    steadyRate: small ? Math.max(10, Math.round(n / 10)) : 1000,
+    steadySeconds: small ? 2 : 10,
+    systems,
+  })
+  const shown = systems ?? PG_SYSTEMS
+  printTable(
+    `PostgreSQL: one producer process, one worker process at concurrency 50`,
+    ['figure', ...shown],
+    figures.map(({ name, values: v }) => [name, ...shown.map((s) => v[s] ?? '–')]),
+  )
+}
+
+if (values.broker === 'events' || values.broker === 'all') {
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
+  const n = Number(values.n ?? (values.quick ? 5_000 : 50_000))
+  const rows = await benchEvents(redisUrl, n, Number(values.rounds ?? (values.quick ? 1 : 5)))
+  const s = summarize(rows)
+  printTable(
+    `What events cost: Redis, results kept, ${n.toLocaleString('en-US')} no-op tasks, one worker at concurrency 50 (goal < 5 %)`,
+    ['round', 'events off, jobs/s', 'events on, jobs/s'],
+    [...rows.map((r) => [r.round, r.off, r.on]), ['median', s.off, s.on], ['cost', '', `${s.costPct} %`]],
+  )
+}
+
+if (values.broker === 'canvas' || values.broker === 'all') {
+  const chordN = values.quick ? 1000 : 10_000
+  const chainN = values.quick ? 100 : 1000
+  printCanvas(
+    await benchCanvas(chordN, chainN, process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'),
+    chordN,
+    chainN,
   )
 }
 

@@ -3,6 +3,7 @@
  * consuming, then after n tasks have settled {"processed","ms","cpuMs"} measured from the first
  * task's start to the n-th settle; mode `latency` adds p50/p95/p99 of enqueue → start (ms).
  * Modes: results (results stored), no-results (no result store), latency (results stored).
+ * BENCH_EVENTS=1 turns task and worker events on.
  */
 import { pino } from 'pino'
 import { createApp } from 'celeriac'
@@ -33,6 +34,8 @@ const worker = new Worker(app, {
       ? pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }))
       : pino({ level: 'warn' }),
   shutdownGrace: 1000,
+  // BENCH_EVENTS=1: task and worker events on (bench/events.ts measures what they cost).
+  events: process.env.BENCH_EVENTS === '1',
 })
 let settled = 0
 worker.on('settled', () => {

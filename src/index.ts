@@ -13,7 +13,21 @@ export {
   DEFAULT_BROKER_URL,
   type AppOptions,
   type AppConnections,
+  type AppRevokeOptions,
 } from './core/app.js'
+export {
+  listWorkers,
+  request as controlRequest,
+  ControlCommands,
+  ControlCommandError,
+  type ControlHandler,
+  type CommandContext,
+  type WorkerEntry,
+  type WorkerInfo,
+  type ControlReply,
+  type RequestOptions,
+  type Terminator,
+} from './control/index.js'
 export {
   Task,
   type TaskContext,
@@ -30,6 +44,16 @@ export { type FlowTaskOptions, type FlowKey } from './core/flow-options.js'
 export { parseRate, formatRate, type Rate } from './core/rate.js'
 export { setRateLimit, listRateLimits, type LimitTarget } from './flow/overrides.js'
 export { AsyncResult, type GetOptions } from './core/result.js'
+export { type TaskUpdate, type FollowOptions } from './core/follow.js'
+export { InvalidProgressError, MAX_PROGRESS_BYTES } from './core/progress.js'
+export {
+  Signature,
+  type AnySignature,
+  type SignatureOptions,
+  type SignatureResult,
+} from './core/signature.js'
+export type { TaskFailure } from './core/flow.js'
+export * from './canvas/index.js'
 export { States, READY_STATES, isReady, type TaskState } from './core/states.js'
 export { encode, decode } from './core/codec.js'
 export { type Message, ENVELOPE_VERSION, encodeMessage, decodeMessage } from './core/message.js'
@@ -47,3 +71,4 @@ export type * from './contracts/index.js'
 export { composeBackend } from './contracts/backend.js'
 export { isPullBroker } from './contracts/broker.js'
 export { pullConsume } from './contracts/pull-consumer.js'
+export * from './beat/index.js'

@@ -25,11 +25,21 @@ function port(name: string, fallback: number): number {
 /** Where the SQLite files of the example live unless told otherwise. */
 export const DATA_DIR = resolve(env('DATA_DIR') ?? join(here, 'data'))
 
-/** The broker: $CELERIAC_BROKER, else an embedded SQLite file. */
+const isPostgres = (url: string) => /^postgres(ql)?:\/\//i.test(url)
+
+/**
+ * The broker: $CELERIAC_BROKER, else an embedded SQLite file. Never $DATABASE_URL by itself: a
+ * shell that has one for another project must not turn the demo into writes to that database.
+ */
 const broker = env('CELERIAC_BROKER') ?? `sqlite://${join(DATA_DIR, 'celeriac.db')}`
 /** The broker's file when it is SQLite: the users live there too unless $USERS_DB says otherwise. */
 const brokerFile = /^sqlite:\/\//i.test(broker) ? sqlitePath(broker) : undefined
 const usersDb = resolve(env('USERS_DB') ?? brokerFile ?? join(DATA_DIR, 'users.db'))
+/** With a PostgreSQL broker the users live in its database, in their own schema. */
+const usersPg = isPostgres(broker) && !env('USERS_DB')
+const usersSchema = env('USERS_SCHEMA') ?? 'users_api'
+if (!/^[a-z_][a-z0-9_]{0,62}$/.test(usersSchema))
+  throw new Error(`USERS_SCHEMA must be lower-case letters, digits and underscores, got "${usersSchema}"`)
 
 export const config = {
   /** API host and port ($HOST, $PORT). */
@@ -39,6 +49,11 @@ export const config = {
   usersDb,
   /** The users share the broker's file, so the welcome task is sent inside the insert's transaction. */
   usersInBrokerFile: usersDb === brokerFile,
+  /**
+   * The users live in the PostgreSQL broker's database, schema $USERS_SCHEMA (default users_api),
+   * and the welcome task is sent inside the insert's transaction. Undefined otherwise.
+   */
+  usersPostgres: usersPg ? { url: broker, schema: usersSchema } : undefined,
   /** One JSON line per audited event, written by the in-request background task ($AUDIT_LOG). */
   auditLog: resolve(env('AUDIT_LOG') ?? join(DATA_DIR, 'audit.log')),
   broker,

@@ -2,6 +2,7 @@
  * The users table. With a sqlite:// broker it lives in the broker's own file, and the welcome
  * task is sent inside the insert's transaction: a user exists if and only if their mail is
  * queued. Otherwise (Redis, or USERS_DB set apart) the insert commits first, then the task is sent.
+ * On PostgreSQL, see db-postgres.ts.
  */
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
@@ -31,8 +32,11 @@ interface Row {
 
 const toUser = (r: Row): User => ({ id: r.id, email: r.email, name: r.name, createdAt: r.created_at })
 
-/** The connection to pass as `{ transaction }` when sending, or undefined to send after the commit. */
-export type SendWith<T> = (user: User, transaction: Database.Database | undefined) => Promise<T>
+/**
+ * The connection to pass as `{ transaction }` when sending (a better-sqlite3 Database, a pg
+ * client), or undefined to send after the commit.
+ */
+export type SendWith<T> = (user: User, transaction: unknown) => Promise<T>
 
 export interface UsersDb {
   /** Inserts the user and runs `send`; in one transaction when the db is transactional. */

@@ -15,6 +15,7 @@ import { backgroundTasks, taskStatusRoutes } from 'celeriac/fastify'
 import { z } from 'zod'
 import { config } from './config.js'
 import { DuplicateEmailError, openUsersDb, type UsersDb } from './db.js'
+import { openPostgresUsersDb } from './db-postgres.js'
 import { app, sendWelcome } from './tasks.js'
 
 const required = (field: string) => ({
@@ -104,7 +105,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     if (!parsed.success) return reply.code(400).send(invalidBody(parsed.error))
     let created
     try {
-      // Inside the insert's transaction when the users share the broker's SQLite file.
+      // Inside the insert's transaction when the users share the broker's SQLite file or database.
       created = await users.create(parsed.data, (u, transaction) =>
         sendWelcome.applyAsync([u.email, u.name], transaction ? { transaction } : undefined),
       )
@@ -145,7 +146,10 @@ function logger(): FastifyServerOptions['logger'] {
 }
 
 async function main(): Promise<void> {
-  const users = openUsersDb(config.usersDb, { transactional: config.usersInBrokerFile })
+  const pg = config.usersPostgres
+  const users = pg
+    ? await openPostgresUsersDb(pg.url, pg.schema)
+    : openUsersDb(config.usersDb, { transactional: config.usersInBrokerFile })
   const server = await buildServer({ users, logger: logger() })
   try {
     await server.listen({ host: config.host, port: config.port })
@@ -155,7 +159,8 @@ async function main(): Promise<void> {
     )
     process.exit(1)
   }
-  server.log.info(`users-api ready on http://${config.host}:${config.port} (users: ${config.usersDb})`)
+  const where = pg ? `PostgreSQL schema ${pg.schema}` : config.usersDb
+  server.log.info(`users-api ready on http://${config.host}:${config.port} (users: ${where})`)
 
   let stopping = false
   const stop = async (signal: NodeJS.Signals) => {

@@ -168,7 +168,10 @@ function commands(): void {
 const broker = config.broker.startsWith('sqlite://')
   ? `sqlite://${rel(config.broker.slice('sqlite://'.length))}`
   : config.broker.replace(/\/\/[^@/]*@/, '//***@')
-say(`broker ${broker}, users database ${rel(config.usersDb)}`)
+const usersAt = config.usersPostgres
+  ? `the broker's database, schema ${config.usersPostgres.schema}`
+  : rel(config.usersDb)
+say(`broker ${broker}, users ${usersAt}`)
 // Past a minute, say where to look anyway; the slow service's own lines tell why.
 const slow = new Promise<false>((res) => setTimeout(() => res(false), 60_000).unref())
 const ready = await Promise.all(services.map((svc) => Promise.race([start(svc), slow])))

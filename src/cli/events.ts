@@ -9,15 +9,32 @@ export interface EventsFlags {
   readonly json?: boolean
 }
 
-function line(e: CeleriacEvent): string {
-  const when = new Date(e.at).toISOString()
+const COLOURS: Record<string, string> = {
+  'task-received': '36',
+  'task-started': '34',
+  'task-succeeded': '32',
+  'task-failed': '31',
+  'task-retried': '33',
+  'task-revoked': '35',
+  'worker-online': '32;1',
+  'worker-heartbeat': '2',
+  'worker-offline': '31;1',
+}
+
+/** One compact line per event; coloured by type when `colour` (a terminal). */
+export function line(e: CeleriacEvent, colour = false): string {
+  const paint = (code: string | undefined, text: string) =>
+    colour && code ? `\x1b[${code}m${text}\x1b[0m` : text
+  const when = new Date(e.at).toISOString().slice(11, 23)
   const what = e.id ? `${e.task ?? '?'}[${e.id}]` : ''
   const extra = [
     e.runtimeMs !== undefined ? `${e.runtimeMs} ms` : '',
     e.type.startsWith('worker-') ? `running ${e.running ?? 0}, processed ${e.processed ?? 0}` : '',
     e.reason ? `— ${e.reason}` : '',
   ].filter(Boolean)
-  return [when, e.worker, e.type, what, ...extra].filter(Boolean).join('  ')
+  return [paint('2', when), paint(COLOURS[e.type], e.type.padEnd(16)), what, ...extra, paint('2', e.worker)]
+    .filter(Boolean)
+    .join('  ')
 }
 
 /** Prints the newest `limit` events (default 50), then new ones as they come with --follow. */
@@ -37,9 +54,10 @@ export async function showEvents(app: App, flags: EventsFlags, signal?: AbortSig
     tail = tail.concat(page).slice(-limit)
     cursor = page[page.length - 1]!.id
   }
+  const colour = process.stdout.isTTY === true && !process.env.NO_COLOR
   const print = (data: string) => {
     const e = parseEvent(data)
-    if (e) process.stdout.write((flags.json ? JSON.stringify(e) : line(e)) + '\n')
+    if (e) process.stdout.write((flags.json ? JSON.stringify(e) : line(e, colour)) + '\n')
   }
   for (const e of tail) print(e.data)
   while (flags.follow && !signal?.aborted) {

@@ -10,7 +10,8 @@ import { AppLoadError, ConfigError } from '../core/errors.js'
 
 let tsxRegistered = false
 
-async function importModule(file: string): Promise<Record<string, unknown>> {
+/** Imports a module as `-A` does (TypeScript through tsx); a second import of one file returns the same module. */
+export async function importModule(file: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(file).href
   if (!/\.[cm]?tsx?$/.test(file)) return (await import(url)) as Record<string, unknown>
   if (!tsxRegistered) {

@@ -17,9 +17,11 @@ import {
   stats,
 } from './ops.js'
 import { showEvents, type EventsFlags } from './events.js'
+import { registerControlCommands } from './control.js'
 import { registerRateLimit } from './rate-limit.js'
 import { VERSION } from './version.js'
 import { runWorker } from './worker.js'
+import { beatCommands, embeddedBeat } from './beat.js'
 
 function int(name: string) {
   return (v: string) => {
@@ -75,11 +77,29 @@ program
     '--dead-retention <duration>',
     'delete dead letters older than this during housekeeping, or "forever" (default 7d)',
   )
+  .addOption(
+    new Option('-P, --pool <kind>', 'where tasks run: async slots, worker threads, or child processes')
+      .choices(['async', 'threads', 'processes'])
+      .default('async'),
+  )
+  .option(
+    '--max-tasks-per-child <n>',
+    'threads/processes: replace a child after it ran this many tasks',
+    int('--max-tasks-per-child'),
+  )
+  .option(
+    '--max-memory-per-child <MB>',
+    'threads/processes: replace a child whose memory after a task exceeds this (process RSS, thread heap)',
+    int('--max-memory-per-child'),
+  )
   .option('-n, --hostname <name>', 'worker name (%h is the host name)')
   .option('-E, --events', 'send task and worker events to the event log (celeriac events, the dashboard)')
   .option('--log-tasks', 'one info line per succeeded task (default: when stdout is a terminal)')
   .option('--no-log-tasks', 'no line per succeeded task')
+  .option('--heartbeat <duration>', 'how often the worker writes its registry entry (default 2s)')
+  .option('--no-control', 'stay out of the worker registry and ignore remote control and revokes')
   .option('--no-banner', 'do not print the start banner')
+  .option('-B, --beat', 'also run beat (periodic tasks) in this worker')
   .action(async (flags) => {
     const g = globals()
     if (!g.app)
@@ -87,7 +107,12 @@ program
         'the worker needs the app module that registers its tasks: celeriac worker -A ./tasks.ts',
       )
     const { app, file } = await appFromFlags(g)
-    await runWorker(app, file!, flags)
+    await runWorker(
+      app,
+      file!,
+      { ...flags, appSpec: g.app, broker: g.broker, resultBackend: g.resultBackend },
+      flags.beat ? await embeddedBeat(app, file!) : undefined,
+    )
   })
 
 program
@@ -170,6 +195,8 @@ program
     await app.close()
   })
 
+beatCommands(program, globals)
+
 const dead = program.command('dead').description('the dead-letter store: messages that could not be run')
 dead
   .command('list')
@@ -212,6 +239,7 @@ dead
     await app.close()
   })
 
+registerControlCommands(program, globals)
 registerRateLimit(program, globals)
 
 export async function main(argv = process.argv): Promise<void> {

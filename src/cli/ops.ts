@@ -1,4 +1,5 @@
 /** Operator commands: call, result, stats, purge, dead list/replay/delete. */
+import { workflowTree } from '../canvas/tree.js'
 import type { App } from '../core/app.js'
 import { decode } from '../core/codec.js'
 import { toMs } from '../core/duration.js'
@@ -75,8 +76,10 @@ export async function showResult(app: App, id: string, wait?: string | boolean):
     )
     process.exitCode = EXIT_TIMED_OUT
   }
+  // A task of a workflow (or a group's id) also shows the workflow's tree with every state.
+  const workflow = await workflowTree(app, id).catch(() => null)
   if (!rec) {
-    out(JSON.stringify({ id, state: 'PENDING' }))
+    out(JSON.stringify({ id, state: 'PENDING', ...(workflow ? { workflow } : {}) }))
     return
   }
   const body: Record<string, unknown> = {
@@ -91,6 +94,7 @@ export async function showResult(app: App, id: string, wait?: string | boolean):
     const e = decodeError(rec.error, rec.state)
     body.error = { name: e.name, message: e.message }
   }
+  if (workflow) body.workflow = workflow
   out(JSON.stringify(body))
   if (rec.state === 'FAILURE' || rec.state === 'REVOKED') process.exitCode = 1
 }

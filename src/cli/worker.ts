@@ -3,11 +3,12 @@ import { hostname, platform, release } from 'node:os'
 import { relative } from 'node:path'
 import type { App } from '../core/app.js'
 import { redactUrl } from '../core/errors.js'
-import { createLogger } from '../worker/logger.js'
+import { createLogger, type Logger } from '../worker/logger.js'
 import { Worker } from '../worker/worker.js'
+import { poolFromFlags, type PoolFlags } from '../pool/flags.js'
 import { VERSION } from './version.js'
 
-export interface WorkerFlags {
+export interface WorkerFlags extends PoolFlags {
   readonly concurrency?: number
   readonly queues?: string
   readonly loglevel?: string
@@ -21,6 +22,8 @@ export interface WorkerFlags {
   readonly events?: boolean
   readonly logTasks?: boolean
   readonly banner?: boolean
+  readonly heartbeat?: string
+  readonly control?: boolean
 }
 
 function banner(app: App, file: string, w: Worker, resultUrl: string): string {
@@ -31,7 +34,7 @@ function banner(app: App, file: string, w: Worker, resultUrl: string): string {
     `- *** --- * --- .> app:         ${app.name} (${relative(process.cwd(), file) || file})`,
     `- ** ---------- .> broker:      ${redactUrl(app.brokerUrl ?? '(instance)')}`,
     `- ** ---------- .> results:     ${resultUrl}`,
-    `- ** ---------- .> concurrency: ${w.concurrency} (async slots)`,
+    `- ** ---------- .> concurrency: ${w.concurrency} (${w.pool ? `${w.pool.kind} pool` : 'async slots'})`,
     `- *** --- * --- .> prefetch:    ${w.prefetch}`,
     `-- ******* ---- .> lease:       ${w.leaseMs / 1000}s`,
     `--- ***** ----- `,
@@ -45,7 +48,18 @@ function banner(app: App, file: string, w: Worker, resultUrl: string): string {
   return lines.join('\n')
 }
 
-export async function runWorker(app: App, file: string, flags: WorkerFlags): Promise<void> {
+/** Something run alongside the worker (beat, with -B): started after it, stopped with it. */
+export interface Alongside {
+  start(logger: Logger): Promise<void>
+  stop(): Promise<void>
+}
+
+export async function runWorker(
+  app: App,
+  file: string,
+  flags: WorkerFlags,
+  alongside?: Alongside,
+): Promise<void> {
   const logger = createLogger({
     level: (flags.loglevel?.toLowerCase() as 'info') ?? 'info',
     format: flags.logFormat,
@@ -65,8 +79,11 @@ export async function runWorker(app: App, file: string, flags: WorkerFlags): Pro
     deadLetterRetention: flags.deadRetention === 'forever' ? false : flags.deadRetention,
     events: flags.events,
     logTasks: flags.logTasks,
+    heartbeatInterval: flags.heartbeat,
+    control: flags.control,
     name: flags.hostname ? flags.hostname.replace('%h', hostname()) : undefined,
     logger,
+    pool: poolFromFlags(flags, logger),
   })
   // Handlers go in before anything can print "ready": until a handler exists, SIGTERM kills the
   // process outright, and a supervisor may send it the moment it sees the line.
@@ -79,6 +96,7 @@ export async function runWorker(app: App, file: string, flags: WorkerFlags): Pro
       logger.info({ signal: sig }, 'stopped while starting')
       process.exit(0)
     }
+    void alongside?.stop()
     if (signals === 1) {
       logger.info(
         { signal: sig },
@@ -93,12 +111,14 @@ export async function runWorker(app: App, file: string, flags: WorkerFlags): Pro
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
   await worker.start()
+  await alongside?.start(logger)
   started = true
   const store = await app.resultStore()
   const resultUrl = store ? redactUrl(app.resultBackendUrl ?? app.brokerUrl ?? store.scheme) : 'disabled'
   if (flags.banner !== false) process.stdout.write(banner(app, file, worker, resultUrl) + '\n')
   logger.info({ worker: worker.name }, `${worker.name} ready.`)
   await worker.done
+  await alongside?.stop()
   await app.close()
   logger.info(worker.stats, 'worker stopped')
   logger.flush?.()

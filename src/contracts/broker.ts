@@ -58,6 +58,12 @@ export interface Delivery extends LeaseRef {
   readonly priority: number
   /** How many times the job has been delivered, this delivery included. */
   readonly deliveries: number
+  /**
+   * The producer chose the id (`OutgoingJob.generatedId` was not set). Set by engines without
+   * `idempotentPublish`, where such an id may have been stored twice: the worker then claims
+   * the run before starting it, so that one id runs once (src/dedup).
+   */
+  readonly chosenId?: boolean
 }
 
 export interface ReserveOptions {
@@ -137,9 +143,11 @@ export interface BrokerCapabilities {
    * Order of jobs of one priority across the queues a consumer names. 'age': oldest first,
    * whatever the queue (memory, SQLite, PostgreSQL). 'listed': queue by queue in the order named,
    * oldest first within each (Redis: a list per queue and priority, no shared clock to merge on).
-   * Across priorities, higher always comes first.
+   * Across priorities, higher always comes first. 'none': each queue delivers in its own order
+   * (priority, then oldest) and there is no order between queues, priorities included (RabbitMQ:
+   * every queue pushes to its consumer on its own).
    */
-  readonly crossQueueOrder: 'age' | 'listed'
+  readonly crossQueueOrder: 'age' | 'listed' | 'none'
   /**
    * 'timed': a lease expires after leaseMs unless extended (SQLite, Redis, PostgreSQL).
    * 'connection': a delivery lasts while the consumer's connection lives (RabbitMQ); `extend`

@@ -27,6 +27,8 @@ export function pullConsume(broker: PullConsumer, options: ConsumeOptions): Cons
       // Let timers and settle batches run: with a synchronous engine every await below resolves
       // as a microtask, and the loop would otherwise starve the event loop.
       await new Promise<void>((r) => setImmediate(r))
+      // Stopped during that turn: its nudge found no one parked, so do not park now.
+      if (!running) break
       if (credit <= 0) {
         await new Promise<void>((r) => (wake = r))
         continue

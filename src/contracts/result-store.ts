@@ -8,7 +8,10 @@ export interface ResultRecord {
   readonly id: string
   readonly state: TaskState
   readonly task: string | null
-  /** Encoded return value, for SUCCESS. */
+  /**
+   * Encoded return value, for SUCCESS; for a state that is not ready (STARTED), the encoded
+   * progress the task last reported (`ctx.progress`), or null.
+   */
   readonly result: string | null
   /** Encoded error, for FAILURE, RETRY (the error that caused it) and REVOKED. */
   readonly error: string | null

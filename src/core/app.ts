@@ -12,6 +12,8 @@ import { ConfigError } from './errors.js'
 import { uuidv7 } from './ids.js'
 import { DEFAULT_MAX_MESSAGE_BYTES, ENVELOPE_VERSION, encodeMessage, type Message } from './message.js'
 import { AsyncResult } from './result.js'
+import { DEFAULT_REVOKE_EXPIRES_MS, revokeTasks } from '../control/revoke.js'
+import { callbackWires } from './signature.js'
 import { Task, type SendDefaults, type SendOptions, type TaskFn, type TaskOptions } from './task.js'
 
 export const APP_BRAND = Symbol.for('celeriac.app')
@@ -52,6 +54,15 @@ export interface AppOptions {
   readonly coordination?: string
   /** More URL schemes, or replacements for built-in ones: scheme → loader of a BackendFactory. */
   readonly backends?: BackendLoaders
+  /** How long a revocation is kept (default 3 hours, as Celery; $CELERIAC_REVOKE_EXPIRES in ms). */
+  readonly revokeExpires?: Duration
+}
+
+export interface AppRevokeOptions {
+  /** Also stop it if it runs now: kill its thread or process on a pool that can, free its slot on the async pool. */
+  readonly terminate?: boolean
+  /** How long the revocation is kept (default: the app's revokeExpires). */
+  readonly expires?: Duration
 }
 
 export type { AppConnections } from './connections.js'
@@ -75,6 +86,7 @@ export class App {
   readonly maxMessageBytes: number
   readonly maxResultBytes: number
   readonly trackStarted: boolean
+  readonly revokeExpiresMs: number
   private readonly tasks = new Map<string, Task<never[], unknown>>()
   private readonly conn: Connections
 
@@ -93,6 +105,10 @@ export class App {
     ] as const)
       if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${what} must be a positive integer, got ${n}`)
     this.trackStarted = opts.trackStarted ?? false
+    this.revokeExpiresMs = toMs(
+      opts.revokeExpires ?? envOr('CELERIAC_REVOKE_EXPIRES') ?? DEFAULT_REVOKE_EXPIRES_MS,
+      'revokeExpires',
+    )
     this.conn = new Connections(opts)
   }
 
@@ -168,7 +184,27 @@ export class App {
 
   /** A handle on a task's result by id. */
   asyncResult<R = unknown>(id: string): AsyncResult<R> {
-    return new AsyncResult<R>(id, () => this.resultStore())
+    return new AsyncResult<R>(
+      id,
+      () => this.resultStore(),
+      () => this.coordination(),
+      (o) => this.revoke([id], o),
+    )
+  }
+
+  /**
+   * Revokes tasks: one that has not started is never run (a worker acknowledges it and records
+   * REVOKED, on every broker, after restarts too, until the revocation expires); one that runs
+   * now has its `ctx.signal` aborted and ends REVOKED. Needs a coordination part.
+   *
+   * @example
+   * await app.revoke([job.id], { terminate: true })
+   */
+  async revoke(ids: string | readonly string[], options: AppRevokeOptions = {}): Promise<void> {
+    await revokeTasks(await this.coordination(), typeof ids === 'string' ? [ids] : ids, {
+      terminate: options.terminate,
+      expiresMs: toMs(options.expires ?? this.revokeExpiresMs, 'expires'),
+    })
   }
 
   /** Sends a task by name, for producers that do not import the task's code. */
@@ -222,6 +258,10 @@ export class App {
       sent_at: new Date(now).toISOString(),
       headers: options.headers ?? {},
     }
+    const link = options.link === undefined ? [] : [options.link].flat()
+    const linkError = options.linkError === undefined ? [] : [options.linkError].flat()
+    if (link.length) message.callbacks = callbackWires(link, id, 'link')
+    if (linkError.length) message.errbacks = callbackWires(linkError, id, 'err')
     return { message, availableAt }
   }
 

@@ -106,6 +106,21 @@ export class TimeLimitExceededError extends CeleriacError {
   }
 }
 
+/**
+ * The thread or process of a worker pool that ran the task ended before the task did: the task
+ * called `process.exit`, ran out of memory, crashed natively, or the process was killed.
+ * Retried by the task's policy like any other error (Celery's WorkerLostError).
+ */
+export class WorkerLostError extends CeleriacError {
+  override readonly code = 'WORKER_LOST'
+  constructor(
+    readonly task: string,
+    readonly detail: string,
+  ) {
+    super(`the pool child running task "${task}" exited prematurely: ${detail}`)
+  }
+}
+
 /** The reason given to a task's AbortSignal when its soft time limit passes. */
 export class SoftTimeLimitExceededError extends CeleriacError {
   override readonly code = 'SOFT_TIME_LIMIT_EXCEEDED'
@@ -207,5 +222,21 @@ export class AppLoadError extends CeleriacError {
     options?: { cause?: unknown },
   ) {
     super(`cannot load the app module: ${detail}`, options)
+  }
+}
+
+/**
+ * A workflow did not reach this step because a task before it failed: a chain step after a
+ * failed one, or a chord's body when a member failed. Names the task that failed.
+ */
+export class WorkflowFailedError extends CeleriacError {
+  override readonly code = 'WORKFLOW_FAILED'
+  constructor(
+    message: string,
+    /** Id and name of the task that failed. */
+    readonly failedId: string,
+    readonly failedTask: string,
+  ) {
+    super(message)
   }
 }

@@ -6,7 +6,13 @@
  */
 
 export type TaskEventType =
-  'task-received' | 'task-started' | 'task-succeeded' | 'task-failed' | 'task-retried' | 'task-revoked'
+  | 'task-received'
+  | 'task-started'
+  | 'task-progress'
+  | 'task-succeeded'
+  | 'task-failed'
+  | 'task-retried'
+  | 'task-revoked'
 export type WorkerEventType = 'worker-online' | 'worker-heartbeat' | 'worker-offline'
 
 export interface CeleriacEvent {
@@ -28,6 +34,8 @@ export interface CeleriacEvent {
   /** Worker events: tasks running now, and finished since start. */
   readonly running?: number
   readonly processed?: number
+  /** task-progress: the value reported, as JSON (see toJsonSafe). */
+  readonly progress?: unknown
 }
 
 /** The coordination stream events are appended to. */
@@ -36,6 +44,7 @@ export const EVENTS_STREAM = 'events'
 const TYPES = new Set([
   'task-received',
   'task-started',
+  'task-progress',
   'task-succeeded',
   'task-failed',
   'task-retried',

@@ -8,10 +8,12 @@
 import { decode, encode } from './codec.js'
 import { renderThrown } from './render.js'
 import { MalformedMessageError, MessageTooLargeError } from './errors.js'
+import { decodeFlow, type MessageFlow } from './flow.js'
 
 export const ENVELOPE_VERSION = 1
 
-export interface Message {
+/** A message; the workflow fields (see flow.ts) are absent from messages outside workflows. */
+export interface Message extends MessageFlow {
   /** Envelope version, 1 today. */
   v: number
   /** Task id: the id of its result, unique per task call. */
@@ -70,6 +72,11 @@ export function encodeMessage(msg: Message, maxBytes = DEFAULT_MAX_MESSAGE_BYTES
   if (msg.ignore_result) wire.ignore_result = true
   wire.sent_at = msg.sent_at
   if (hasKeys(msg.headers)) wire.headers = msg.headers
+  if (msg.chain) wire.chain = msg.chain
+  if (msg.callbacks) wire.callbacks = msg.callbacks
+  if (msg.errbacks) wire.errbacks = msg.errbacks
+  if (msg.chord) wire.chord = msg.chord
+  if (msg.once) wire.once = true
   const body = encode(wire)
   // A JS string never takes fewer bytes than its length; only measure when it could be over.
   if (body.length * 3 > maxBytes) {
@@ -139,7 +146,9 @@ export function decodeMessage(body: string): Message {
   const headers = m.headers ?? {}
   if (headers === null || typeof headers !== 'object' || Array.isArray(headers))
     throw new MalformedMessageError('"headers" must be an object')
+  const flow = decodeFlow(m)
   return {
+    ...flow,
     v: ENVELOPE_VERSION,
     id: m.id,
     task: m.task,

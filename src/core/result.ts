@@ -1,8 +1,11 @@
 /** AsyncResult: a handle on a sent task's state and result. */
+import type { Coordination } from '../contracts/coordination.js'
 import type { ResultRecord, ResultStore } from '../contracts/result-store.js'
 import { decode, shapeToError, type ErrorShape } from './codec.js'
 import { type Duration, toMs } from './duration.js'
 import { ConfigError, ResultTimeoutError, TaskFailedError } from './errors.js'
+import { followTask, type FollowOptions, type TaskUpdate } from './follow.js'
+import { progressOf } from './progress.js'
 import { renderThrown } from './render.js'
 import { isReady, type TaskState } from './states.js'
 
@@ -28,7 +31,20 @@ export class AsyncResult<R = unknown> {
     /** The task id. */
     readonly id: string,
     private readonly store: () => Promise<ResultStore | null>,
+    /** The coordination part, whose broadcasts tell followers to look again (absent: polling). */
+    private readonly coordination: () => Promise<Coordination | null> = async () => null,
+    private readonly revoker?: (options: { terminate?: boolean }) => Promise<void>,
   ) {}
+
+  /**
+   * Revokes the task (see `app.revoke`): not run if it has not started; aborted and REVOKED if
+   * it runs now; `terminate` also kills its thread or process, or frees its async slot.
+   */
+  async revoke(options: { terminate?: boolean } = {}): Promise<void> {
+    if (!this.revoker)
+      throw new ConfigError('this result handle was made without an app; use app.revoke(ids)')
+    await this.revoker(options)
+  }
 
   private async requireStore(): Promise<ResultStore> {
     const store = await this.store()
@@ -81,6 +97,51 @@ export class AsyncResult<R = unknown> {
     const err = decodeError(rec.error, `task ${this.id} ended in ${rec.state}`)
     if (options.propagate === false) return err as R
     throw err
+  }
+
+  /**
+   * The progress the task last reported with `ctx.progress()` while it runs; null before it
+   * reports any, and once it is ready (the record then holds its result).
+   */
+  async progress<P = unknown>(): Promise<P | null> {
+    return progressOf<P>(await this.record())
+  }
+
+  /**
+   * Follows the task live: yields its current state first, then every change of state or
+   * progress, and ends after the update whose state is ready (or when `signal` aborts). Progress
+   * writes are announced over the coordination part, so a follower looks again at once; other
+   * state changes, and everything where there is no coordination part, are read every
+   * `pollInterval`. Leave the loop (break, return) or abort the signal to stop following.
+   *
+   * @example
+   * for await (const u of result.follow()) console.log(u.state, u.progress)
+   */
+  async *follow<P = unknown>(options: FollowOptions = {}): AsyncGenerator<TaskUpdate<P>, void, undefined> {
+    const store = await this.requireStore()
+    const coordination = await this.coordination().catch(() => null)
+    yield* followTask<P>(this.id, { store, coordination }, options)
+  }
+
+  /**
+   * Calls `listener` with the progress and the update on each change of state or progress, as
+   * `follow()` yields them, until the task is ready or `signal` aborts. Resolves with the last
+   * update (null if aborted before the first); rejects when the store cannot be read or the
+   * listener throws (which stops following).
+   *
+   * @example
+   * const last = await result.onProgress((p) => bar.update(p as number))
+   */
+  async onProgress<P = unknown>(
+    listener: (progress: P | null, update: TaskUpdate<P>) => void | Promise<void>,
+    options: FollowOptions = {},
+  ): Promise<TaskUpdate<P> | null> {
+    let last: TaskUpdate<P> | null = null
+    for await (const u of this.follow<P>(options)) {
+      last = u
+      await listener(u.progress, u)
+    }
+    return last
   }
 
   /** Deletes the stored result. */

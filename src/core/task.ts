@@ -5,6 +5,7 @@ import { flowSettings, type FlowSettings, type FlowTaskOptions } from './flow-op
 import type { Message } from './message.js'
 import type { AsyncResult } from './result.js'
 import { normalizeRetry, type NormalizedRetryPolicy, type RetryPolicy } from './retry.js'
+import { Signature, type AnySignature, type Tail } from './signature.js'
 
 /** What a task function sees besides its arguments. */
 export interface TaskContext {
@@ -31,6 +32,27 @@ export interface TaskContext {
    * Counts against the task's retry limit unless `max` overrides it.
    */
   retry(options?: { countdown?: Duration; error?: unknown; max?: number }): never
+  /**
+   * Reports progress: a number (such as 0.42) or a small JSON object (such as `{ done, total }`),
+   * at most 4 KiB encoded; anything else throws InvalidProgressError. Stored with the task's
+   * result (`result.progress()`) and announced to followers (`result.follow()`, the SSE route).
+   * Cheap to call often: writes are coalesced to one per 100 ms per task, the last value always
+   * written. Not stored for a task whose result is not stored (ignoreResult).
+   *
+   * @example
+   * for (const [i, row] of rows.entries()) { await load(row); ctx.progress({ done: i + 1, total: rows.length }) }
+   */
+  progress(value: number | object): void
+  /**
+   * Runs a durable step: its result is recorded under this task's id and the step's name, and
+   * when the task runs again (a retry, or a redelivery after a worker died) a finished step
+   * returns the recorded value instead of running again. Needs a result backend; the value must
+   * be one the codec can store. Names are unique within a task.
+   *
+   * @example
+   * const charge = await ctx.step('charge-card', () => payments.charge(order))
+   */
+  step<T>(name: string, fn: () => T | Promise<T>): Promise<Awaited<T>>
 }
 
 export interface TaskLogger {
@@ -91,6 +113,10 @@ export interface SendOptions {
    */
   readonly transaction?: unknown
   readonly ignoreResult?: boolean
+  /** Sent with the result when the task succeeds (Celery's link). See Signature.link. */
+  readonly link?: AnySignature | readonly AnySignature[]
+  /** Sent once with a TaskFailure when the task fails for good (Celery's link_error). */
+  readonly linkError?: AnySignature | readonly AnySignature[]
 }
 
 /** One call in a batch send. */
@@ -132,6 +158,24 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
     this.settings = taskSettings(name, options)
   }
 
+  /**
+   * A signature: this call written down for a chain, group, chord or callback. With all the
+   * arguments it takes no input; without the first, a step before it supplies that one.
+   *
+   * @example
+   * chain(add.s(2, 2), mul.s(4))   // mul(4, 4)
+   */
+  s(...args: A): Signature<R, []>
+  s(...args: Tail<A>): Signature<R, [A[0]]>
+  s(...args: unknown[]): Signature<R, unknown[]> {
+    return new Signature<R, unknown[]>(this.name, args, false, sigOptions(this.options), [], [], this.sender)
+  }
+
+  /** An immutable signature: it ignores the result of a step before it. */
+  si(...args: A): Signature<R, [unknown?]> {
+    return new Signature<R, [unknown?]>(this.name, args, true, sigOptions(this.options), [], [], this.sender)
+  }
+
   /** Sends the task with these arguments and the task's default options. */
   delay(...args: A): Promise<AsyncResult<R>> {
     return this.applyAsync(args)
@@ -157,6 +201,16 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
       ),
       this.options,
     )
+  }
+}
+
+function sigOptions(o: { readonly queue?: string; readonly priority?: number }): {
+  queue?: string
+  priority?: number
+} {
+  return {
+    ...(o.queue !== undefined ? { queue: o.queue } : {}),
+    ...(o.priority !== undefined ? { priority: o.priority } : {}),
   }
 }
 

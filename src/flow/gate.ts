@@ -17,7 +17,7 @@ import type { PreparedJob, WorkerEnv } from '../worker/prepare.js'
 import { makeRecord } from '../worker/records.js'
 import type { Outcome } from '../worker/settle.js'
 import { DEBOUNCE_HEADER, DEBOUNCE_SPACE, UNIQUE_HEADER, UNIQUE_SPACE } from './headers.js'
-import { readOverrides, type Override } from './overrides.js'
+import { readOverrides, setRateLimit, type Override } from './overrides.js'
 import { Pacer } from './pacer.js'
 import { Slots } from './slots.js'
 import { Takes } from './takes.js'
@@ -122,6 +122,19 @@ export class FlowGate implements FlowHooks {
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'could not re-read rate limit overrides')
     }
+  }
+
+  /**
+   * `celeriac control rate-limit <task> <rate>` as a worker answers it: the rate (or 'off') is
+   * stored for every worker, as `celeriac rate-limit` does, and applied here at once.
+   */
+  async controlRateLimit(args: Record<string, unknown>): Promise<{ task: string; rate: string }> {
+    const { task, rate } = args
+    if (typeof task !== 'string' || !task || typeof rate !== 'string' || !rate)
+      throw new ConfigError('rate-limit takes a task name and a rate (such as 50/s, or off)')
+    await setRateLimit(this.coordination, { task }, rate === 'off' ? 'off' : rate)
+    await this.refresh()
+    return { task, rate }
   }
 
   /** The rate of a task or queue: a run-time override first, else the task's own. */

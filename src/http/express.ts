@@ -5,6 +5,7 @@
 import { Router, type Request, type RequestHandler } from 'express'
 import type { App } from '../core/app.js'
 import { BackgroundRunner, BackgroundTasks, type BackgroundOptions } from './background.js'
+import { eventsForSegment, pipeToNode } from './events.js'
 import { withShutdown, type ShutdownHelpers } from './server.js'
 import { answerSegment, normalizePrefix, type TaskStatusOptions } from './status.js'
 import { rawPath } from './task-id.js'
@@ -59,8 +60,11 @@ export function backgroundTasks(options: BackgroundOptions = {}): ExpressBackgro
 
 /**
  * The task status route as an Express router: `GET /tasks/:id` (prefix configurable) answers
- * `{ id, state, result?, error?, retries, task, startedAt, doneAt, updatedAt }`; an unknown id
- * answers PENDING, a malformed one 400 (see `taskStatus` for the other answers and the hooks).
+ * `{ id, state, progress?, result?, error?, retries, task, startedAt, doneAt, updatedAt }`; an
+ * unknown id answers PENDING, a malformed one 400 (see `taskStatus` for the other answers and the
+ * hooks). `GET /tasks/:id/events` streams the same as server-sent events until the task is ready
+ * (see `taskEvents`); pass `events: { background }` (the background middleware) so that streams
+ * end when the server starts closing.
  *
  * @example
  * import { taskStatusRouter } from 'celeriac/express'
@@ -75,6 +79,13 @@ export function taskStatusRouter(app: App, options: TaskStatusOptions<Request> =
   const handler: RequestHandler = async (req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next()
     const segments = rawPath(req.url).split('/')
+    if (segments.length === 3 && segments[2] === 'events' && options.events !== false) {
+      if (req.method !== 'GET') return next()
+      const events = await eventsForSegment(app, segments[1]!, options, req)
+      if (!events) return next()
+      if (events.status !== 200) return void res.status(events.status).set(events.headers).send(events.json)
+      return pipeToNode(events.stream, res)
+    }
     if (segments.length !== 2) return next()
     // The mount point matches `/tasks` too; like the other frameworks, only `/tasks/` is ours.
     if (segments[1] === '' && !rawPath(req.originalUrl).endsWith('/')) return next()

@@ -3,9 +3,11 @@
  * route, as Fastify plugins. Fastify is an optional peer dependency and only its types are
  * imported here.
  */
+import { Readable } from 'node:stream'
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { App } from '../core/app.js'
 import { BackgroundRunner, BackgroundTasks, consoleLogger, type BackgroundOptions } from './background.js'
+import { eventsForSegment, type TaskEventStream } from './events.js'
 import { holdToDeadline, type HeldServer } from './server.js'
 import {
   answerSegment,
@@ -98,8 +100,10 @@ export const backgroundTasks: FastifyPluginAsync<FastifyBackgroundOptions> = sha
 )
 
 /**
- * The task status route: `GET /tasks/:id` answers `{ id, state, result?, error?, retries, task,
- * startedAt, doneAt, updatedAt }` (see `taskStatus` for the other answers and the hooks).
+ * The task status route: `GET /tasks/:id` answers `{ id, state, progress?, result?, error?,
+ * retries, task, startedAt, doneAt, updatedAt }` (see `taskStatus` for the other answers and the
+ * hooks), and `GET /tasks/:id/events` streams the same as server-sent events until the task is
+ * ready (see `taskEvents`; `events: false` leaves it out). Streams end when Fastify closes.
  * Fastify's own `prefix` option moves it (`{ prefix: '/jobs' }` gives `GET /jobs/:id`). Ids up
  * to 200 characters are accepted (longer than Fastify's maxParamLength); an unknown id answers
  * PENDING. Store errors are logged to Fastify's logger when it is enabled, else the console.
@@ -115,14 +119,31 @@ export const taskStatusRoutes: FastifyPluginAsync<FastifyTaskStatusOptions> = as
   const base = opts.prefix === undefined ? DEFAULT_STATUS_PREFIX : ''
   const atRoot = fastify.prefix + base === ''
   const fastifyLogs = typeof (fastify.log as { level?: unknown }).level === 'string'
+  // Event streams end when the server starts closing, so they never hold it open.
+  const streams = new Set<TaskEventStream>()
+  fastify.addHook('preClose', async () => {
+    for (const s of streams) s.close()
+  })
   // A wildcard, not `:id`: Fastify answers 404 to params over maxParamLength (100 by default).
   fastify.get(`${base}/*`, async (request, reply) => {
     const wildcard = (request.params as { '*': string })['*']
     // Ids are read from the raw URL, as on the other frameworks; the decoded wildcard only tells
     // a literal '/' (another URL: 404) from an encoded one (part of the id).
-    const raw = rawPath(request.url).split('/').pop() ?? ''
-    if (safeDecode(raw) !== wildcard) return reply.callNotFound()
+    const segments = rawPath(request.url).split('/')
+    const raw = segments.pop() ?? ''
     const options = { ...opts, logger: opts.logger ?? (fastifyLogs ? request.log : undefined) }
+    const idRaw = segments.pop() ?? ''
+    if (raw === 'events' && opts.events !== false && `${safeDecode(idRaw)}/events` === wildcard) {
+      const events = await eventsForSegment(opts.app, idRaw, options, request)
+      if (!events) return reply.callNotFound()
+      if (events.status !== 200) return reply.code(events.status).headers(events.headers).send(events.json)
+      const stream = events.stream
+      streams.add(stream)
+      stream.onEnd(() => streams.delete(stream))
+      reply.raw.once('close', () => stream.close())
+      return reply.code(200).headers(events.headers).send(Readable.from(stream))
+    }
+    if (safeDecode(raw) !== wildcard) return reply.callNotFound()
     const answer = await answerSegment(opts.app, raw, options, request, atRoot)
     if (!answer) return reply.callNotFound()
     return reply.code(answer.status).headers(answer.headers).send(answer.json)
@@ -153,7 +174,8 @@ export function taskStatusFrameworkErrors(
   const bases = prefixes.map((p) => `${normalizePrefix(p)}/`)
   return (error, req, reply) => {
     if (error.code === 'FST_ERR_BAD_URL') {
-      const path = rawPath(req.raw.url ?? '')
+      // `<base>/<id>` or `<base>/<id>/events`.
+      const path = rawPath(req.raw.url ?? '').replace(/(?<=.)\/events$/, '')
       const base = bases.find((b) => path.startsWith(b) && !path.slice(b.length).includes('/'))
       const answer = base === undefined ? null : invalidSegmentAnswer(path.slice(base.length))
       if (answer) {

@@ -9,6 +9,7 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import type { App } from '../core/app.js'
 import { BackgroundRunner, BackgroundTasks, type BackgroundOptions } from './background.js'
+import { eventsForSegment, type TaskEventStream } from './events.js'
 import { withShutdown, type ShutdownHelpers } from './server.js'
 import { answerSegment, normalizePrefix, type TaskStatusOptions } from './status.js'
 import { rawPath } from './task-id.js'
@@ -107,9 +108,11 @@ export function backgroundTasks(options: BackgroundOptions = {}): HonoBackground
 
 /**
  * The task status route as a Hono sub-app: `GET /tasks/:id` (prefix configurable) answers
- * `{ id, state, result?, error?, retries, task, startedAt, doneAt, updatedAt }`; an unknown id
- * answers PENDING, a malformed one 400 (see `taskStatus` for the other answers and the hooks,
- * which receive the Context as `req`).
+ * `{ id, state, progress?, result?, error?, retries, task, startedAt, doneAt, updatedAt }`; an
+ * unknown id answers PENDING, a malformed one 400 (see `taskStatus` for the other answers and the
+ * hooks, which receive the Context as `req`). `GET /tasks/:id/events` streams the same as
+ * server-sent events until the task is ready (see `taskEvents`); pass `events: { background }`
+ * (the background middleware) so that streams end when the server starts closing.
  *
  * @example
  * import { taskStatusRoutes } from 'celeriac/hono'
@@ -129,5 +132,30 @@ export function taskStatusRoutes(app: App, options: TaskStatusOptions<Context> =
   }
   routes.get(`${prefix}/:id`, handle)
   if (prefix !== '') routes.get(`${prefix}/`, handle)
+  if (options.events !== false)
+    routes.get(`${prefix}/:id/events`, async (c) => {
+      const raw = rawPath(c.req.url).split('/').slice(-2)[0] ?? ''
+      const answer = await eventsForSegment(app, raw, options, c)
+      if (!answer) return c.notFound()
+      if (answer.status !== 200) return c.body(answer.json, answer.status, answer.headers)
+      return c.body(webStream(answer.stream, c), 200, answer.headers)
+    })
   return routes
+}
+
+/** The stream as a web ReadableStream that ends it when the client goes away. */
+function webStream(stream: TaskEventStream, c: Context): ReadableStream<Uint8Array> {
+  const end = (): void => stream.close()
+  c.req.raw.signal?.addEventListener('abort', end, { once: true })
+  nodeResponse(c.env)?.once('close', end)
+  const chunks = stream[Symbol.asyncIterator]()
+  const encoder = new TextEncoder()
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await chunks.next()
+      if (next.done) controller.close()
+      else controller.enqueue(encoder.encode(next.value))
+    },
+    cancel: end,
+  })
 }

@@ -8,6 +8,14 @@ export {
 } from './background.js'
 export type { ShutdownReport } from './shutdown.js'
 export {
+  openTaskEventStreams,
+  TASK_EVENTS_HEADERS,
+  taskEvents,
+  TaskEventStream,
+  type TaskEventsAnswer,
+  type TaskEventsOptions,
+} from './events.js'
+export {
   InvalidTaskIdError,
   MAX_TASK_ID_LENGTH,
   taskStatus,

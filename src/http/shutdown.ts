@@ -59,6 +59,7 @@ function closeConnectionAfter(response: ResponseLike | undefined): void {
 export class ShutdownState {
   private readonly open = new Map<object, ResponseLike | undefined>()
   private readonly listeners = new Set<() => void>()
+  private readonly closingListeners = new Set<() => void>()
   private current: ShutdownClock | null = null
 
   /** The outcome of the last completed `close()`, or null before one. */
@@ -85,6 +86,8 @@ export class ShutdownState {
     const since = Date.now()
     this.current = { since, limitMs, deadline: since + limitMs }
     for (const response of this.open.values()) closeConnectionAfter(response)
+    for (const listener of [...this.closingListeners]) listener()
+    this.closingListeners.clear()
     return this.current
   }
 
@@ -103,6 +106,19 @@ export class ShutdownState {
   requestEnded(key: object): void {
     if (!this.open.delete(key)) return
     for (const listener of this.listeners) listener()
+  }
+
+  /**
+   * Calls `listener` once when closing starts (at once if it has started): what holds a response
+   * open on purpose, such as an event stream, ends it then. Returns the function that stops it.
+   */
+  onClosing(listener: () => void): () => void {
+    if (this.current) {
+      listener()
+      return () => {}
+    }
+    this.closingListeners.add(listener)
+    return () => this.closingListeners.delete(listener)
   }
 
   /** Calls `listener` each time a request ends; returns the function that stops it. */

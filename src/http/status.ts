@@ -12,8 +12,10 @@ import { toJsonSafe } from '../core/render.js'
 import type { ResultRecord } from '../contracts/result-store.js'
 import type { App } from '../core/app.js'
 import { decode } from '../core/codec.js'
+import { progressOf } from '../core/progress.js'
 import { decodeError } from '../core/result.js'
 import type { TaskState } from '../core/states.js'
+import type { TaskEventsOptions } from './events.js'
 import { consoleLogger } from './background.js'
 import { checkTaskId, InvalidTaskIdError, parseIdSegment } from './task-id.js'
 
@@ -49,6 +51,12 @@ export interface TaskStatusOptions<Req = unknown> {
   readonly serialize?: (body: TaskStatusBody, req: Req, stored: ResultRecord | null) => unknown
   /** Where store errors are logged, since the answer does not say (default: the console). */
   readonly logger?: { error(obj: object, msg?: string): void }
+  /**
+   * The server-sent events route `GET <prefix>/:id/events`, which streams the same body on each
+   * change of state or progress, with the same hooks (default on; false leaves it out). See
+   * `taskEvents`.
+   */
+  readonly events?: boolean | TaskEventsOptions
 }
 
 /** The JSON body of a status answer. Times are ISO-8601 strings, or null when not reached. */
@@ -57,6 +65,8 @@ export interface TaskStatusBody {
   readonly state: TaskState
   /** The return value, for SUCCESS, made JSON-friendly (see `toJsonSafe`). */
   readonly result?: unknown
+  /** The progress the task last reported, while it runs (see `ctx.progress`), made JSON-friendly. */
+  readonly progress?: unknown
   /** The error, for FAILURE, RETRY and REVOKED (only `name` with `hideErrorMessages`). */
   readonly error?: { readonly name: string; readonly message?: string; readonly stack?: string }
   readonly retries: number
@@ -114,15 +124,17 @@ export const STATUS_FAILED: TaskStatusProblem = {
   },
 }
 
-function answer(status: 200, body: unknown): TaskStatusAnswer
-function answer(status: 400 | 404 | 500 | 503, body: TaskStatusProblem): TaskStatusAnswer
-function answer(status: 200 | 400 | 404 | 500 | 503, body: unknown): TaskStatusAnswer {
+/** @internal Builds an answer with its headers and JSON text. */
+export function answer(status: 200, body: unknown): TaskStatusAnswer
+export function answer(status: 400 | 404 | 500 | 503, body: TaskStatusProblem): TaskStatusAnswer
+export function answer(status: 200 | 400 | 404 | 500 | 503, body: unknown): TaskStatusAnswer {
   // JSON.stringify(undefined) is undefined: a serialize hook that returns nothing sends null.
   const json = JSON.stringify(body) ?? 'null'
   return { status, body, headers: TASK_STATUS_HEADERS, json } as TaskStatusAnswer
 }
 
-function invalid(err: InvalidTaskIdError): TaskStatusAnswer {
+/** @internal The 400 for an id that is not one. */
+export function invalid(err: InvalidTaskIdError): TaskStatusAnswer {
   return answer(400, { error: { name: err.name, code: err.code, message: err.message } })
 }
 
@@ -132,7 +144,8 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString()
 }
 
-function statusBody<Req>(
+/** @internal The body of a 200 for a stored record (null: nothing stored), before `serialize`. */
+export function statusBody<Req>(
   id: string,
   rec: ResultRecord | null,
   options: TaskStatusOptions<Req>,
@@ -149,6 +162,8 @@ function statusBody<Req>(
     updatedAt: iso(rec.updatedAt),
   }
   if (rec.state === 'SUCCESS') body.result = rec.result === null ? null : toJsonSafe(decode(rec.result))
+  const progress = progressOf(rec)
+  if (progress !== null) body.progress = toJsonSafe(progress)
   if (rec.error !== null) {
     const err = decodeError(rec.error, `task ${id} ended in ${rec.state}`)
     if (options.hideErrorMessages) body.error = { name: err.name }
@@ -159,7 +174,13 @@ function statusBody<Req>(
   return body
 }
 
-function logFailure<Req>(options: TaskStatusOptions<Req>, err: unknown, id: string, msg: string): void {
+/** @internal Logs through the route's logger, never throwing. */
+export function logFailure<Req>(
+  options: TaskStatusOptions<Req>,
+  err: unknown,
+  id: string,
+  msg: string,
+): void {
   try {
     ;(options.logger ?? consoleLogger).error({ err, id }, msg)
   } catch {

@@ -49,10 +49,16 @@ export function conclude(env: WorkerEnv, job: PreparedJob, run: RunResult): Outc
       result: storeResult ? makeRecord(env, msg, delivery, 'SUCCESS', run.startedAt, { result }) : undefined,
     }
   }
-  return retryOrFail(env, job, run.error, run.startedAt)
+  return retryOrFail(env, job, run.error, run.startedAt, run.retryable)
 }
 
-function retryOrFail(env: WorkerEnv, job: PreparedJob, err: unknown, startedAt: number): Outcome {
+function retryOrFail(
+  env: WorkerEnv,
+  job: PreparedJob,
+  err: unknown,
+  startedAt: number,
+  retryable: boolean | undefined,
+): Outcome {
   const { delivery, msg, task, storeResult } = job
   const policy = task.settings.retry
   const requested = err instanceof RetryRequest
@@ -62,7 +68,7 @@ function retryOrFail(env: WorkerEnv, job: PreparedJob, err: unknown, startedAt: 
   let delayMs: number | null = null
   if (retry <= max) {
     try {
-      if (requested || shouldRetry(policy, err))
+      if (requested || (retryable ?? shouldRetry(policy, err)))
         delayMs =
           requested && err.countdownMs !== undefined ? err.countdownMs : backoffDelay(policy, retry, err)
       if (delayMs !== null && !Number.isFinite(delayMs))

@@ -7,24 +7,53 @@ import type { Delivery } from '../contracts/broker.js'
 import type { FlowHooks } from '../flow/gate.js'
 import type { ResultRecord } from '../contracts/result-store.js'
 import { conclude, describeError } from './conclude.js'
-import { isPrepared, prepare, type PreparedJob, type WorkerEnv } from './prepare.js'
+import { isPrepared, prepare, revokedOutcome, type PreparedJob, type WorkerEnv } from './prepare.js'
 import { makeRecord } from './records.js'
-import { runTask, type RunEnv } from './run.js'
+import { runTask, type RunEnv, type TaskRunner } from './run.js'
 import type { Outcome } from './settle.js'
+import type { WorkerFlow } from '../canvas/hooks.js'
+import type { Message } from '../core/message.js'
+import type { RunResult } from './run.js'
+
+function withFollowUp(env: ExecuteEnv, outcome: Outcome, msg: Message | null, run?: RunResult): Outcome {
+  const followUp = env.flow?.followUp(outcome, msg, run)
+  return followUp ? { ...outcome, followUp } : outcome
+}
 
 export interface ExecuteEnv extends WorkerEnv, RunEnv {
   /** Records a STARTED state (batched by the worker). */
   readonly started: (record: ResultRecord) => void
   /** Told when a delivery passed its checks and its task begins (events). */
   readonly running?: (job: PreparedJob) => void
+  /** Where task bodies run: a thread or process pool; absent, in this event loop. */
+  readonly runner?: TaskRunner
+  /** Told when the task body has returned; its outcome waits for this (a progress write in flight). */
+  readonly ran?: (job: PreparedJob) => Promise<void>
+  /** Workflows: follow-ups of outcomes, and messages a workflow sent again (canvas/hooks.ts). */
+  readonly flow?: WorkerFlow
+  /**
+   * Whether the delivery may run, asked before anything else (src/dedup: one run per
+   * caller-chosen id on brokers without idempotent publish). A delivery that may not is
+   * acknowledged with no result written: another delivery of its id runs.
+   */
+  readonly mayRun?: (delivery: Delivery) => Promise<boolean>
   /** Flow control (src/flow): may hold the job back (deferred) before it runs. */
   readonly gate?: FlowHooks
 }
 
 export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outcome> {
   try {
+    if (env.mayRun && !(await env.mayRun(delivery))) {
+      env.log.info(
+        { id: delivery.id, fence: delivery.fence },
+        'a second copy of a running or finished id: not run',
+      )
+      return { kind: 'ack', delivery }
+    }
     const prepared = prepare(env, delivery)
-    if (!isPrepared(prepared)) return prepared
+    if (!isPrepared(prepared)) return withFollowUp(env, prepared, null)
+    const done = prepared.msg.once ? await env.flow?.finished(prepared.msg) : null
+    if (done) return { kind: 'ack', delivery, followUp: done }
     const held = env.gate?.admit(env, prepared)
     if (held) {
       const outcome = await held
@@ -33,11 +62,22 @@ export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outc
     env.running?.(prepared)
     if (prepared.storeResult && (prepared.task.options.trackStarted ?? env.app.trackStarted))
       env.started(makeRecord(env, prepared.msg, delivery, 'STARTED', Date.now(), {}))
+    let run: RunResult
     try {
-      return conclude(env, prepared, await runTask(env, prepared))
+      run = await (env.runner ? env.runner.run(env, prepared) : runTask(env, prepared))
     } finally {
       env.gate?.finished(prepared)
     }
+    await env.ran?.(prepared)
+    // Revoked while it ran: REVOKED whatever the body came to, and never retried.
+    if (env.revoked?.has(prepared.msg.id))
+      return withFollowUp(
+        env,
+        revokedOutcome(env, prepared.msg, delivery, run.startedAt, 'revoked while running'),
+        prepared.msg,
+        run,
+      )
+    return withFollowUp(env, conclude(env, prepared, run), prepared.msg, run)
   } catch (err) {
     const reason = `internal error while running the delivery: ${describeError(err)}`
     env.log.error({ id: delivery.id, err: reason }, 'delivery sent to the dead-letter store')

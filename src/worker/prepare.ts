@@ -5,8 +5,9 @@
  */
 import type { Delivery } from '../contracts/broker.js'
 import type { App } from '../core/app.js'
-import { InvalidArgumentsError, UnknownTaskError } from '../core/errors.js'
+import { InvalidArgumentsError, TaskRevokedError, UnknownTaskError } from '../core/errors.js'
 import { decodeMessage, peekMessage, type Message } from '../core/message.js'
+import { hasFlow } from '../core/flow.js'
 import type { Task } from '../core/task.js'
 import type { Logger } from './logger.js'
 import { makeRecord } from './records.js'
@@ -21,6 +22,8 @@ export interface WorkerEnv {
   readonly maxDeliveries: number
   /** Log one info line per succeeded task (else at debug). */
   readonly logTasks?: boolean
+  /** Task ids revoked (remote control): such a delivery is acknowledged as REVOKED, not run. */
+  readonly revoked?: { has(id: string): boolean }
 }
 
 export type AnyTask = Task<never[], unknown>
@@ -78,7 +81,10 @@ export function prepare(env: WorkerEnv, delivery: Delivery): PreparedJob | Outco
       }),
     })
   }
-  const wantResult = !msg.ignore_result
+  if (env.revoked?.has(msg.id)) return revokedOutcome(env, msg, delivery, null, 'revoked before it started')
+  // A workflow's tasks always store results: its next steps read them.
+  const inFlow = hasFlow(msg)
+  const wantResult = !msg.ignore_result || inFlow
   const task = env.app.getTask(msg.task)
   if (!task) {
     const err = new UnknownTaskError(msg.task, env.app.taskNames())
@@ -87,7 +93,7 @@ export function prepare(env: WorkerEnv, delivery: Delivery): PreparedJob | Outco
       result: wantResult ? makeRecord(env, msg, delivery, 'FAILURE', null, { error: err }) : undefined,
     })
   }
-  const storeResult = wantResult && !task.options.ignoreResult
+  const storeResult = wantResult && (!task.options.ignoreResult || inFlow)
   // Deliveries that ended in a retry finished; the others ended with the worker (a crash, a kill).
   const unfinished = delivery.deliveries - msg.retries
   if (unfinished > env.maxDeliveries) {
@@ -133,6 +139,25 @@ export function prepare(env: WorkerEnv, delivery: Delivery): PreparedJob | Outco
     }
   }
   return { delivery, msg, task, args, storeResult }
+}
+
+/** A revoked delivery: acknowledged, REVOKED recorded (unless its results are not kept), never retried. */
+export function revokedOutcome(
+  env: WorkerEnv,
+  msg: Message,
+  delivery: Delivery,
+  startedAt: number | null,
+  reason: string,
+): Outcome {
+  env.log.info({ id: msg.id, task: msg.task }, `task ${reason}; marked REVOKED`)
+  const store = !msg.ignore_result && !env.app.getTask(msg.task)?.options.ignoreResult
+  return {
+    kind: 'ack',
+    delivery,
+    result: store
+      ? makeRecord(env, msg, delivery, 'REVOKED', startedAt, { error: new TaskRevokedError(msg.id, reason) })
+      : undefined,
+  }
 }
 
 export function isPrepared(p: PreparedJob | Outcome): p is PreparedJob {

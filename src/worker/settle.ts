@@ -6,8 +6,13 @@
  */
 import type { Broker, Delivery } from '../contracts/broker.js'
 import type { ResultRecord, ResultStore } from '../contracts/result-store.js'
+import type { FollowUp } from '../canvas/hooks.js'
 
-export type Outcome =
+/**
+ * Every outcome may carry a workflow follow-up (next chain step, callbacks, a chord join): done
+ * after the results are written and before the broker forgets the delivery.
+ */
+export type Outcome = (
   | { readonly kind: 'ack'; readonly delivery: Delivery; readonly result?: ResultRecord }
   | {
       readonly kind: 'retry'
@@ -31,6 +36,7 @@ export type Outcome =
       readonly reason: string
       readonly result?: ResultRecord
     }
+) & { readonly followUp?: FollowUp }
 
 export interface SettlerHooks {
   /** Called once per outcome when the broker answered; `live` is false for a stale token. */
@@ -39,6 +45,8 @@ export interface SettlerHooks {
   failed(error: unknown, count: number): void
   /** A batch was written. */
   ok(): void
+  /** Carries out the follow-ups of a batch whose results are written (workflows). */
+  followUps?(items: readonly FollowUp[]): Promise<void>
 }
 
 /**
@@ -150,6 +158,8 @@ export class Settler {
         else deads.push(o)
       }
       if (records.length && this.results) await this.results.set(records)
+      const followUps = batch.flatMap((o) => (o.followUp ? [o.followUp] : []))
+      if (followUps.length && this.hooks.followUps) await this.hooks.followUps(followUps)
       const [a, r, d, f] = await Promise.all([
         acks.length ? this.broker.ack(acks.map((o) => o.delivery)) : [],
         retries.length

@@ -17,7 +17,18 @@ import { Housekeeper } from './housekeeping.js'
 import type { CeleriacEvent } from '../core/events.js'
 import { createLogger, type Logger } from './logger.js'
 import { OutageLog } from './outage.js'
+import { workerProgress, type ProgressReporter } from './progress.js'
+import type { TaskRunner } from './run.js'
 import { Settler, type Outcome } from './settle.js'
+import { WorkerFlow } from '../canvas/hooks.js'
+import { ControlAgent, DEFAULT_HEARTBEAT_MS } from '../control/agent.js'
+import { ControlCommands } from '../control/commands.js'
+import type { Terminator } from '../control/terminator.js'
+import type { ControlledWorker } from '../control/worker-handle.js'
+import type { RunStop } from './run.js'
+import type { PreparedJob } from './prepare.js'
+import { remoteHandle, type RunningJob } from './remote.js'
+import { RunClaims } from '../dedup/index.js'
 
 /**
  * Finished outcomes a worker may hold unwritten while it keeps receiving, in units of its credit:
@@ -62,6 +73,18 @@ export interface WorkerOptions {
    * logged). Default: when stdout is a terminal; it costs 6-23 % of a no-op task's throughput.
    */
   readonly logTasks?: boolean
+  /**
+   * Where task bodies run: a thread or process pool (`createPool` from src/pool), sized to match
+   * `concurrency`. Default: async slots in this process.
+   */
+  readonly pool?: TaskRunner
+  /**
+   * Join the worker registry and answer remote control (`celeriac inspect|control|revoke`) when
+   * the app has a coordination part (default true).
+   */
+  readonly control?: boolean
+  /** How often the worker writes its registry entry (and its heartbeat event); default 2s. */
+  readonly heartbeatInterval?: Duration
   /** Worker name in results and logs (default celeriac@<host>:<pid>). */
   readonly name?: string
   readonly logger?: Logger
@@ -89,12 +112,36 @@ export interface WorkerStats {
  */
 export class Worker extends EventEmitter {
   readonly name: string
-  readonly concurrency: number
-  readonly queues: readonly string[]
+  /** Tasks run at once; remote control may change it (pool-grow, pool-shrink). */
+  get concurrency(): number {
+    return this.slots
+  }
+  /** Queues consumed; remote control may change them (add-consumer, cancel-consumer). */
+  get queues(): readonly string[] {
+    return this.queueList
+  }
+  private slots: number
+  private queueList: string[]
+  /** Control commands this worker answers; features add their own with `register`. */
+  readonly control = new ControlCommands()
+  /** Set by a pool that can kill what runs a task (revoke --terminate); none on the async pool. */
+  terminator: Terminator | null = null
+  /** The pool's name in the registry and `inspect stats`. */
+  poolName = 'async'
+  readonly startedAt = Date.now()
+  readonly heartbeatMs: number
+  private readonly controlOn: boolean
+  private agent: ControlAgent | null = null
+  /** Running tasks by delivery token (inspect active, revoke). */
+  private readonly runs = new Map<string, RunningJob>()
+  /** Credit to hold back after a pool-shrink, instead of granting it again. */
+  private debt = 0
   readonly prefetch: number
   readonly leaseMs: number
   readonly graceMs: number
   readonly log: Logger
+  /** The thread or process pool task bodies run in; null for async slots. */
+  readonly pool: TaskRunner | null
   private broker!: Broker
   private results: ResultStore | null = null
   private settler!: Settler
@@ -133,10 +180,14 @@ export class Worker extends EventEmitter {
     options: WorkerOptions = {},
   ) {
     super()
-    this.concurrency = options.concurrency ?? availableParallelism()
-    if (!Number.isInteger(this.concurrency) || this.concurrency < 1)
+    this.slots = options.concurrency ?? availableParallelism()
+    if (!Number.isInteger(this.slots) || this.slots < 1)
       throw new ConfigError(`concurrency must be a positive integer, got ${options.concurrency}`)
-    this.queues = options.queues?.length ? [...options.queues] : [app.defaultQueue]
+    this.queueList = options.queues?.length ? [...options.queues] : [app.defaultQueue]
+    this.controlOn = options.control ?? true
+    this.heartbeatMs = toMs(options.heartbeatInterval ?? DEFAULT_HEARTBEAT_MS, 'heartbeatInterval')
+    if (this.heartbeatMs < 10)
+      throw new ConfigError(`heartbeatInterval must be at least 10 ms, got ${this.heartbeatMs}`)
     this.prefetch = options.prefetch ?? 3 * this.concurrency
     this.leaseMs = toMs(options.lease ?? 30_000, 'lease')
     this.graceMs = toMs(options.shutdownGrace ?? 30_000, 'shutdownGrace')
@@ -156,6 +207,12 @@ export class Worker extends EventEmitter {
     this.logTasks = options.logTasks ?? process.stdout.isTTY === true
     this.eventsMaxLen = options.eventsMaxLen ?? 10_000
     this.outages = new OutageLog(this.log)
+    this.pool = options.pool ?? null
+    const pool = this.pool
+    if (pool) {
+      this.poolName = pool.kind
+      if (pool.terminate) this.terminator = { terminate: (id) => pool.terminate!(id) }
+    }
   }
 
   private readonly deadRetentionMs: number | null
@@ -164,6 +221,9 @@ export class Worker extends EventEmitter {
   private readonly logTasks: boolean
   private readonly eventsMaxLen: number
   private events: EventSink | null = null
+  private progress: ProgressReporter | null = null
+  /** One run per caller-chosen id, on a broker without idempotent publish (src/dedup). */
+  private claims: RunClaims | null = null
   /** Task name and start time of running deliveries, by token (only while events are on). */
   private readonly startedRuns = new Map<string, { task: string; at: number }>()
   private eventBeat: NodeJS.Timeout | null = null
@@ -189,14 +249,24 @@ export class Worker extends EventEmitter {
   private async begin(): Promise<void> {
     this.broker = await this.app.broker()
     this.results = await this.app.resultStore()
+    await this.pool?.start()
+    const flow = new WorkerFlow(this.app, this.results, this.name, this.log)
     this.env = {
+      runner: this.pool ?? undefined,
+      flow,
+      steps: (job: PreparedJob) => flow.steps(job.msg, job.delivery),
       app: this.app,
       worker: this.name,
       log: this.log,
       maxDeliveries: this.maxDeliveries,
       logTasks: this.logTasks,
       aborts: new Set(),
+      revoked: { has: (id) => this.agent?.revocations.has(id) ?? false },
+      track: (job, at, stop) => this.track(job, at, stop),
       started: (r) => this.recordStarted(r),
+      progress: (job, encoded, at) => this.progress?.report(job, encoded, at),
+      ran: async (job) => this.progress?.end(job),
+      mayRun: (d) => this.claims?.mayRun(d) ?? Promise.resolve(true),
       running: this.wantEvents
         ? (job) => {
             const at = Date.now()
@@ -211,6 +281,7 @@ export class Worker extends EventEmitter {
         : undefined,
     }
     this.settler = new Settler(this.broker, this.results, {
+      followUps: (items) => flow.runtime.run(items),
       settled: (o, live) => this.settled(o, live),
       failed: (err, n) => this.outages.failed('settling finished tasks', err, { pending: n }),
       ok: () => this.outages.ok('settling finished tasks'),
@@ -224,6 +295,8 @@ export class Worker extends EventEmitter {
       )
       return null
     })
+    if (coordination && !this.broker.capabilities.idempotentPublish)
+      this.claims = new RunClaims(coordination, this.name, this.app.resultExpiresMs, this.log)
     if (this.wantEvents) {
       if (!coordination)
         throw new ConfigError(
@@ -231,6 +304,14 @@ export class Worker extends EventEmitter {
         )
       this.events = new EventSink(coordination, this.eventsMaxLen, this.log)
     }
+    this.progress = workerProgress({
+      app: this.app,
+      worker: this.name,
+      log: this.log,
+      results: this.results,
+      coordination,
+      event: this.events ? (e) => this.event(e) : undefined,
+    })
     this.housekeeper = new Housekeeper({
       owner: this.name,
       intervalMs: this.housekeepingMs,
@@ -242,22 +323,27 @@ export class Worker extends EventEmitter {
     })
     this.housekeeper.start()
     this.flowGate = await FlowGate.forWorker(this.app, coordination, this.log, this.leaseMs)
-    if (this.flowGate) this.env = { ...this.env, gate: this.flowGate }
+    if (this.flowGate) {
+      const gate = this.flowGate
+      this.env = { ...this.env, gate }
+      this.control.register('rate-limit', (args) => gate.controlRateLimit(args))
+    }
+    if (this.controlOn && coordination) {
+      // Before consuming: the revoked set is loaded before the first delivery is checked.
+      this.agent = new ControlAgent(coordination, this.remote(), this.control, {
+        heartbeatMs: this.heartbeatMs,
+        log: this.log,
+      })
+      await this.agent.start()
+    } else if (this.controlOn)
+      this.log.warn(
+        'no coordination part (broker and result backend supply none): no revoke, registry or remote control',
+      )
     this.consuming = true
-    this.consumption = this.broker.consume({
-      queues: this.queues,
-      leaseMs: this.leaseMs,
-      credit: this.concurrency + this.prefetch,
-      onDeliveries: (got) => this.received(got),
-      onError: (err) =>
-        this.outages.failed('reserving from the broker', err, {
-          broker: redactUrl(this.app.brokerUrl ?? this.broker.scheme),
-        }),
-      onRecovered: () => this.outages.ok('reserving from the broker'),
-    })
+    this.consumption = this.consume(this.concurrency + this.prefetch)
     this.event({ type: 'worker-online' })
     if (this.events) {
-      this.eventBeat = setInterval(() => this.event({ type: 'worker-heartbeat' }), 2000)
+      this.eventBeat = setInterval(() => this.event({ type: 'worker-heartbeat' }), this.heartbeatMs)
       this.eventBeat.unref()
     }
     this.emit('online')
@@ -298,9 +384,8 @@ export class Worker extends EventEmitter {
         this.tally(outcome)
         // The slot's credit comes back now while few outcomes wait to be written, so reserving
         // overlaps settling; past the window it waits for the write (backpressure).
-        if (this.unsettled.size < this.settleWindow) {
-          if (this.consuming) this.consumption?.grant(1)
-        } else this.owed.add(d.token)
+        if (this.unsettled.size < this.settleWindow) this.giveBack()
+        else this.owed.add(d.token)
         this.unsettled.add(d.token)
         this.settler.add(outcome)
       } else {
@@ -347,7 +432,7 @@ export class Worker extends EventEmitter {
   private settled(o: Outcome, live: boolean): void {
     this.held.delete(o.delivery.token)
     this.unsettled.delete(o.delivery.token)
-    if (this.owed.delete(o.delivery.token) && this.consuming) this.consumption?.grant(1)
+    if (this.owed.delete(o.delivery.token)) this.giveBack()
     this.flowGate?.settled(o, live)
     if (this.events) this.outcomeEvent(o, live)
     if (!live) {
@@ -461,11 +546,84 @@ export class Worker extends EventEmitter {
         'outcomes not written before shutdown; their leases will expire and the jobs run again',
       )
     await this.flowGate?.stop()
+    await this.pool?.close()
     if (this.heartbeat) clearInterval(this.heartbeat)
     if (this.eventBeat) clearInterval(this.eventBeat)
+    await this.progress?.close()
+    await this.agent?.stop()
     this.event({ type: 'worker-offline' })
     await this.events?.flush()
     this.emit('offline')
     this.markStopped()
+  }
+
+  private consume(credit: number): Consumption {
+    return this.broker.consume({
+      queues: this.queueList,
+      leaseMs: this.leaseMs,
+      credit,
+      onDeliveries: (got) => this.received(got),
+      onError: (err) =>
+        this.outages.failed('reserving from the broker', err, {
+          broker: redactUrl(this.app.brokerUrl ?? this.broker.scheme),
+        }),
+      onRecovered: () => this.outages.ok('reserving from the broker'),
+    })
+  }
+
+  /** One delivery's credit comes back: granted again, unless a pool-shrink holds it back. */
+  private giveBack(): void {
+    if (this.debt > 0) this.debt--
+    else if (this.consuming) this.consumption?.grant(1)
+  }
+
+  private track(job: PreparedJob, startedAt: number, stop: RunStop): () => void {
+    const token = job.delivery.token
+    this.runs.set(token, { job, startedAt, stop })
+    return () => this.runs.delete(token)
+  }
+
+  /** The narrow view remote control gets of this worker. */
+  private remote(): ControlledWorker {
+    return remoteHandle({
+      worker: this,
+      runs: this.runs,
+      buffered: () => this.buffer,
+      revocations: () => this.agent?.revocations ?? null,
+      resize: (delta) => this.resize(delta),
+      setQueues: (queues) => this.setQueues(queues),
+    })
+  }
+
+  private resize(delta: number): number {
+    if (delta > 0) {
+      this.slots += delta
+      const repaid = Math.min(this.debt, delta)
+      this.debt -= repaid
+      if (this.consuming && delta > repaid) this.consumption?.grant(delta - repaid)
+      while (this.consuming && this.running < this.slots && this.buffer.length) this.run(this.buffer.shift()!)
+    } else {
+      const to = Math.max(1, this.slots + delta)
+      this.debt += this.slots - to
+      this.slots = to
+    }
+    // A pool keeps one child per slot.
+    if (this.pool && delta > 0) this.pool.grow?.(delta)
+    else if (this.pool && delta < 0) this.pool.shrink?.(-delta)
+    this.log.info({ concurrency: this.slots }, 'concurrency changed by remote control')
+    return this.slots
+  }
+
+  /** Consumes another set of queues: the consumption is restarted with the credit not in use. */
+  private async setQueues(queues: string[]): Promise<void> {
+    if (!this.consuming || !this.consumption) throw new Error('the worker is not consuming')
+    const old = this.consumption
+    await old.stop()
+    this.queueList = queues
+    const inUse = this.buffer.length + this.running + this.owed.size
+    const capacity = this.slots + this.prefetch
+    this.debt = Math.max(0, inUse - capacity)
+    if (this.consuming) this.consumption = this.consume(Math.max(0, capacity - inUse))
+    this.log.info({ queues }, 'queues changed by remote control')
   }
 }

@@ -16,12 +16,6 @@ after(async () => {
 workerConformance({
   name: 'amqp',
   url: () => amqp.url(),
-  known: Object.fromEntries(
-    ['a worker whose lease lapsed cannot overwrite the SUCCESS of the worker that took over'].map((name) => [
-      name,
-      'a lapsed lease needs timed leases; on RabbitMQ a delivery lasts as long as its channel',
-    ]),
-  ),
   appOptions: () => {
     const url = redis.url()
     return { resultBackend: url, coordination: url }

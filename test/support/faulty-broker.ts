@@ -48,7 +48,7 @@ export class FaultyBroker implements PullBroker {
   /** Calls made, by method. */
   readonly calls = new Map<Method, number>()
 
-  constructor(private readonly inner: Broker) {}
+  constructor(readonly inner: Broker) {}
 
   get scheme(): string {
     return this.inner.scheme

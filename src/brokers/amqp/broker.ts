@@ -34,7 +34,7 @@ export class AmqpBroker implements Broker {
   readonly scheme = 'amqp'
   readonly capabilities: BrokerCapabilities = {
     consumer: 'push',
-    crossQueueOrder: 'listed',
+    crossQueueOrder: 'none',
     leases: 'connection',
     blockingReserve: true,
     transactionalPublish: false,
@@ -67,6 +67,11 @@ export class AmqpBroker implements Broker {
     }
   }
 
+  /** The name RabbitMQ shows for this broker's connection (see AmqpConnection.name). */
+  get connectionName(): string {
+    return this.conn.name
+  }
+
   connect(): Promise<void> {
     return this.conn.connect()
   }
@@ -78,12 +83,17 @@ export class AmqpBroker implements Broker {
 
   /** Publishes copies (and dead-letter copies) on the confirm channel: one confirm wait. */
   private async send(jobs: readonly Outgoing[], dead: readonly DeadCopy[] = []): Promise<void> {
+    const asked = Date.now()
     const queues = [...jobs.map((j) => j.queue), ...dead.map((d) => d.held.queue)]
     await this.topology.queues(queues)
     const delayed = jobs.filter((j) => j.delayMs >= 1).map((j) => j.queue)
     if (delayed.length) await this.topology.delays(delayed)
     const ch = await this.conn.channel('confirm')
-    for (const j of jobs) send(ch, this.topology, j)
+    // Delays count from the call: the time spent declaring (36 levels on a queue's first delayed
+    // job, hundreds of ms) is taken off, or every first delay would be late by that much.
+    const lag = Date.now() - asked
+    for (const j of jobs)
+      send(ch, this.topology, lag > 0 && j.delayMs >= 1 ? { ...j, delayMs: j.delayMs - lag } : j)
     const now = Date.now()
     for (const d of dead) {
       const m = d.held.msg
@@ -125,6 +135,7 @@ export class AmqpBroker implements Broker {
         delayMs: j.availableAt === undefined ? 0 : j.availableAt - now,
         epoch: 0,
         deliveries: 0,
+        chosenId: j.generatedId !== true,
       })),
     )
   }
@@ -137,11 +148,11 @@ export class AmqpBroker implements Broker {
 
   /** Connection leases need no extension: true while the delivery's channel lives. */
   async extend(refs: readonly LeaseRef[]): Promise<boolean[]> {
-    return refs.map((r) => this.sessions.find(r.token) !== undefined)
+    return refs.map((r) => this.sessions.find(r) !== undefined)
   }
 
   async release(refs: readonly LeaseRef[]): Promise<boolean[]> {
-    return settle.release(this.deps, refs)
+    return settle.release(this.deps, refs, this.conn.target.queueType)
   }
 
   async ack(refs: readonly LeaseRef[]): Promise<boolean[]> {
@@ -153,7 +164,7 @@ export class AmqpBroker implements Broker {
   }
 
   defer(items: readonly DeferItem[]): Promise<boolean[]> {
-    return settle.defer(this.deps, items)
+    return settle.defer(this.deps, items, this.conn.target.queueType)
   }
 
   deadLetter(items: readonly DeadLetterItem[]): Promise<boolean[]> {

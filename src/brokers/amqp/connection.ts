@@ -8,6 +8,7 @@
  * by themselves. Every successful open gets a new `generation`: deliveries of an earlier one can
  * no longer be settled.
  */
+import { hostname } from 'node:os'
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib'
 import { BrokerError, ConfigError, redactUrl } from '../../core/errors.js'
 import type { AmqpTarget } from './url.js'
@@ -24,6 +25,8 @@ async function amqplib(): Promise<Amqplib> {
 
 const MAX_BACKOFF_MS = 3_000
 
+let connections = 0
+
 export class AmqpConnection {
   /** Grows by one with every successful open; 0 before the first. */
   generation = 0
@@ -34,6 +37,12 @@ export class AmqpConnection {
   private lastError: unknown = null
   private readonly listeners = new Set<(up: boolean) => void>()
   private readonly channels = new Map<string, Promise<Channel>>()
+  /**
+   * The name RabbitMQ shows for this connection (`connection_name`: management UI,
+   * `rabbitmqctl list_connections client_properties`): process and connection, so an operator
+   * can tell which worker holds which deliveries, and close one connection.
+   */
+  readonly name = `celeriac@${hostname()}:${process.pid}#${++connections}`
 
   constructor(readonly target: AmqpTarget) {}
 
@@ -49,7 +58,7 @@ export class AmqpConnection {
     this.lib ??= await amqplib()
     let model: ChannelModel
     try {
-      model = await this.lib.connect(this.target.url, { clientProperties: { connection_name: 'celeriac' } })
+      model = await this.lib.connect(this.target.url, { clientProperties: { connection_name: this.name } })
     } catch (cause) {
       throw this.error('cannot connect', cause)
     }

@@ -6,7 +6,8 @@
  * Redeliveries on classic queues: RabbitMQ marks them `redelivered` but does not count them. So a
  * redelivered copy is not handed over; it is published again with its counters raised (epoch + 1,
  * deliveries + 1, confirmed) and then acknowledged, and the new copy arrives as a first delivery
- * with a higher fence. The worker thus sees exact delivery counts (its poison-message limit works)
+ * with a higher fence. Deliveries that arrive after stop, or wait unhanded when it is called, are
+ * given back the same way with their counts unchanged (settle.ts, giveBackCopy). The worker thus sees exact delivery counts (its poison-message limit works)
  * and a later delivery always has a higher fence than an earlier one. Quorum queues count
  * redeliveries themselves (`x-delivery-count`), so there copies are handed over as they come.
  *
@@ -18,8 +19,9 @@ import type { Channel, ConsumeMessage } from 'amqplib'
 import type { Delivery } from '../../contracts/broker.js'
 import type { ConsumeOptions, Consumption } from '../../contracts/consumer.js'
 import type { AmqpConnection } from './connection.js'
-import { countersOf, toDelivery, type Outgoing } from './message.js'
-import type { Session, Sessions } from './sessions.js'
+import { toDelivery, type Outgoing } from './message.js'
+import type { Held, Session, Sessions } from './sessions.js'
+import { giveBackCopy } from './settle.js'
 import type { Topology } from './topology.js'
 
 const PAUSE_POLL_MS = 1_000
@@ -45,6 +47,8 @@ export class AmqpConsumption implements Consumption {
   private starting: Promise<void> | null = null
   private readonly tags = new Map<string, string>()
   private pending: Delivery[] = []
+  /** Give-backs of deliveries that arrived after stop, awaited by stop. */
+  private readonly returning: Promise<void>[] = []
   private flushing = false
   private failing = false
   private lastError: unknown = null
@@ -93,11 +97,17 @@ export class AmqpConsumption implements Consumption {
     const session = this.deps.sessions.open(ch)
     ch.on('error', (err: unknown) => (this.lastError = err))
     ch.on('close', () => this.closed(session))
-    this.window = Math.max(1, this.credit)
+    // A prefetch of 0 means no limit in AMQP: with no credit, the queues are not consumed until
+    // a grant (a worker whose slots are all busy when it reconnects must not receive a job that
+    // another worker could run now).
+    this.window = this.credit
     // Quorum queues refuse a channel-wide (global) window; there each consumer gets the window.
-    await ch.prefetch(this.window, this.deps.conn.target.queueType !== 'quorum')
+    if (this.window > 0) await ch.prefetch(this.window, this.deps.conn.target.queueType !== 'quorum')
     this.session = session
     await this.checkPaused()
+    // Then the delay levels, in the background: a worker's first retry into one of its queues
+    // need not wait for 36 declarations (a failure here is retried by the publish itself).
+    this.deps.topology.delays(this.o.queues).catch(() => {})
     if (this.failing) this.o.onRecovered?.()
     this.failing = false
   }
@@ -128,7 +138,7 @@ export class AmqpConsumption implements Consumption {
           if (paused.has(q) && tag) {
             this.tags.delete(q)
             await session.channel.cancel(tag)
-          } else if (!paused.has(q) && !tag) {
+          } else if (!paused.has(q) && !tag && this.window > 0) {
             const ok = await session.channel.consume(this.deps.topology.work(q), (m) =>
               this.arrive(m, q, session),
             )
@@ -149,33 +159,35 @@ export class AmqpConsumption implements Consumption {
       return
     }
     if (this.session !== session || !session.live) return
-    if (!this.running) return session.channel.nack(msg, false, true)
-    session.held.set(msg.fields.deliveryTag, { msg, queue })
+    const held = { msg, queue }
+    session.held.set(msg.fields.deliveryTag, held)
+    if (!this.running) {
+      // Sent before the cancel took effect: given back uncounted, never handed over.
+      this.returning.push(this.giveBack([held], session))
+      return
+    }
     if (msg.fields.redelivered && this.deps.conn.target.queueType === 'classic') {
-      void this.recount(msg, queue, session)
+      // Recounted: the copy given back carries the lost delivery in its count.
+      void this.giveBack([held], session)
       return
     }
     this.pending.push(toDelivery(msg, queue, session.id))
     this.schedule()
   }
 
-  private async recount(msg: ConsumeMessage, queue: string, session: Session): Promise<void> {
-    const c = countersOf(msg)
+  /**
+   * Puts held messages back as new copies (giveBackCopy: the deliveries they had, epoch + 1),
+   * confirmed, then acknowledges them. If that fails they are nacked back to the queue (where
+   * a classic queue flags them redelivered: counted once more, never lost).
+   */
+  private async giveBack(held: readonly Held[], session: Session): Promise<void> {
+    const queueType = this.deps.conn.target.queueType
     try {
-      await this.deps.republish([
-        {
-          id: String(msg.properties.messageId ?? ''),
-          queue,
-          body: msg.content.toString('utf8'),
-          priority: typeof msg.properties.priority === 'number' ? msg.properties.priority : 0,
-          delayMs: 0,
-          epoch: c.epoch + 1,
-          deliveries: c.deliveries + 1,
-        },
-      ])
-      if (session.take(msg.fields.deliveryTag)) session.channel.ack(msg)
+      await this.deps.republish(held.map((h) => giveBackCopy(h, queueType)))
+      for (const h of held) if (session.take(h.msg.fields.deliveryTag)) session.channel.ack(h.msg)
     } catch {
-      // Left unacked: it comes back when this channel closes, and is recounted then.
+      for (const h of held)
+        if (session.take(h.msg.fields.deliveryTag)) session.channel.nack(h.msg, false, true)
     }
     session.closeIfDrained()
   }
@@ -201,11 +213,45 @@ export class AmqpConsumption implements Consumption {
     this.credit += n
     this.flush()
     const s = this.session
-    const wanted = this.credit + (s?.held.size ?? 0)
-    if (s && wanted > this.window) {
-      this.window = wanted
-      s.channel.prefetch(wanted, this.deps.conn.target.queueType !== 'quorum').catch(() => {})
-    }
+    if (!s) return
+    if (this.deps.conn.target.queueType === 'quorum') return this.widenQuorum(s)
+    // Classic: one channel-wide window over everything unacked, raised in place.
+    const wanted = this.credit + s.held.size
+    if (wanted <= this.window) return
+    const first = this.window === 0
+    this.window = wanted
+    s.channel
+      .prefetch(wanted, true)
+      // The queues were left unconsumed while there was no credit: consume them now.
+      .then(() => (first ? this.checkPaused() : undefined))
+      .catch(() => {})
+  }
+
+  /**
+   * Quorum queues take only a per-consumer window, and `basic.qos` changes it for consumers
+   * created afterwards only. So a wider window means new consumers: the prefetch is set to the
+   * credit, the current consumers are cancelled (their unacked deliveries stay settleable on the
+   * channel) and the queues consumed again.
+   */
+  private widenQuorum(s: Session): void {
+    const tags = new Set(this.tags.values())
+    let unacked = 0
+    for (const h of s.held.values()) if (tags.has(h.msg.fields.consumerTag ?? '')) unacked++
+    if (this.credit + unacked <= this.window) return
+    this.window = this.credit
+    this.checking = this.checking.then(async () => {
+      if (this.session !== s || !this.running) return
+      try {
+        await s.channel.prefetch(this.window, false)
+        for (const [q, tag] of [...this.tags]) {
+          this.tags.delete(q)
+          await s.channel.cancel(tag)
+        }
+      } catch (err) {
+        this.lastError = err
+      }
+    })
+    void this.checkPaused()
   }
 
   async stop(): Promise<void> {
@@ -221,10 +267,12 @@ export class AmqpConsumption implements Consumption {
     const ch: Channel = s.channel
     await Promise.all([...this.tags.values()].map((t) => ch.cancel(t).catch(() => {})))
     this.tags.clear()
-    for (const d of this.pending.splice(0)) {
-      const h = s.take(Number(d.token.split(':')[1]))
-      if (h && s.live) ch.nack(h.msg, false, true)
-    }
+    const back = this.pending.splice(0).flatMap((d) => {
+      const h = s.held.get(Number(d.token.split(':')[1]))
+      return h ? [h] : []
+    })
+    if (back.length && s.live) this.returning.push(this.giveBack(back, s))
+    await Promise.allSettled(this.returning.splice(0))
     s.draining = true
     s.closeIfDrained()
   }

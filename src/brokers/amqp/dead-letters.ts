@@ -9,7 +9,7 @@
 import type { GetMessage } from 'amqplib'
 import type { DeadJob, ListDeadOptions, PruneDeadOptions } from '../../contracts/broker.js'
 import type { AmqpConnection } from './connection.js'
-import { countersOf, type Outgoing } from './message.js'
+import { chosenIdOf, countersOf, type Outgoing } from './message.js'
 import type { Topology } from './topology.js'
 
 export const BROWSE_LIMIT = 100_000
@@ -25,6 +25,14 @@ function toDead(m: GetMessage, queue: string): DeadJob {
     failedAt: Number(h['celeriac-failed-at'] ?? 0),
     deliveries: Number(h['celeriac-deliveries'] ?? 0),
   }
+}
+
+/**
+ * Sorts entries read in queue order (oldest first) newest first. Entries of one dead-letter batch
+ * share their failure time; reversing before the (stable) sort keeps them newest first too.
+ */
+function newestFirst<T>(entries: T[], failedAt: (e: T) => number): void {
+  entries.reverse().sort((a, b) => failedAt(b) - failedAt(a))
 }
 
 export class DeadLetters {
@@ -77,7 +85,7 @@ export class DeadLetters {
       all = entries.map((e) => e.job)
       return []
     })
-    all.sort((a, b) => b.failedAt - a.failedAt)
+    newestFirst(all, (j) => j.failedAt)
     const offset = o.offset ?? 0
     return all.slice(offset, o.limit === undefined ? undefined : offset + o.limit)
   }
@@ -97,6 +105,7 @@ export class DeadLetters {
             delayMs: 0,
             epoch: countersOf(m).epoch + 1,
             deliveries: job.deliveries,
+            chosenId: chosenIdOf(m),
           })),
         ),
     )
@@ -115,7 +124,7 @@ export class DeadLetters {
       for (const e of entries) byQueue.set(e.job.queue, [...(byQueue.get(e.job.queue) ?? []), e])
       const out: typeof entries = []
       for (const list of byQueue.values()) {
-        list.sort((a, b) => b.job.failedAt - a.job.failedAt)
+        newestFirst(list, (e) => e.job.failedAt)
         list.forEach((e, i) => {
           if ((o.before !== undefined && e.job.failedAt < o.before) || (o.keep !== undefined && i >= o.keep))
             out.push(e)

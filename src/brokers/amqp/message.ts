@@ -6,6 +6,8 @@
  * - `celeriac-epoch`: how many times celeriac re-published the job (retry, replay, a recount
  *   of a redelivery): part of the fence, see fence below
  * - `celeriac-deliveries`: deliveries of the job before this copy was published
+ * - `celeriac-chosen-id`: 1 when the producer chose the id (it may have been published twice;
+ *   the worker claims such runs, see src/dedup); carried by every later copy
  * - dead-letter copies: `celeriac-reason`, `celeriac-failed-at`
  */
 import type { ConfirmChannel, Message, Options } from 'amqplib'
@@ -28,10 +30,17 @@ export interface Outgoing extends Counters {
   readonly priority: number
   /** Delay from now in ms; 0 or less is now. */
   readonly delayMs: number
+  /** The producer chose the id (header `celeriac-chosen-id`). */
+  readonly chosenId?: boolean
 }
 
-function num(v: unknown): number {
+export function num(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : 0
+}
+
+/** Whether a received message's id was chosen by its producer (header `celeriac-chosen-id`). */
+export function chosenIdOf(msg: Message): boolean {
+  return msg.properties.headers?.['celeriac-chosen-id'] === 1
 }
 
 export function countersOf(msg: Message): Counters {
@@ -46,6 +55,7 @@ export function send(ch: ConfirmChannel, topology: Topology, job: Outgoing): voi
     'celeriac-epoch': job.epoch,
     'celeriac-deliveries': job.deliveries,
   }
+  if (job.chosenId) headers['celeriac-chosen-id'] = 1
   const options: Options.Publish = {
     persistent: true,
     messageId: job.id,
@@ -79,6 +89,7 @@ export function toDelivery(msg: Message, queue: string, session: number): Delive
     body: msg.content.toString('utf8'),
     priority: num(msg.properties.priority),
     deliveries: c.deliveries + copy,
+    ...(chosenIdOf(msg) ? { chosenId: true } : {}),
   }
 }
 

@@ -40,12 +40,17 @@ export class Session {
   }
 }
 
+/**
+ * Session numbers are unique in the process, not per broker object: a token of one broker object
+ * presented to another (two clients in one process) is then unknown there, never someone else's.
+ */
+let nextSession = 1
+
 export class Sessions {
-  private next = 1
   private readonly all = new Map<number, Session>()
 
   open(channel: Channel): Session {
-    const s = new Session(this.next++, channel)
+    const s = new Session(nextSession++, channel)
     this.all.set(s.id, s)
     channel.on('close', () => {
       s.live = false
@@ -55,12 +60,20 @@ export class Sessions {
     return s
   }
 
-  /** The live session and held message of a token, if it is still settleable. */
-  find(token: string): { session: Session; held: Held; tag: number } | undefined {
-    const t = parseToken(token)
+  /**
+   * The live session and held message of a ref, if it is still settleable: the token names a live
+   * session's held delivery and that delivery is of the ref's job (a token presented with another
+   * job's id is stale).
+   */
+  find(ref: {
+    readonly id: string
+    readonly token: string
+  }): { session: Session; held: Held; tag: number } | undefined {
+    const t = parseToken(ref.token)
     const session = t && this.all.get(t.session)
     const held = session?.live ? session.held.get(t!.tag) : undefined
-    return held ? { session: session!, held, tag: t!.tag } : undefined
+    if (!held || String(held.msg.properties.messageId ?? '') !== ref.id) return undefined
+    return { session: session!, held, tag: t!.tag }
   }
 
   /** Jobs held by this process's consumers, per queue. */

@@ -3,11 +3,16 @@
  * retry publishes the new body (delayed, counters raised), defer the same body (delayed, the
  * delivery not counted) and dead-letter publishes a copy to
  * `<queue>.dead`, each batch confirmed before the originals are acknowledged, so a crash in
- * between leaves the job twice (run again) rather than lost. Release is `basic.nack(requeue)`.
+ * between leaves the job twice (run again) rather than lost.
+ *
+ * Release gives the job back uncounted (giveBack): a copy with the same delivery count and a
+ * higher epoch is published, confirmed, and the original acknowledged. A `basic.nack(requeue)`
+ * would come back flagged `redelivered` (classic) or with `x-delivery-count` raised (quorum),
+ * which cannot be told from a crash, so the poison-message limit would count every shutdown.
  */
 import type { DeadLetterItem, DeferItem, LeaseRef, RetryItem } from '../../contracts/broker.js'
 import type { ThroughputCounter } from '../../core/throughput.js'
-import { countersOf, type Outgoing } from './message.js'
+import { chosenIdOf, countersOf, num, type Outgoing } from './message.js'
 import type { Held, Session, Sessions } from './sessions.js'
 
 export interface SettleDeps {
@@ -26,12 +31,21 @@ export interface DeadCopy {
 
 type Found = { session: Session; held: Held; tag: number } | undefined
 
-function finish(found: Found[], deps: SettleDeps, how: 'ack' | 'nack', count: boolean): boolean[] {
+/** The live deliveries of a batch of refs; a ref repeated in the batch is stale after its first. */
+function findAll(deps: SettleDeps, refs: readonly LeaseRef[]): Found[] {
+  const seen = new Set<string>()
+  return refs.map((r) => {
+    if (seen.has(r.token)) return undefined
+    seen.add(r.token)
+    return deps.sessions.find(r)
+  })
+}
+
+function finish(found: Found[], deps: SettleDeps, count: boolean): boolean[] {
   const touched = new Set<Session>()
   const out = found.map((f) => {
     if (!f || !f.session.take(f.tag)) return false
-    if (how === 'ack') f.session.channel.ack(f.held.msg)
-    else f.session.channel.nack(f.held.msg, false, true)
+    f.session.channel.ack(f.held.msg)
     if (count) deps.throughput.add(f.held.queue, 1)
     touched.add(f.session)
     return true
@@ -40,31 +54,56 @@ function finish(found: Found[], deps: SettleDeps, how: 'ack' | 'nack', count: bo
   return out
 }
 
+/**
+ * Deliveries of this copy before this one: on quorum queues RabbitMQ counts them
+ * (`x-delivery-count`); on classic queues only a flag says there was at least one.
+ */
+export function priorOfCopy(held: Held, queueType: 'classic' | 'quorum'): number {
+  if (queueType === 'quorum') return num(held.msg.properties.headers?.['x-delivery-count'])
+  return held.msg.fields.redelivered ? 1 : 0
+}
+
 function deliveriesOf(held: Held): number {
-  const copy = Number(held.msg.properties.headers?.['x-delivery-count'] ?? 0) + 1
+  const copy = num(held.msg.properties.headers?.['x-delivery-count']) + 1
   return countersOf(held.msg).deliveries + copy
 }
 
-export function ack(deps: SettleDeps, refs: readonly LeaseRef[]): boolean[] {
-  return finish(
-    refs.map((r) => deps.sessions.find(r.token)),
-    deps,
-    'ack',
-    true,
-  )
+/**
+ * The copy that gives a held message back to its queue without counting this delivery: the
+ * deliveries before it (earlier copies and earlier deliveries of this copy), epoch + 1.
+ */
+export function giveBackCopy(held: Held, queueType: 'classic' | 'quorum'): Outgoing {
+  const m = held.msg
+  const c = countersOf(m)
+  return {
+    id: String(m.properties.messageId ?? ''),
+    queue: held.queue,
+    body: m.content.toString('utf8'),
+    priority: num(m.properties.priority),
+    delayMs: 0,
+    epoch: c.epoch + 1,
+    deliveries: c.deliveries + priorOfCopy(held, queueType),
+    chosenId: chosenIdOf(m),
+  }
 }
 
-export function release(deps: SettleDeps, refs: readonly LeaseRef[]): boolean[] {
-  return finish(
-    refs.map((r) => deps.sessions.find(r.token)),
-    deps,
-    'nack',
-    false,
-  )
+export function ack(deps: SettleDeps, refs: readonly LeaseRef[]): boolean[] {
+  return finish(findAll(deps, refs), deps, true)
+}
+
+export async function release(
+  deps: SettleDeps,
+  refs: readonly LeaseRef[],
+  queueType: 'classic' | 'quorum',
+): Promise<boolean[]> {
+  const found = findAll(deps, refs)
+  const copies = found.flatMap((f) => (f ? [giveBackCopy(f.held, queueType)] : []))
+  if (copies.length) await deps.publish(copies)
+  return finish(found, deps, false)
 }
 
 export async function retry(deps: SettleDeps, items: readonly RetryItem[]): Promise<boolean[]> {
-  const found = items.map((i) => deps.sessions.find(i.token))
+  const found = findAll(deps, items)
   const jobs: Outgoing[] = []
   items.forEach((item, i) => {
     const f = found[i]
@@ -74,48 +113,43 @@ export async function retry(deps: SettleDeps, items: readonly RetryItem[]): Prom
       id: item.id,
       queue: f.held.queue,
       body: item.body,
-      priority: Number(f.held.msg.properties.priority ?? 0),
+      priority: num(f.held.msg.properties.priority),
       delayMs: item.delayMs,
       epoch: c.epoch + 1,
       deliveries: deliveriesOf(f.held),
+      chosenId: chosenIdOf(f.held.msg),
     })
   })
   if (jobs.length) await deps.publish(jobs)
-  return finish(found, deps, 'ack', false)
+  return finish(found, deps, false)
 }
 
 /**
- * Defer: the same body published again with its delay, the delivery not counted (a held-back job
- * was not run), then the original acknowledged, as for a retry.
+ * Defer: the copy a release publishes (same body, this delivery not counted), with its delay, then
+ * the original acknowledged, as for a retry.
  */
-export async function defer(deps: SettleDeps, items: readonly DeferItem[]): Promise<boolean[]> {
-  const found = items.map((i) => deps.sessions.find(i.token))
-  const jobs: Outgoing[] = []
+export async function defer(
+  deps: SettleDeps,
+  items: readonly DeferItem[],
+  queueType: 'classic' | 'quorum',
+): Promise<boolean[]> {
+  const found = findAll(deps, items)
+  const copies: Outgoing[] = []
   items.forEach((item, i) => {
     const f = found[i]
-    if (!f) return
-    const c = countersOf(f.held.msg)
-    jobs.push({
-      id: item.id,
-      queue: f.held.queue,
-      body: f.held.msg.content.toString('utf8'),
-      priority: Number(f.held.msg.properties.priority ?? 0),
-      delayMs: item.delayMs,
-      epoch: c.epoch + 1,
-      deliveries: Math.max(0, deliveriesOf(f.held) - 1),
-    })
+    if (f) copies.push({ ...giveBackCopy(f.held, queueType), delayMs: item.delayMs })
   })
-  if (jobs.length) await deps.publish(jobs)
-  return finish(found, deps, 'ack', false)
+  if (copies.length) await deps.publish(copies)
+  return finish(found, deps, false)
 }
 
 export async function deadLetter(deps: SettleDeps, items: readonly DeadLetterItem[]): Promise<boolean[]> {
-  const found = items.map((i) => deps.sessions.find(i.token))
+  const found = findAll(deps, items)
   const dead: DeadCopy[] = []
   items.forEach((item, i) => {
     const f = found[i]
     if (f) dead.push({ held: f.held, reason: item.reason, deliveries: deliveriesOf(f.held) })
   })
   if (dead.length) await deps.publish([], dead)
-  return finish(found, deps, 'ack', true)
+  return finish(found, deps, true)
 }

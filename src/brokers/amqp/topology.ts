@@ -42,6 +42,7 @@ export class Topology {
     if (this.generation === this.conn.generation) return
     this.generation = this.conn.generation
     this.declared = new Set()
+    this.declaring = new Map()
     this.exchangesReady = false
   }
 
@@ -68,12 +69,41 @@ export class Topology {
     }
   }
 
+  /** Declarations of delay levels under way, by queue (a second caller waits for the first). */
+  private declaring = new Map<string, Promise<void>>()
+
   /** Declares the delay exchanges (shared) and the delay levels of `queues`. */
   async delays(queues: readonly string[]): Promise<void> {
     await this.queues(queues)
-    const todo = [...new Set(queues)].filter((q) => !this.declared.has(`${q}\0delay`))
-    if (!todo.length) return
-    const ch = await this.conn.channel('admin')
+    const generation = this.generation
+    const wanted = [...new Set(queues)].filter((q) => !this.declared.has(`${q}\0delay`))
+    const inFlight = wanted.flatMap((q) => this.declaring.get(q) ?? [])
+    const todo = wanted.filter((q) => !this.declaring.has(q))
+    if (todo.length) {
+      const p = this.declareDelays(todo).finally(() => {
+        for (const q of todo) if (this.declaring.get(q) === p) this.declaring.delete(q)
+      })
+      for (const q of todo) this.declaring.set(q, p)
+      inFlight.push(p)
+    }
+    await Promise.all(inFlight)
+    if (this.generation !== generation) await this.delays(queues)
+  }
+
+  /**
+   * On a channel of its own: 36 levels take a while to declare (a second or so on a busy node),
+   * and the admin channel must not queue the consumers' pause checks behind them.
+   */
+  private async declareDelays(todo: readonly string[]): Promise<void> {
+    const ch = await this.conn.ownChannel()
+    try {
+      await this.declareLevels(ch, todo)
+    } finally {
+      await ch.close().catch(() => {})
+    }
+  }
+
+  private async declareLevels(ch: Channel, todo: readonly string[]): Promise<void> {
     if (!this.exchangesReady) {
       await this.declareExchanges(ch)
       this.exchangesReady = true

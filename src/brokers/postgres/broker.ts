@@ -23,15 +23,15 @@ import type {
 } from '../../contracts/broker.js'
 import type { ConsumeOptions, Consumption } from '../../contracts/consumer.js'
 import { pullConsume } from '../../contracts/pull-consumer.js'
-import { BrokerError } from '../../core/errors.js'
 import { bucketOf, oldestBucket, ratePerSecond } from '../../core/throughput.js'
-import { isQueryable, type PgDatabase, type Queryable } from './database.js'
+import type { PgDatabase } from './database.js'
 import { DeadLetters } from './dead-letters.js'
 import { PgPart } from './part.js'
 import { PAUSE, PURGE, RESUME, STATS } from './sql/admin.js'
 import { NEXT_DUE, PUBLISH, RESERVE } from './sql/jobs.js'
 import { ACK, DEAD_LETTER, DEFER, EXTEND, PRUNE_THROUGHPUT, RELEASE, RETRY } from './sql/settle.js'
 import { matched, refArrays, tokenOf } from './tokens.js'
+import { transactionTarget } from './transaction.js'
 import { Wakeups } from './wakeups.js'
 
 /** How often a waiting reserve looks again while notifications are not flowing. */
@@ -101,10 +101,7 @@ export class PostgresBroker extends PgPart implements PullBroker {
     const db = this.ready()
     if (jobs.length === 0) return
     const tx = options?.transaction
-    if (tx !== undefined && !isQueryable(tx))
-      throw new BrokerError(
-        'publish({ transaction }) on postgres:// takes a pg Client or PoolClient inside BEGIN (an object with query())',
-      )
+    const on = tx === undefined ? undefined : transactionTarget(tx)
     const fresh = [...new Set(jobs.map((j) => j.queue))].filter((q) => !this.seenQueues.has(q))
     await db.run(
       PUBLISH,
@@ -117,7 +114,7 @@ export class PostgresBroker extends PgPart implements PullBroker {
         fresh,
         this.channel,
       ],
-      tx as Queryable | undefined,
+      on,
     )
     // Only once committed: the caller's transaction may still roll the registration back.
     if (tx === undefined) for (const q of fresh) this.seenQueues.add(q)

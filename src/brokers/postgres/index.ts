@@ -28,3 +28,4 @@ export const backend: BackendFactory = (url) => {
     database,
   )
 }
+export { parsePgUrl, type PgTarget } from './url.js'

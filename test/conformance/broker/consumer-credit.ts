@@ -3,12 +3,11 @@
  * granted; `grant` resumes; `stop` hands nothing over afterwards and gives back what came late.
  */
 import assert from 'node:assert/strict'
-import { it } from 'node:test'
 import type { Delivery } from '../../../src/contracts/broker.js'
-import { drain, eventually, jobs, q, sleep, type OpenBroker } from './support.js'
+import { drain, eventually, jobs, q, sleep, test, type OpenBroker } from './support.js'
 
 export function consumerCreditTests(open: OpenBroker): void {
-  it('never hands over more than the credit granted; grant resumes', async () => {
+  test(open, 'never hands over more than the credit granted; grant resumes', async () => {
     const [producer, b] = [await open(), await open()]
     const queue = q()
     await producer.publish(jobs(queue, 10))
@@ -45,7 +44,7 @@ export function consumerCreditTests(open: OpenBroker): void {
     await b.ack(got.slice(3))
   })
 
-  it('receives what is published later while idle', async () => {
+  test(open, 'receives what is published later while idle', async () => {
     const [producer, b] = [await open(), await open()]
     const queue = q()
     const got: Delivery[] = []
@@ -65,35 +64,39 @@ export function consumerCreditTests(open: OpenBroker): void {
     await b.ack(got)
   })
 
-  it('stop resolves, hands nothing over afterwards, and gives back what arrived after stop', async () => {
-    const [producer, b, other] = [await open(), await open(), await open()]
-    const queue = q()
-    let afterStop = 0
-    let stopping = false
-    const consumption = b.consume({
-      queues: [queue],
-      leaseMs: 30_000,
-      credit: 5,
-      onDeliveries: (ds) => {
-        if (stopping) afterStop += ds.length
-      },
-    })
-    await sleep(200) // the consumer is parked in a waiting reserve
-    stopping = true
-    const stopped = consumption.stop()
-    // Published as the stop begins: a reserve in flight may take these, and must give them back.
-    await producer.publish(jobs(queue, 3))
-    const t0 = Date.now()
-    await stopped
-    assert.ok(Date.now() - t0 < 2000, `stop took ${Date.now() - t0} ms`)
-    await sleep(300)
-    assert.equal(afterStop, 0, 'nothing handed over once stop was called')
-    const back = await drain(other, [queue])
-    assert.equal(back.length, 3, 'all three are ready again')
-    assert.ok(
-      back.every((d) => d.deliveries === 1),
-      'a delivery given back is not counted',
-    )
-    await other.ack(back)
-  })
+  test(
+    open,
+    'stop resolves, hands nothing over afterwards, and gives back what arrived after stop',
+    async () => {
+      const [producer, b, other] = [await open(), await open(), await open()]
+      const queue = q()
+      let afterStop = 0
+      let stopping = false
+      const consumption = b.consume({
+        queues: [queue],
+        leaseMs: 30_000,
+        credit: 5,
+        onDeliveries: (ds) => {
+          if (stopping) afterStop += ds.length
+        },
+      })
+      await sleep(200) // the consumer is parked in a waiting reserve
+      stopping = true
+      const stopped = consumption.stop()
+      // Published as the stop begins: a reserve in flight may take these, and must give them back.
+      await producer.publish(jobs(queue, 3))
+      const t0 = Date.now()
+      await stopped
+      assert.ok(Date.now() - t0 < 2000, `stop took ${Date.now() - t0} ms`)
+      await sleep(300)
+      assert.equal(afterStop, 0, 'nothing handed over once stop was called')
+      const back = await drain(other, [queue])
+      assert.equal(back.length, 3, 'all three are ready again')
+      assert.ok(
+        back.every((d) => d.deliveries === 1),
+        'a delivery given back is not counted',
+      )
+      await other.ack(back)
+    },
+  )
 }

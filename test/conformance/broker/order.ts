@@ -6,15 +6,14 @@
  * order they failed or were delayed in.
  */
 import assert from 'node:assert/strict'
-import type { Delivery, PullBroker } from '../../../src/contracts/broker.js'
-import { jobs, q, sleep, test, type OpenBroker } from './support.js'
+import type { Delivery, Broker } from '../../../src/contracts/broker.js'
+import { jobs, q, sleep, take, test, type OpenBroker } from './support.js'
 
-const LEASE = { leaseMs: 30_000 }
 const idsOf = (ds: readonly { id: string }[]) => ds.map((d) => d.id)
 
-/** Reserves everything ready now, in delivery order. */
-async function all(b: PullBroker, queue: string): Promise<Delivery[]> {
-  return b.reserve([queue], 100, LEASE)
+/** Takes everything ready now, in delivery order. */
+async function all(b: Broker, queue: string): Promise<Delivery[]> {
+  return take(b, [queue], 100)
 }
 
 export function orderTests(open: OpenBroker): void {
@@ -23,7 +22,7 @@ export function orderTests(open: OpenBroker): void {
     const queue = q()
     const sent = jobs(queue, 4, { priority: 3 })
     await b.publish(sent.slice(0, 3))
-    const [x, y, z] = await b.reserve([queue], 3, LEASE)
+    const [x, y, z] = await take(b, [queue], 3)
     await b.publish(sent.slice(3))
     // One at a time, in neither their order nor its reverse.
     for (const d of [x!, z!, y!]) assert.deepEqual(await b.release([d]), [true])
@@ -31,7 +30,7 @@ export function orderTests(open: OpenBroker): void {
     const queue2 = q()
     const more = jobs(queue2, 3)
     await b.publish(more)
-    const taken = await b.reserve([queue2], 3, LEASE)
+    const taken = await take(b, [queue2], 3)
     assert.deepEqual(await b.release([...taken].reverse()), [true, true, true])
     assert.deepEqual(
       idsOf(await all(b, queue2)),
@@ -48,7 +47,7 @@ export function orderTests(open: OpenBroker): void {
       const queue = q()
       const sent = jobs(queue, 3, { priority: 5 })
       await b.publish(sent)
-      const [first] = await b.reserve([queue], 1, LEASE)
+      const [first] = await take(b, [queue], 1)
       assert.equal(first!.id, sent[0]!.id)
       assert.deepEqual(await b.retry([{ ...first!, body: 'again', delayMs: 0 }]), [true])
       const got = await all(b, queue)
@@ -67,7 +66,7 @@ export function orderTests(open: OpenBroker): void {
     const other = q()
     const retried = jobs(other, 4)
     await b.publish(retried)
-    const taken = [...(await b.reserve([other], 4, LEASE))].reverse()
+    const taken = [...(await take(b, [other], 4))].reverse()
     await b.retry(taken.map((d) => ({ ...d, body: d.body, delayMs: 150 })))
     await sleep(at - Date.now() + 200)
     assert.deepEqual(idsOf(await all(b, queue)), idsOf(sent))
@@ -79,7 +78,7 @@ export function orderTests(open: OpenBroker): void {
     const queue = q()
     const sent = jobs(queue, 3)
     await b.publish(sent)
-    for (const d of await b.reserve([queue], 3, LEASE)) {
+    for (const d of await take(b, [queue], 3)) {
       assert.deepEqual(await b.deadLetter([{ ...d, reason: 'r' }]), [true])
       await sleep(3)
     }
@@ -93,7 +92,7 @@ export function orderTests(open: OpenBroker): void {
     const queue = q()
     const sent = jobs(queue, 2)
     await b.publish(sent)
-    const [d, other] = await b.reserve([queue], 2, LEASE)
+    const [d, other] = await take(b, [queue], 2)
     const forged = { id: other!.id, token: d!.token }
     assert.deepEqual(await b.extend([forged], 30_000), [false])
     assert.deepEqual(await b.ack([forged]), [false])
@@ -105,25 +104,33 @@ export function orderTests(open: OpenBroker): void {
     assert.deepEqual(await b.ack([d!, other!]), [true, true])
   })
 
-  test(open, 'a repeated id in one batch is stored once, the first, even at another priority', async () => {
-    const b = await open()
-    const queue = q()
-    const [job] = jobs(queue, 1, { priority: 9, body: 'first' })
-    await b.publish([job!, { ...job!, priority: 0, body: 'second' }])
-    const got = await all(b, queue)
-    assert.deepEqual(
-      got.map((d) => [d.body, d.priority]),
-      [['first', 9]],
-    )
-  })
+  test(
+    open,
+    'a repeated id in one batch is stored once, the first, even at another priority',
+    async () => {
+      const b = await open()
+      const queue = q()
+      const [job] = jobs(queue, 1, { priority: 9, body: 'first' })
+      await b.publish([job!, { ...job!, priority: 0, body: 'second' }])
+      const got = await all(b, queue)
+      assert.deepEqual(
+        got.map((d) => [d.body, d.priority]),
+        [['first', 9]],
+      )
+    },
+    {
+      when: (c) => c.idempotentPublish,
+      why: 'idempotentPublish is false: a repeated id may be stored twice',
+    },
+  )
 
   test(open, 'a ref repeated in one batch: the first entry applies, the later ones are stale', async () => {
     const b = await open()
     const queue = q()
     await b.publish(jobs(queue, 1))
-    const [d] = await b.reserve([queue], 1, LEASE)
+    const [d] = await take(b, [queue], 1)
     assert.deepEqual(await b.release([d!, d!]), [true, false], 'release')
-    const [e] = await b.reserve([queue], 1, LEASE)
+    const [e] = await take(b, [queue], 1)
     assert.deepEqual(
       await b.retry([
         { ...e!, body: 'r1', delayMs: 0 },
@@ -132,7 +139,7 @@ export function orderTests(open: OpenBroker): void {
       [true, false],
       'retry',
     )
-    const [f] = await b.reserve([queue], 1, LEASE)
+    const [f] = await take(b, [queue], 1)
     assert.equal(f!.body, 'r1')
     assert.deepEqual(await b.ack([f!, f!]), [true, false], 'ack')
   })
@@ -145,7 +152,7 @@ export function orderTests(open: OpenBroker): void {
       const queue = q()
       const sent = jobs(queue, 4)
       await b.publish(sent)
-      const taken = await b.reserve([queue], 4, LEASE)
+      const taken = await take(b, [queue], 4)
       // In an order unrelated to the ids, so no engine gets it right by sorting on them.
       const order = [taken[2]!, taken[0]!, taken[3]!, taken[1]!]
       assert.deepEqual(await b.deadLetter(order.map((d) => ({ ...d, reason: 'r' }))), [

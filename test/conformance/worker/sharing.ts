@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import type { App } from '../../../src/index.js'
+import { cutConnection } from '../../support/cut-connection.js'
 import { sleep, until, check, type WorkerTarget } from './harness.js'
 
 export function sharingTests(target: WorkerTarget): void {
@@ -43,12 +44,17 @@ export function sharingTests(target: WorkerTarget): void {
     'a worker whose lease lapsed cannot overwrite the SUCCESS of the worker that took over',
     async (h) => {
       const { app: slowApp, broker: slow } = await h.faultyApp()
-      slow.faults.set('extend', 'drop') // its heartbeats do not reach the broker: the lease lapses
+      // How a lease lapses: timed leases when the heartbeats do not reach the broker; connection
+      // leases when the connection is cut (RabbitMQ requeues what it held).
+      const timed = slow.capabilities.leases === 'timed'
+      if (timed) slow.faults.set('extend', 'drop')
       const fastApp = h.app()
+      let endFirstRun!: () => void
+      const firstRunMayEnd = new Promise<void>((r) => (endFirstRun = r))
       const define = (app: App) =>
         app.task('flaky', async (ctx) => {
           if (ctx.deliveries === 1) {
-            await sleep(800)
+            await firstRunMayEnd
             throw new Error('the first run failed late')
           }
           return 'second run'
@@ -59,7 +65,9 @@ export function sharingTests(target: WorkerTarget): void {
       const r = await task.delay()
       await until('the first run to start', () => a.stats.running === 1)
       await h.worker(fastApp, { concurrency: 1 })
-      assert.equal(await fastApp.asyncResult(r.id).get({ timeout: 5000 }), 'second run')
+      if (!timed) await cutConnection(slow.inner)
+      assert.equal(await fastApp.asyncResult(r.id).get({ timeout: 10_000 }), 'second run')
+      endFirstRun()
       await until('the first run to settle', () => a.stats.running === 0 && a.stats.stale >= 1)
       await sleep(50)
       const record = await fastApp.asyncResult(r.id).record()
@@ -69,6 +77,33 @@ export function sharingTests(target: WorkerTarget): void {
       assert.deepEqual(await broker.listDead(), [], 'the stale dead-letter was refused')
     },
   )
+
+  check(target, 'an id published twice runs once, with two workers taking the copies', async (h) => {
+    const [a, b] = [h.app(), h.app()]
+    let runs = 0
+    const define = (app: App) =>
+      app.task('charge', async (_ctx, cents: number) => {
+        runs++
+        await sleep(200)
+        return cents
+      })
+    const [ta, tb] = [define(a), define(b)]
+    // Both sends land before any worker runs: on an engine without idempotent publish both
+    // copies are stored, and each worker takes one at the same time.
+    const first = await ta.applyAsync([500], { id: 'charge-42' })
+    await tb.applyAsync([500], { id: 'charge-42' })
+    await h.worker(a, { concurrency: 1, prefetch: 0 })
+    await h.worker(b, { concurrency: 1, prefetch: 0 })
+    assert.equal(await first.get({ timeout: 10_000 }), 500)
+    const broker = await a.broker()
+    await until('both copies settled', async () => {
+      const [s] = await broker.stats(['default'])
+      return s!.waiting + s!.delayed === 0
+    })
+    await sleep(400)
+    assert.equal(runs, 1, 'one run for the id')
+    assert.deepEqual(await broker.listDead(), [])
+  })
 
   check(target, 'warm shutdown lets running tasks finish and hands back buffered jobs', async (h) => {
     const app = h.app()
@@ -87,6 +122,27 @@ export function sharingTests(target: WorkerTarget): void {
     assert.equal(s!.waiting, 3, 'the buffered ones are back in the queue')
     assert.equal(s!.active, 0)
   })
+
+  check(
+    target,
+    'jobs handed back at a warm shutdown are not counted: a worker allowing one delivery still runs them',
+    async (h) => {
+      const app = h.app()
+      const slow = app.task('slow', async (_ctx, ms: number) => {
+        await sleep(ms)
+        return ms
+      })
+      const sent = await slow.sendMany([[200], [200], [200], [200]])
+      const options = { concurrency: 1, prefetch: 3, maxDeliveries: 1 }
+      const w = await h.worker(app, options)
+      await until('one running and three buffered', () => w.stats.running === 1 && w.stats.buffered === 3)
+      await w.stop()
+      await h.worker(app, options)
+      const values = await Promise.all(sent.map((r) => r.get({ timeout: 10_000 })))
+      assert.deepEqual(values, [200, 200, 200, 200], 'none taken for a poison message')
+      assert.deepEqual(await (await app.broker()).listDead(), [])
+    },
+  )
 
   check(
     target,

@@ -1,0 +1,59 @@
+/**
+ * Turning workflow signatures into jobs: one message per task call, its workflow fields set, its
+ * id the one chosen when the workflow was sent. Used by producers (chain, group, chord) and by
+ * workers carrying a workflow on.
+ */
+import type { OutgoingJob } from '../contracts/broker.js'
+import type { App } from '../core/app.js'
+import type { MessageFlow, SigWire } from '../core/flow.js'
+import { encodeMessage } from '../core/message.js'
+
+/** One task call to send: a signature, the arguments it gets, and its place in the workflow. */
+export interface Send {
+  readonly wire: SigWire
+  /** What goes before the signature's own args (the previous result), unless it is immutable. */
+  readonly input?: readonly [unknown]
+  readonly rootId: string
+  readonly parentId: string | null
+  /** Workflow fields besides the signature's own callbacks. */
+  readonly flow?: MessageFlow
+}
+
+/** The arguments a signature's task is called with. */
+export function argsOf(s: Send): unknown[] {
+  return s.input && !s.wire.immutable ? [s.input[0], ...s.wire.args] : [...s.wire.args]
+}
+
+/**
+ * The job for one send. Throws what encoding throws (a message over maxMessageBytes, a value the
+ * codec cannot write).
+ */
+export function toJob(app: App, s: Send, now = Date.now()): OutgoingJob {
+  const { wire } = s
+  const defaults = app.getTask(wire.task)?.options ?? {}
+  const { message, availableAt } = app.buildMessage(
+    wire.task,
+    argsOf(s),
+    {
+      id: wire.id,
+      rootId: s.rootId,
+      ...(s.parentId !== null ? { parentId: s.parentId } : {}),
+      ...(wire.queue !== undefined ? { queue: wire.queue } : {}),
+      ...(wire.priority !== undefined ? { priority: wire.priority } : {}),
+    },
+    defaults,
+    now,
+  )
+  const flow: MessageFlow = {
+    ...s.flow,
+    ...(wire.callbacks ? { callbacks: [...wire.callbacks] } : {}),
+    ...(wire.errbacks ? { errbacks: [...wire.errbacks] } : {}),
+  }
+  return {
+    id: message.id,
+    queue: message.queue,
+    priority: message.priority,
+    body: encodeMessage({ ...message, ...flow }, app.maxMessageBytes),
+    availableAt,
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * The worker's side of workflows. After a task's result is written and before its delivery is
+ * acknowledged, the Settler hands the batch's follow-ups here: the next chain step, `link` and
+ * `linkError` callbacks, a chord member's join and, for the member that completes the join, the
+ * chord's body. Every write is idempotent (publish by a chosen id, set-based joins, result
+ * upserts), so a worker killed at any point leaves a redelivery that does the same again.
+ *
+ * A message a workflow sent (`once`) whose id already has a finished result is not run again:
+ * its follow-ups are done again from the stored result, in case the run that finished died
+ * before doing them.
+ */
+import type { OutgoingJob } from '../contracts/broker.js'
+import type { Coordination } from '../contracts/coordination.js'
+import type { ResultRecord, ResultStore } from '../contracts/result-store.js'
+import type { App } from '../core/app.js'
+import { decode, encode } from '../core/codec.js'
+import { WorkflowFailedError } from '../core/errors.js'
+import { memberId, type ChordWire, type TaskFailure } from '../core/flow.js'
+import type { Message } from '../core/message.js'
+import { decodeError } from '../core/result.js'
+import { isReady } from '../core/states.js'
+import { toJob, type Send } from './publish.js'
+import { chordFailedKey, chordJoinKey } from './keys.js'
+
+/** What a finished task leaves for the workflow, carried on its outcome to the Settler. */
+export type FollowUp =
+  | { readonly kind: 'success'; readonly msg: Message; readonly value: unknown }
+  | { readonly kind: 'failure'; readonly msg: Message; readonly error: TaskFailure['error'] }
+
+export interface FlowLog {
+  warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
+export interface FlowDeps {
+  readonly app: App
+  /** The result store (null: results are off, and workflows cannot run). */
+  readonly store: ResultStore | null
+  readonly worker: string
+  readonly log: FlowLog
+}
+
+export function errorInfo(err: unknown): TaskFailure['error'] {
+  return err instanceof Error
+    ? { name: err.name, message: err.message }
+    : { name: 'Error', message: String(err) }
+}
+
+export class FlowRuntime {
+  constructor(private readonly deps: FlowDeps) {}
+
+  /**
+   * For a message a workflow sent: the follow-up of an earlier run that finished, or null when
+   * it must run. One read, only for such messages.
+   */
+  async finished(msg: Message): Promise<FollowUp | null> {
+    if (!msg.once || !this.deps.store) return null
+    const [rec] = await this.deps.store.get([msg.id])
+    if (!rec || !isReady(rec.state)) return null
+    if (rec.state === 'SUCCESS')
+      return { kind: 'success', msg, value: rec.result === null ? null : decode(rec.result) }
+    return { kind: 'failure', msg, error: errorInfo(decodeError(rec.error, rec.state)) }
+  }
+
+  /** Carries out the follow-ups of one batch of outcomes. Throws to have the batch tried again. */
+  async run(items: readonly FollowUp[]): Promise<void> {
+    // Without a result store or a coordination part no follow-up can be done; trying again would
+    // hold the batch for ever. The producer refuses such workflows; this is a worker set up
+    // otherwise than its producers.
+    if (!this.deps.store || !(await this.deps.app.coordination())) {
+      this.deps.log.error(
+        { ids: items.map((f) => f.msg.id).slice(0, 10) },
+        'workflow steps not carried on: this worker has no result backend or no coordination part',
+      )
+      return
+    }
+    const sends: Send[] = []
+    const records: ResultRecord[] = []
+    const joins = new Map<string, { chord: ChordWire; rootId: string; ids: Set<string> }>()
+    for (const f of items) {
+      const { msg } = f
+      const base = { rootId: msg.root_id ?? msg.id, parentId: msg.id }
+      if (f.kind === 'success') {
+        const input = [f.value] as const
+        for (const cb of msg.callbacks ?? []) sends.push({ wire: cb, input, ...base, flow: { once: true } })
+        const [next, ...rest] = msg.chain ?? []
+        if (next)
+          sends.push({
+            wire: next,
+            input,
+            ...base,
+            flow: { once: true, ...(rest.length ? { chain: rest } : {}) },
+          })
+        if (msg.chord) {
+          const j = joins.get(msg.chord.id) ?? { chord: msg.chord, rootId: base.rootId, ids: new Set() }
+          j.ids.add(msg.id)
+          joins.set(msg.chord.id, j)
+        }
+      } else {
+        const failure: TaskFailure = { id: msg.id, task: msg.task, error: f.error }
+        for (const eb of msg.errbacks ?? [])
+          sends.push({ wire: eb, input: [failure], ...base, flow: { once: true } })
+        for (const step of msg.chain ?? [])
+          records.push(
+            this.failedRecord(
+              step.id,
+              step.task,
+              new WorkflowFailedError(
+                `not run: an earlier step of the chain, ${msg.task} (${msg.id}), failed: ${f.error.name}: ${f.error.message}`,
+                msg.id,
+                msg.task,
+              ),
+            ),
+          )
+        if (msg.chord) await this.chordFailed(msg, msg.chord, failure, base.rootId, sends, records)
+      }
+    }
+    for (const j of joins.values()) await this.joined(j.chord, [...j.ids], j.rootId, sends)
+    if (records.length && this.deps.store) await this.deps.store.set(records)
+    await this.publish(sends)
+  }
+
+  private keepMs(task: string): number {
+    return this.deps.app.getTask(task)?.settings.resultExpiresMs ?? this.deps.app.resultExpiresMs
+  }
+
+  private failedRecord(id: string, task: string, error: Error): ResultRecord {
+    const now = Date.now()
+    const keep = this.keepMs(task)
+    return {
+      id,
+      state: 'FAILURE',
+      task,
+      result: null,
+      error: encode(error),
+      retries: 0,
+      worker: this.deps.worker,
+      startedAt: null,
+      doneAt: now,
+      updatedAt: now,
+      expiresAt: keep > 0 ? now + keep : null,
+      fence: null,
+    }
+  }
+
+  private async coordination(): Promise<Coordination> {
+    const c = await this.deps.app.coordination()
+    if (!c) throw new Error('chords need a coordination part (sqlite, redis, postgres or memory)')
+    return c
+  }
+
+  /**
+   * Members joined: when every member has, and every member's result is SUCCESS, the body is
+   * sent with the results in member order. A member whose result is not written yet (a run that
+   * took over from one whose lease lapsed) sends it itself when it finishes.
+   */
+  private async joined(chord: ChordWire, ids: string[], rootId: string, sends: Send[]): Promise<void> {
+    const { size } = await (
+      await this.coordination()
+    ).join(chordJoinKey(chord.id), ids, this.keepMs(chord.body.task))
+    if (size < chord.size) return
+    const memberIds = Array.from({ length: chord.size }, (_, i) => memberId(chord.id, i))
+    const recs = await this.deps.store!.get(memberIds)
+    if (!recs.every((r) => r?.state === 'SUCCESS')) return
+    const results = recs.map((r) => (r!.result === null ? null : decode(r!.result)))
+    sends.push({ wire: chord.body, input: [results], rootId, parentId: chord.id, flow: { once: true } })
+  }
+
+  /**
+   * A member failed for good: the first member to claim the chord's failure (a lock that its own
+   * redelivery claims again) records FAILURE as the chord's result and sends its errbacks.
+   */
+  private async chordFailed(
+    msg: Message,
+    chord: ChordWire,
+    failure: TaskFailure,
+    rootId: string,
+    sends: Send[],
+    records: ResultRecord[],
+  ): Promise<void> {
+    const lock = await (
+      await this.coordination()
+    ).acquire(chordFailedKey(chord.id), msg.id, Math.max(this.keepMs(chord.body.task), 60_000))
+    if (!lock) return
+    const index = msg.id.slice(chord.id.length + 1)
+    records.push(
+      this.failedRecord(
+        chord.id,
+        chord.body.task,
+        new WorkflowFailedError(
+          `chord ${chord.id} failed: member ${index}, ${msg.task} (${msg.id}), failed: ${failure.error.name}: ${failure.error.message}`,
+          msg.id,
+          msg.task,
+        ),
+      ),
+    )
+    for (const eb of chord.errbacks ?? [])
+      sends.push({ wire: eb, input: [failure], rootId, parentId: chord.id, flow: { once: true } })
+  }
+
+  private async publish(sends: Send[]): Promise<void> {
+    if (!sends.length) return
+    const jobs = new Map<string, OutgoingJob>()
+    const refused: ResultRecord[] = []
+    const now = Date.now()
+    for (const s of sends) {
+      if (jobs.has(s.wire.id)) continue
+      try {
+        jobs.set(s.wire.id, toJob(this.deps.app, s, now))
+      } catch (err) {
+        // A step that cannot be sent (too large, not encodable) fails; sending again cannot help.
+        this.deps.log.error(
+          { id: s.wire.id, task: s.wire.task, err: (err as Error).message },
+          'workflow step not sent',
+        )
+        refused.push(this.failedRecord(s.wire.id, s.wire.task, err as Error))
+      }
+    }
+    if (refused.length && this.deps.store) await this.deps.store.set(refused)
+    if (jobs.size) await (await this.deps.app.broker()).publish([...jobs.values()])
+  }
+}
+
+/** The follow-up of a concluded run: success with its value, or a final failure. */
+export function followUpOf(msg: Message, ok: boolean, valueOrError: unknown): FollowUp {
+  return ok
+    ? { kind: 'success', msg, value: valueOrError }
+    : { kind: 'failure', msg, error: errorInfo(valueOrError) }
+}

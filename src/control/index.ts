@@ -1,0 +1,6 @@
+export { revokeTasks, DEFAULT_REVOKE_EXPIRES_MS, type RevokeOptions } from './revoke.js'
+export { request, listWorkers, type RequestOptions, type WorkerEntry } from './client.js'
+export { ControlCommands, ControlCommandError, type ControlHandler, type CommandContext } from './commands.js'
+export type { ControlledWorker, ActiveTask, ReservedTask } from './worker-handle.js'
+export type { WorkerInfo, ControlReply, ControlRequest } from './protocol.js'
+export { type Terminator } from './terminator.js'
