@@ -1,12 +1,14 @@
 /**
- * `npm run bench [-- --broker sqlite|redis|postgres|events|canvas|all] [--pools] [--n 100000] [--quick] [--db 10] [--cpu-prof dir] [--rounds 5]`:
+ * `npm run bench [-- --broker sqlite|redis|postgres|events|canvas|flow|all] [--pools] [--n 100000] [--quick] [--db 10] [--cpu-prof dir] [--rounds 5]`:
  * benchmarks, printed as tables. The default is the SQLite benchmark; `--broker redis` runs
  * celeriac, BullMQ and Celery (when installed) against $REDIS_URL's server (databases --db, +1, +2);
  * `--broker postgres` runs celeriac, Graphile Worker (unbatched, batched), pg-boss and BullMQ's
  * PostgreSQL backend against $DATABASE_URL, 1,000,000 jobs by default (`--n` for fewer,
  * `--systems a,b` for some of them);
  * `--broker events` measures what task events cost on Redis "results kept" (bench/events.ts);
- * `--broker canvas` times workflows (bench/canvas.ts: a chord of 10,000, a chain of 1,000).
+ * `--broker canvas` times workflows (bench/canvas.ts: a chord of 10,000, a chain of 1,000);
+ * `--broker flow` measures flow control on Redis (bench/flow.ts): the cost of a rate limit on
+ * throughput, and three workers holding rateLimit '50/s' together.
  * Every run ends with the delayed-start figure (countdown 50 ms → start delay) on memory, SQLite
  * and Redis (bench/start-delay.ts; Redis when $REDIS_URL's server answers).
  * `--pools` (and `--broker all`) adds thread and process pools against async slots (bench/pools.ts).
@@ -16,6 +18,7 @@ import { cpus, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import { benchPostgres, pgVersion, PG_SYSTEMS, type PgSystem } from './postgres.js'
 import { benchRedis, celeryInstalled, redisVersion } from './redis.js'
+import { benchFlow, printFlow } from './flow.js'
 import { benchPools, printPools } from './pools.js'
 import { benchSqlite } from './sqlite.js'
 import { benchStartDelay, printStartDelay } from './start-delay.js'
@@ -144,6 +147,11 @@ if (values.broker === 'canvas' || values.broker === 'all') {
     chordN,
     chainN,
   )
+}
+
+if (values.broker === 'flow' || values.broker === 'all') {
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
+  printFlow(await benchFlow({ redisUrl, quick: values.quick }), values.quick ? '2,000' : '50,000')
 }
 
 {

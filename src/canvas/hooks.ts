@@ -12,7 +12,7 @@ import type { Delivery } from '../contracts/broker.js'
 
 /** The parts of an outcome the hooks read (the worker's Outcome fits). */
 interface OutcomeLike {
-  readonly kind: 'ack' | 'retry' | 'dead'
+  readonly kind: 'ack' | 'retry' | 'dead' | 'defer'
   readonly delivery: Delivery
   readonly reason?: string
   readonly result?: { readonly state: string }
@@ -51,7 +51,7 @@ export class WorkerFlow {
     msg: Message | null,
     run?: { ok: true; value: unknown } | { ok: false; error: unknown },
   ): FollowUp | undefined {
-    if (outcome.kind === 'retry') return undefined
+    if (outcome.kind === 'retry' || outcome.kind === 'defer') return undefined
     const failed = outcome.kind === 'dead' || outcome.result?.state === 'REVOKED'
     if (!failed && outcome.result?.state !== 'SUCCESS') return undefined
     if (!msg) {

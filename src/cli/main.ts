@@ -18,6 +18,7 @@ import {
 } from './ops.js'
 import { showEvents, type EventsFlags } from './events.js'
 import { registerControlCommands } from './control.js'
+import { registerRateLimit } from './rate-limit.js'
 import { VERSION } from './version.js'
 import { runExporter, type ExporterFlags } from './exporter.js'
 import { runWorker } from './worker.js'
@@ -261,6 +262,7 @@ dead
   })
 
 registerControlCommands(program, globals)
+registerRateLimit(program, globals)
 
 export async function main(argv = process.argv): Promise<void> {
   try {

@@ -85,6 +85,11 @@ export interface RetryItem extends LeaseRef {
   readonly delayMs: number
 }
 
+export interface DeferItem extends LeaseRef {
+  /** Delay before the job is delivered again (0: ready at once, behind the jobs ready now). */
+  readonly delayMs: number
+}
+
 export interface DeadLetterItem extends LeaseRef {
   /** Why the job could not be run; shown by `celeriac dead list`. */
   readonly reason: string
@@ -215,6 +220,13 @@ export interface Settlement {
   ack(refs: readonly LeaseRef[]): Promise<boolean[]>
   /** Re-queues jobs with a new body after a delay. False for stale tokens. */
   retry(items: readonly RetryItem[]): Promise<boolean[]>
+  /**
+   * Puts jobs back unchanged (same body) to be delivered again after a delay, behind the jobs
+   * that are ready by then, without counting the delivery: for a job that was not run because a
+   * limit said "not yet" (rate limits, per-key concurrency). `deliveries` and the retry count stay
+   * as they were, so deferrals never reach a max-deliveries limit. False for stale tokens.
+   */
+  defer(items: readonly DeferItem[]): Promise<boolean[]>
   /** Moves jobs to the dead-letter store with a reason. False for stale tokens. */
   deadLetter(items: readonly DeadLetterItem[]): Promise<boolean[]>
 }

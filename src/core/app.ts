@@ -272,6 +272,10 @@ export class App {
     defaults: SendDefaults,
     publishOptions?: PublishOptions,
   ): Promise<AsyncResult<R>[]> {
+    if (defaults.unique || defaults.debounce) {
+      const { sendWithFlow } = await import('../flow/send.js')
+      return sendWithFlow<R>(this, task, calls, defaults, publishOptions)
+    }
     const now = Date.now()
     const transaction = calls.find((c) => c.options?.transaction !== undefined)?.options?.transaction
     if (calls.some((c) => c.options?.transaction !== transaction))

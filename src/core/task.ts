@@ -1,6 +1,7 @@
 /** Task definitions and the typed handle `app.task()` returns. */
 import { toMs, type Duration } from './duration.js'
 import { ConfigError, RetryRequest } from './errors.js'
+import { flowSettings, type FlowSettings, type FlowTaskOptions } from './flow-options.js'
 import type { Message } from './message.js'
 import type { AsyncResult } from './result.js'
 import { normalizeRetry, type NormalizedRetryPolicy, type RetryPolicy } from './retry.js'
@@ -66,7 +67,7 @@ export type TaskFn<A extends unknown[], R> = (ctx: TaskContext, ...args: A) => R
 /** Validates decoded arguments; a zod tuple schema fits (`z.tuple([...])`). */
 export type ArgsValidator<A extends unknown[]> = ((args: unknown[]) => A) | { parse(args: unknown): A }
 
-export interface TaskOptions<A extends unknown[] = unknown[]> {
+export interface TaskOptions<A extends unknown[] = unknown[]> extends FlowTaskOptions<A> {
   /** Queue the task is sent to unless the caller names another (default: the app's default queue). */
   readonly queue?: string
   /** Automatic retries: a count, or a policy (backoff, jitter, which errors). Default: none. */
@@ -229,6 +230,8 @@ export interface TaskSettings {
   readonly timeLimitMs: number | null
   /** Undefined: the app's default. */
   readonly resultExpiresMs: number | undefined
+  /** Rate limits, per-key limits, unique, debounce; null when the task has none. */
+  readonly flow: FlowSettings | null
 }
 
 function taskSettings<A extends unknown[]>(name: string, o: TaskOptions<A>): TaskSettings {
@@ -259,5 +262,6 @@ function taskSettings<A extends unknown[]>(name: string, o: TaskOptions<A>): Tas
     softTimeLimitMs: ms(o.softTimeLimit, 'softTimeLimit'),
     timeLimitMs: ms(o.timeLimit, 'timeLimit'),
     resultExpiresMs: ms(o.resultExpires, 'resultExpires') ?? undefined,
+    flow: flowSettings(name, o as FlowTaskOptions<never[]>),
   }
 }

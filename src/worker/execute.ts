@@ -4,6 +4,7 @@
  * dead-letters the delivery with the reason rather than killing the process.
  */
 import type { Delivery } from '../contracts/broker.js'
+import type { FlowHooks } from '../flow/gate.js'
 import type { ResultRecord } from '../contracts/result-store.js'
 import { conclude, describeError } from './conclude.js'
 import { isPrepared, prepare, revokedOutcome, type PreparedJob, type WorkerEnv } from './prepare.js'
@@ -36,6 +37,8 @@ export interface ExecuteEnv extends WorkerEnv, RunEnv {
    * acknowledged with no result written: another delivery of its id runs.
    */
   readonly mayRun?: (delivery: Delivery) => Promise<boolean>
+  /** Flow control (src/flow): may hold the job back (deferred) before it runs. */
+  readonly gate?: FlowHooks
 }
 
 export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outcome> {
@@ -51,10 +54,20 @@ export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outc
     if (!isPrepared(prepared)) return withFollowUp(env, prepared, null)
     const done = prepared.msg.once ? await env.flow?.finished(prepared.msg) : null
     if (done) return { kind: 'ack', delivery, followUp: done }
+    const held = env.gate?.admit(env, prepared)
+    if (held) {
+      const outcome = await held
+      if (outcome) return outcome
+    }
     env.running?.(prepared)
     if (prepared.storeResult && (prepared.task.options.trackStarted ?? env.app.trackStarted))
       env.started(makeRecord(env, prepared.msg, delivery, 'STARTED', Date.now(), {}))
-    const run = await (env.runner ? env.runner.run(env, prepared) : runTask(env, prepared))
+    let run: RunResult
+    try {
+      run = await (env.runner ? env.runner.run(env, prepared) : runTask(env, prepared))
+    } finally {
+      env.gate?.finished(prepared)
+    }
     await env.ran?.(prepared)
     // Revoked while it ran: REVOKED whatever the body came to, and never retried.
     if (env.revoked?.has(prepared.msg.id))

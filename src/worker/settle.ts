@@ -1,7 +1,7 @@
 /**
  * Settling finished deliveries in batches: every outcome that finishes in the same turn of the
  * event loop is written with one result-store call and one broker call per kind (ack, retry,
- * dead-letter). Results are written before the broker forgets the job, so a crash in between
+ * defer, dead-letter). Results are written before the broker forgets the job, so a crash in between
  * re-runs the task rather than losing its result.
  */
 import type { Broker, Delivery } from '../contracts/broker.js'
@@ -22,6 +22,13 @@ export type Outcome = (
       /** What the retry is for (the error), for logs and events. */
       readonly reason?: string
       readonly result?: ResultRecord
+    }
+  | {
+      /** Not run: a limit held it back; back to the broker unchanged, not counted (flow control). */
+      readonly kind: 'defer'
+      readonly delivery: Delivery
+      readonly delayMs: number
+      readonly result?: undefined
     }
   | {
       readonly kind: 'dead'
@@ -142,16 +149,18 @@ export class Settler {
       const acks: Outcome[] = []
       const retries: Extract<Outcome, { kind: 'retry' }>[] = []
       const deads: Extract<Outcome, { kind: 'dead' }>[] = []
+      const defers: Extract<Outcome, { kind: 'defer' }>[] = []
       for (const o of batch) {
         if (o.result) records.push(o.result)
         if (o.kind === 'ack') acks.push(o)
         else if (o.kind === 'retry') retries.push(o)
+        else if (o.kind === 'defer') defers.push(o)
         else deads.push(o)
       }
       if (records.length && this.results) await this.results.set(records)
       const followUps = batch.flatMap((o) => (o.followUp ? [o.followUp] : []))
       if (followUps.length && this.hooks.followUps) await this.hooks.followUps(followUps)
-      const [a, r, d] = await Promise.all([
+      const [a, r, d, f] = await Promise.all([
         acks.length ? this.broker.ack(acks.map((o) => o.delivery)) : [],
         retries.length
           ? this.broker.retry(
@@ -168,10 +177,16 @@ export class Settler {
               deads.map((o) => ({ id: o.delivery.id, token: o.delivery.token, reason: o.reason })),
             )
           : [],
+        defers.length
+          ? this.broker.defer(
+              defers.map((o) => ({ id: o.delivery.id, token: o.delivery.token, delayMs: o.delayMs })),
+            )
+          : [],
       ])
       acks.forEach((o, i) => this.hooks.settled(o, a[i] ?? false))
       retries.forEach((o, i) => this.hooks.settled(o, r[i] ?? false))
       deads.forEach((o, i) => this.hooks.settled(o, d[i] ?? false))
+      defers.forEach((o, i) => this.hooks.settled(o, f[i] ?? false))
       this.backoffMs = 0
       this.hooks.ok()
     } catch (err) {

@@ -12,6 +12,7 @@ import { type Duration, toMs } from '../core/duration.js'
 import { ConfigError, redactUrl } from '../core/errors.js'
 import { execute, type ExecuteEnv } from './execute.js'
 import { EventSink } from './events.js'
+import { FlowGate } from '../flow/gate.js'
 import { Housekeeper } from './housekeeping.js'
 import type { CeleriacEvent } from '../core/events.js'
 import { createLogger, type Logger } from './logger.js'
@@ -103,6 +104,8 @@ export interface WorkerStats {
   readonly failed: number
   readonly retried: number
   readonly deadLettered: number
+  /** Deliveries a flow limit held back (handed back to the broker for later, not counted). */
+  readonly deferred: number
   /** Settle calls whose token was stale: the lease had been lost and the job redelivered. */
   readonly stale: number
   readonly running: number
@@ -167,7 +170,16 @@ export class Worker extends EventEmitter {
   private started_: Promise<void> | null = null
   private stopping: Promise<void> | null = null
   private idle: (() => void) | null = null
-  private counts = { received: 0, succeeded: 0, failed: 0, retried: 0, deadLettered: 0, stale: 0 }
+  private counts = {
+    received: 0,
+    succeeded: 0,
+    failed: 0,
+    retried: 0,
+    deadLettered: 0,
+    deferred: 0,
+    stale: 0,
+  }
+  private flowGate: FlowGate | null = null
   private readonly outages: OutageLog
   private readonly maxDeliveries: number
 
@@ -329,6 +341,12 @@ export class Worker extends EventEmitter {
       log: this.log,
     })
     this.housekeeper.start()
+    this.flowGate = await FlowGate.forWorker(this.app, coordination, this.log, this.leaseMs)
+    if (this.flowGate) {
+      const gate = this.flowGate
+      this.env = { ...this.env, gate }
+      this.control.register('rate-limit', (args) => gate.controlRateLimit(args))
+    }
     if (this.controlOn && coordination) {
       // Before consuming: the revoked set is loaded before the first delivery is checked.
       this.agent = new ControlAgent(coordination, this.remote(), this.control, {
@@ -428,6 +446,8 @@ export class Worker extends EventEmitter {
     } else if (o.kind === 'retry') {
       this.counts.retried++
       this.emit('task-retried', o.delivery.id)
+    } else if (o.kind === 'defer') {
+      this.counts.deferred++
     } else {
       this.counts.deadLettered++
       if (o.result?.state === 'FAILURE') this.counts.failed++
@@ -439,6 +459,7 @@ export class Worker extends EventEmitter {
     this.held.delete(o.delivery.token)
     this.unsettled.delete(o.delivery.token)
     if (this.owed.delete(o.delivery.token)) this.giveBack()
+    this.flowGate?.settled(o, live)
     if (this.events) this.outcomeEvent(o, live)
     if (!live) {
       this.counts.stale++
@@ -454,7 +475,7 @@ export class Worker extends EventEmitter {
   private outcomeEvent(o: Outcome, live: boolean): void {
     const run = this.startedRuns.get(o.delivery.token)
     this.startedRuns.delete(o.delivery.token)
-    if (!live) return
+    if (!live || o.kind === 'defer') return
     const base = {
       id: o.delivery.id,
       task: run?.task ?? o.result?.task ?? undefined,
@@ -550,6 +571,7 @@ export class Worker extends EventEmitter {
         { count: lost },
         'outcomes not written before shutdown; their leases will expire and the jobs run again',
       )
+    await this.flowGate?.stop()
     await this.pool?.close()
     if (this.heartbeat) clearInterval(this.heartbeat)
     if (this.eventBeat) clearInterval(this.eventBeat)

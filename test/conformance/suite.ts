@@ -14,6 +14,7 @@ import type { Broker } from '../../src/contracts/broker.js'
 import { adminTests } from './broker/admin.js'
 import { consumerCreditTests } from './broker/consumer-credit.js'
 import { deadLetterTests } from './broker/dead-letters.js'
+import { deferTests } from './broker/defer.js'
 import { leaseTests } from './broker/leases-settle.js'
 import { orderTests } from './broker/order.js'
 import { producerConsumerTests } from './broker/producer-consumer.js'
@@ -48,6 +49,7 @@ export function brokerConformance(target: ConformanceTarget): void {
     describe('leases and settling', () => leaseTests(open))
     describe('queue administration', () => adminTests(open))
     describe('dead letters', () => deadLetterTests(open))
+    describe('defer', () => deferTests(open))
     describe('credit-based consumer', () => consumerCreditTests(open))
     describe('place in line and refs', () => orderTests(open))
   })

@@ -83,7 +83,17 @@ describe('revoke and remote control (memory engine)', () => {
     const [bad] = await controlRequest(c, 'nope', { destination: ['w1'] })
     assert.equal(bad!.ok, false)
     const [rl] = await controlRequest(c, 'rate-limit', { destination: ['w1'] })
-    assert.match(!rl!.ok ? rl!.error : '', /not supported/)
+    assert.match(!rl!.ok ? rl!.error : '', /rate-limit takes a task name and a rate/)
+    const [set] = await controlRequest(c, 'rate-limit', {
+      destination: ['w1'],
+      args: { task: 'a.task', rate: '50/s' },
+    })
+    assert.deepEqual(set!.ok && set!.result, { task: 'a.task', rate: '50/s' })
+    const [refused] = await controlRequest(c, 'rate-limit', {
+      destination: ['w1'],
+      args: { task: 'a.task', rate: 'fast' },
+    })
+    assert.match(!refused!.ok ? refused!.error : '', /"fast" is not a rate/)
     // The registry shows the change at the next heartbeat.
     await new Promise((r) => setTimeout(r, 300))
     const list = await listWorkers(c)

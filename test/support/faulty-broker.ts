@@ -11,6 +11,7 @@ import {
   type BrokerCapabilities,
   type DeadJob,
   type DeadLetterItem,
+  type DeferItem,
   type Delivery,
   type LeaseRef,
   type ListDeadOptions,
@@ -27,7 +28,16 @@ import { pullConsume } from '../../src/contracts/pull-consumer.js'
 
 export type Fault = 'fail' | 'fail-after' | 'drop' | { readonly delayMs: number }
 type Method =
-  'publish' | 'reserve' | 'ack' | 'extend' | 'release' | 'retry' | 'deadLetter' | 'replayDead' | 'pruneDead'
+  | 'publish'
+  | 'reserve'
+  | 'ack'
+  | 'extend'
+  | 'release'
+  | 'retry'
+  | 'defer'
+  | 'deadLetter'
+  | 'replayDead'
+  | 'pruneDead'
 
 /**
  * Wraps a pull broker (its consumer is rebuilt on the wrapped `reserve`, so reserve faults apply)
@@ -109,6 +119,13 @@ export class FaultyBroker implements PullBroker {
     return this.call(
       'retry',
       () => this.inner.retry(items),
+      () => items.map(() => false),
+    )
+  }
+  defer(items: readonly DeferItem[]): Promise<boolean[]> {
+    return this.call(
+      'defer',
+      () => this.inner.defer(items),
       () => items.map(() => false),
     )
   }

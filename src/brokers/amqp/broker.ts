@@ -15,6 +15,7 @@ import type {
   PublishOptions,
   QueueStats,
   RetryItem,
+  DeferItem,
 } from '../../contracts/broker.js'
 import type { ConsumeOptions, Consumption } from '../../contracts/consumer.js'
 import { ConfigError } from '../../core/errors.js'
@@ -160,6 +161,10 @@ export class AmqpBroker implements Broker {
 
   retry(items: readonly RetryItem[]): Promise<boolean[]> {
     return settle.retry(this.deps, items)
+  }
+
+  defer(items: readonly DeferItem[]): Promise<boolean[]> {
+    return settle.defer(this.deps, items, this.conn.target.queueType)
   }
 
   deadLetter(items: readonly DeadLetterItem[]): Promise<boolean[]> {

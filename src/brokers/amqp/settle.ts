@@ -1,6 +1,7 @@
 /**
  * Settling deliveries, fenced by their session's channel (sessions.ts): ack is `basic.ack`;
- * retry publishes the new body (delayed, counters raised) and dead-letter publishes a copy to
+ * retry publishes the new body (delayed, counters raised), defer the same body (delayed, the
+ * delivery not counted) and dead-letter publishes a copy to
  * `<queue>.dead`, each batch confirmed before the originals are acknowledged, so a crash in
  * between leaves the job twice (run again) rather than lost.
  *
@@ -9,7 +10,7 @@
  * would come back flagged `redelivered` (classic) or with `x-delivery-count` raised (quorum),
  * which cannot be told from a crash, so the poison-message limit would count every shutdown.
  */
-import type { DeadLetterItem, LeaseRef, RetryItem } from '../../contracts/broker.js'
+import type { DeadLetterItem, DeferItem, LeaseRef, RetryItem } from '../../contracts/broker.js'
 import type { ThroughputCounter } from '../../core/throughput.js'
 import { chosenIdOf, countersOf, num, type Outgoing } from './message.js'
 import type { Held, Session, Sessions } from './sessions.js'
@@ -120,6 +121,25 @@ export async function retry(deps: SettleDeps, items: readonly RetryItem[]): Prom
     })
   })
   if (jobs.length) await deps.publish(jobs)
+  return finish(found, deps, false)
+}
+
+/**
+ * Defer: the copy a release publishes (same body, this delivery not counted), with its delay, then
+ * the original acknowledged, as for a retry.
+ */
+export async function defer(
+  deps: SettleDeps,
+  items: readonly DeferItem[],
+  queueType: 'classic' | 'quorum',
+): Promise<boolean[]> {
+  const found = findAll(deps, items)
+  const copies: Outgoing[] = []
+  items.forEach((item, i) => {
+    const f = found[i]
+    if (f) copies.push({ ...giveBackCopy(f.held, queueType), delayMs: item.delayMs })
+  })
+  if (copies.length) await deps.publish(copies)
   return finish(found, deps, false)
 }
 

@@ -15,6 +15,7 @@ import type {
   QueueStats,
   ReserveOptions,
   RetryItem,
+  DeferItem,
 } from '../../contracts/broker.js'
 import type { ConsumeOptions, Consumption } from '../../contracts/consumer.js'
 import { pullConsume } from '../../contracts/pull-consumer.js'
@@ -297,6 +298,22 @@ export class MemoryBroker implements PullBroker {
       if (!job) return false
       job.body = it.body
       job.token = ''
+      job.seq = ++this.s.seq
+      if (it.delayMs > 0) this.makeTimed(job, 'delayed', now + it.delayMs)
+      else this.makeReady(job)
+      return true
+    })
+    this.s.waiters.wakeAll()
+    return out
+  }
+
+  async defer(items: readonly DeferItem[]): Promise<boolean[]> {
+    const now = Date.now()
+    const out = items.map((it) => {
+      const job = this.live(it)
+      if (!job) return false
+      job.token = ''
+      job.deliveries = Math.max(0, job.deliveries - 1)
       job.seq = ++this.s.seq
       if (it.delayMs > 0) this.makeTimed(job, 'delayed', now + it.delayMs)
       else this.makeReady(job)

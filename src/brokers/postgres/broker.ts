@@ -19,6 +19,7 @@ import type {
   QueueStats,
   ReserveOptions,
   RetryItem,
+  DeferItem,
 } from '../../contracts/broker.js'
 import type { ConsumeOptions, Consumption } from '../../contracts/consumer.js'
 import { pullConsume } from '../../contracts/pull-consumer.js'
@@ -28,7 +29,7 @@ import { DeadLetters } from './dead-letters.js'
 import { PgPart } from './part.js'
 import { PAUSE, PURGE, RESUME, STATS } from './sql/admin.js'
 import { NEXT_DUE, PUBLISH, RESERVE } from './sql/jobs.js'
-import { ACK, DEAD_LETTER, EXTEND, PRUNE_THROUGHPUT, RELEASE, RETRY } from './sql/settle.js'
+import { ACK, DEAD_LETTER, DEFER, EXTEND, PRUNE_THROUGHPUT, RELEASE, RETRY } from './sql/settle.js'
 import { matched, refArrays, tokenOf } from './tokens.js'
 import { transactionTarget } from './transaction.js'
 import { Wakeups } from './wakeups.js'
@@ -201,6 +202,13 @@ export class PostgresBroker extends PgPart implements PullBroker {
   retry(items: readonly RetryItem[]): Promise<boolean[]> {
     return this.fenced(items, RETRY, (ok) => [
       ok.map((i) => i.body),
+      ok.map((i) => Math.max(0, Math.round(i.delayMs))),
+      this.channel,
+    ])
+  }
+
+  defer(items: readonly DeferItem[]): Promise<boolean[]> {
+    return this.fenced(items, DEFER, (ok) => [
       ok.map((i) => Math.max(0, Math.round(i.delayMs))),
       this.channel,
     ])

@@ -18,6 +18,7 @@ import type {
   QueueStats,
   ReserveOptions,
   RetryItem,
+  DeferItem,
 } from '../../contracts/broker.js'
 import type { ConsumeOptions, Consumption } from '../../contracts/consumer.js'
 import { pullConsume } from '../../contracts/pull-consumer.js'
@@ -300,6 +301,16 @@ export class RedisBroker implements PullBroker {
       S.retry,
       (k) => k.retry,
       (m, it) => [m, Math.max(0, Math.ceil(it.delayMs)), it.body],
+    )
+  }
+
+  defer(items: readonly DeferItem[]): Promise<boolean[]> {
+    return this.perQueue(
+      'defer',
+      items,
+      S.defer,
+      (k) => k.retry,
+      (m, it) => [m, Math.max(0, Math.ceil(it.delayMs))],
     )
   }
 

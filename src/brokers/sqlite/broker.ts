@@ -22,6 +22,7 @@ import type {
   QueueStats,
   ReserveOptions,
   RetryItem,
+  DeferItem,
 } from '../../contracts/broker.js'
 import type { ConsumeOptions, Consumption } from '../../contracts/consumer.js'
 import { pullConsume } from '../../contracts/pull-consumer.js'
@@ -249,6 +250,23 @@ export class SqliteBroker extends SqlitePart<Prepared> implements PullBroker {
           it.delayMs > 0 ? DELAYED : READY,
           it.delayMs > 0 ? now + it.delayMs : 0,
           it.body,
+          seq,
+          n,
+          it.id,
+        ).changes,
+    )
+    this.database.notify()
+    return out
+  }
+
+  async defer(items: readonly DeferItem[]): Promise<boolean[]> {
+    const now = Date.now()
+    const out = await this.fenced(
+      items,
+      (it, seq, n) =>
+        this.st.defer.run(
+          it.delayMs > 0 ? DELAYED : READY,
+          it.delayMs > 0 ? now + it.delayMs : 0,
           seq,
           n,
           it.id,

@@ -22,6 +22,7 @@ const HOT: readonly (keyof Statements)[] = [
   'extend',
   'release',
   'retry',
+  'defer',
   'take',
 ]
 

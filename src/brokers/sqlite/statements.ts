@@ -80,6 +80,13 @@ export function prepareStatements(db: Db): Statements {
          seq = (SELECT max(seq) FROM celeriac_jobs) + 1
        WHERE seq = ? AND token = ? AND state = 2 AND id = ?`,
     ),
+    // A deferred job was not run: the delivery is not counted, the body is kept, and it goes to
+    // the back of its priority (a new seq), behind the jobs that were ready before it.
+    defer: db.prepare(
+      `UPDATE celeriac_jobs SET state = ?, available_at = ?, token = 0, deliveries = max(deliveries - 1, 0),
+         seq = (SELECT max(seq) FROM celeriac_jobs) + 1
+       WHERE seq = ? AND token = ? AND state = 2 AND id = ?`,
+    ),
     take: db.prepare(
       'DELETE FROM celeriac_jobs WHERE seq = ? AND token = ? AND state = 2 AND id = ? RETURNING id, queue, priority, body, deliveries',
     ),
@@ -151,6 +158,7 @@ type StatementName =
   | 'extend'
   | 'release'
   | 'retry'
+  | 'defer'
   | 'take'
   | 'insertDead'
   | 'listDead'

@@ -53,6 +53,23 @@ UPDATE {s}.jobs j
 RETURNING j.id, r.seq, r.token, pg_notify($6, j.queue)`
 
 /**
+ * A deferred job was not run: same body, the delivery not counted, to the back of its priority
+ * (a new seq) once its delay passes. $4 delays (ms), $5 channel.
+ */
+export const DEFER = `
+WITH refs AS (
+  SELECT DISTINCT ON (id, seq, token) * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
+    WITH ORDINALITY AS r(id, seq, token, delay, n) ORDER BY id, seq, token, n),
+clock AS (SELECT {s}.now_ms() AS t),
+placed AS (SELECT r.*, nextval('{s}.job_seq') AS new_seq FROM (SELECT * FROM refs ORDER BY n) r)
+UPDATE {s}.jobs j
+   SET state = CASE WHEN r.delay > 0 THEN 1 ELSE 0 END,
+       available_at = CASE WHEN r.delay > 0 THEN clock.t + r.delay ELSE 0 END,
+       token = 0, deliveries = greatest(j.deliveries - 1, 0), seq = r.new_seq
+  FROM placed r, clock WHERE ${MATCH}
+RETURNING j.id, r.seq, r.token, pg_notify($5, j.queue)`
+
+/**
  * Into the dead-letter store, in batch order (n), replacing an older entry of the same id.
  * $4 bucket, $5 shard (throughput), $6 reasons.
  */
