@@ -41,6 +41,7 @@ export {
   type ArgsValidator,
 } from './core/task.js'
 export { AsyncResult, type GetOptions } from './core/result.js'
+export { RemoteTask } from './core/remote-task.js'
 export { type TaskUpdate, type FollowOptions } from './core/follow.js'
 export { InvalidProgressError, MAX_PROGRESS_BYTES } from './core/progress.js'
 export {
