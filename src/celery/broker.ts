@@ -104,7 +104,10 @@ export class CeleryRedisBroker implements Broker {
   }
 
   /** One take: deliveries ready now; dead-letters unreadable ones and files future ones. */
-  private async take(queues: readonly string[], max: number): Promise<{ taken: number; deliveries: Delivery[] }> {
+  private async take(
+    queues: readonly string[],
+    max: number,
+  ): Promise<{ taken: number; deliveries: Delivery[] }> {
     const lists: string[] = []
     const names: string[] = []
     for (const step of PRIORITY_STEPS)
@@ -161,7 +164,11 @@ export class CeleryRedisBroker implements Broker {
   /** Sets filed messages' time so that they come back at `dueMs`. */
   private async file(tags: readonly string[], dueMs: number): Promise<boolean[]> {
     const [r] = (await runScripts(this.redis, [
-      { script: lua.touch, keys: [UNACKED, UNACKED_INDEX], args: [String(dueMs / 1000 - this.visibilityTimeout), ...tags] },
+      {
+        script: lua.touch,
+        keys: [UNACKED, UNACKED_INDEX],
+        args: [String(dueMs / 1000 - this.visibilityTimeout), ...tags],
+      },
     ])) as [number[]]
     return r.map((x) => x === 1)
   }
@@ -247,11 +254,15 @@ export class CeleryRedisBroker implements Broker {
   }
 
   async pause(queue: string): Promise<void> {
-    throw new BrokerError(`pausing "${queue}" is not supported on celery+redis:// (kombu has no paused queues)`)
+    throw new BrokerError(
+      `pausing "${queue}" is not supported on celery+redis:// (kombu has no paused queues)`,
+    )
   }
 
   async resume(queue: string): Promise<void> {
-    throw new BrokerError(`resuming "${queue}" is not supported on celery+redis:// (kombu has no paused queues)`)
+    throw new BrokerError(
+      `resuming "${queue}" is not supported on celery+redis:// (kombu has no paused queues)`,
+    )
   }
 
   async purge(queue: string): Promise<number> {
@@ -327,7 +338,10 @@ export class CeleryRedisBroker implements Broker {
     const drop = recs.filter((d) => {
       const n = (seen.get(d.queue) ?? 0) + 1
       seen.set(d.queue, n)
-      return (options.before !== undefined && d.failedAt < options.before) || (options.keep !== undefined && n > options.keep)
+      return (
+        (options.before !== undefined && d.failedAt < options.before) ||
+        (options.keep !== undefined && n > options.keep)
+      )
     })
     return drop.length ? this.redis.hdel(DEAD, ...drop.map((d) => d.id)) : 0
   }

@@ -75,7 +75,10 @@ export function toKombu(celeriacBody: string): KombuOut {
     origin: ORIGIN,
     ignore_result: msg.ignore_result,
   })
-  const body = json([msg.args, msg.kwargs, { callbacks: null, errbacks: null, chain: null, chord: null }], `task "${msg.task}"`)
+  const body = json(
+    [msg.args, msg.kwargs, { callbacks: null, errbacks: null, chain: null, chord: null }],
+    `task "${msg.task}"`,
+  )
   const payload = {
     body: Buffer.from(body, 'utf8').toString('base64'),
     'content-encoding': 'utf-8',
@@ -109,7 +112,8 @@ function isoTime(v: unknown, field: string): string | null {
   if (typeof v !== 'string') throw new MalformedMessageError(`header "${field}" must be an ISO time or null`)
   const zoned = /(Z|[+-]\d\d:?\d\d)$/i.test(v) ? v : `${v}Z`
   const ms = Date.parse(zoned)
-  if (Number.isNaN(ms)) throw new MalformedMessageError(`header "${field}" is not an ISO time: ${v.slice(0, 60)}`)
+  if (Number.isNaN(ms))
+    throw new MalformedMessageError(`header "${field}" is not an ISO time: ${v.slice(0, 60)}`)
   return new Date(ms).toISOString()
 }
 
@@ -122,7 +126,9 @@ function optionalId(v: unknown, field: string): string | null {
 function timeLimit(v: unknown): number | null {
   if (v === null || v === undefined) return null
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
-    throw new MalformedMessageError('header "timelimit" must be [hard, soft] in seconds (positive numbers or null)')
+    throw new MalformedMessageError(
+      'header "timelimit" must be [hard, soft] in seconds (positive numbers or null)',
+    )
   return v
 }
 
@@ -147,7 +153,8 @@ export function fromKombu(raw: string, queue: string): KombuIn {
       'no "task" header: only Celery message protocol v2 is read (protocol 1 is not supported)',
     )
   const id = headers.id
-  if (typeof id !== 'string' || id === '') throw new MalformedMessageError('header "id" must be a non-empty string')
+  if (typeof id !== 'string' || id === '')
+    throw new MalformedMessageError('header "id" must be a non-empty string')
   const type = env['content-type']
   if (type !== 'application/json')
     throw new MalformedMessageError(
@@ -172,18 +179,25 @@ export function fromKombu(raw: string, queue: string): KombuIn {
   const [args, kwargs, embed] = body as [unknown, unknown, unknown]
   if (!Array.isArray(args)) throw new MalformedMessageError('args (body[0]) must be an array')
   if (!isObject(kwargs)) throw new MalformedMessageError('kwargs (body[1]) must be an object')
-  if (embed !== null && !isObject(embed)) throw new MalformedMessageError('embed (body[2]) must be an object or null')
+  if (embed !== null && !isObject(embed))
+    throw new MalformedMessageError('embed (body[2]) must be an object or null')
   if (embed) {
-    const carried = ['callbacks', 'errbacks', 'chain', 'chord'].filter((k) => embed[k] !== null && embed[k] !== undefined)
+    const carried = ['callbacks', 'errbacks', 'chain', 'chord'].filter(
+      (k) => embed[k] !== null && embed[k] !== undefined,
+    )
     if (carried.length)
-      throw new MalformedMessageError(`embed carries ${carried.join(', ')}, which celeriac's Celery mode does not run yet`)
+      throw new MalformedMessageError(
+        `embed carries ${carried.join(', ')}, which celeriac's Celery mode does not run yet`,
+      )
   }
   const retries = headers.retries ?? 0
   if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0)
     throw new MalformedMessageError('header "retries" must be a non-negative integer')
   const tl = headers.timelimit ?? [null, null]
   if (!Array.isArray(tl) || tl.length !== 2)
-    throw new MalformedMessageError('header "timelimit" must be [hard, soft] in seconds (positive numbers or null)')
+    throw new MalformedMessageError(
+      'header "timelimit" must be [hard, soft] in seconds (positive numbers or null)',
+    )
   const priority = props.priority ?? 0
   if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 0 || priority > 9)
     throw new MalformedMessageError('property "priority" must be an integer from 0 to 9')
@@ -211,7 +225,9 @@ export function fromKombu(raw: string, queue: string): KombuIn {
     id,
     body: encodeMessage(msg, Number.MAX_SAFE_INTEGER),
     priority,
-    redelivered: headers.redelivered === true || (isObject(props.delivery_info) && props.delivery_info.redelivered === true),
+    redelivered:
+      headers.redelivered === true ||
+      (isObject(props.delivery_info) && props.delivery_info.redelivered === true),
     etaMs: eta === null ? null : Date.parse(eta),
   }
 }

@@ -109,7 +109,9 @@ function fromMeta(id: string, text: string): ResultRecord {
   let error: string | null = null
   if (state === 'FAILURE' || state === 'RETRY' || state === 'REVOKED') {
     const exc = (m.result ?? {}) as { exc_type?: unknown; exc_message?: unknown }
-    const msg = Array.isArray(exc.exc_message) ? exc.exc_message.map(String).join(', ') : String(exc.exc_message ?? '')
+    const msg = Array.isArray(exc.exc_message)
+      ? exc.exc_message.map(String).join(', ')
+      : String(exc.exc_message ?? '')
     const err = new Error(msg)
     err.name = typeof exc.exc_type === 'string' ? exc.exc_type : 'Error'
     err.stack = typeof m.traceback === 'string' ? m.traceback : `${err.name}: ${msg}`
@@ -117,7 +119,10 @@ function fromMeta(id: string, text: string): ResultRecord {
   } else if (m.result !== undefined && m.result !== null) {
     result = encode(m.result)
   }
-  const done = typeof m.date_done === 'string' ? Date.parse(/(Z|[+-]\d\d:?\d\d)$/.test(m.date_done) ? m.date_done : `${m.date_done}Z`) : NaN
+  const done =
+    typeof m.date_done === 'string'
+      ? Date.parse(/(Z|[+-]\d\d:?\d\d)$/.test(m.date_done) ? m.date_done : `${m.date_done}Z`)
+      : NaN
   const doneAt = Number.isNaN(done) ? null : done
   return {
     id,
