@@ -6,6 +6,7 @@ const sqlite = async (): Promise<BackendFactory> => (await import('./brokers/sql
 const amqp = async (): Promise<BackendFactory> => (await import('./brokers/amqp/index.js')).backend
 const postgres = async (): Promise<BackendFactory> => (await import('./brokers/postgres/index.js')).backend
 const redis = async (): Promise<BackendFactory> => (await import('./brokers/redis/index.js')).backend
+const celeryRedis = async (): Promise<BackendFactory> => (await import('./celery/index.js')).backend
 
 export const BUILTIN_BACKENDS: Readonly<Record<string, () => Promise<BackendFactory>>> = {
   memory,
@@ -20,4 +21,6 @@ export const BUILTIN_BACKENDS: Readonly<Record<string, () => Promise<BackendFact
   amqps: amqp,
   postgres,
   postgresql: postgres,
+  'celery+redis': celeryRedis,
+  'celery+rediss': celeryRedis,
 }

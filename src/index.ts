@@ -44,6 +44,7 @@ export { type FlowTaskOptions, type FlowKey } from './core/flow-options.js'
 export { parseRate, formatRate, type Rate } from './core/rate.js'
 export { setRateLimit, listRateLimits, type LimitTarget } from './flow/overrides.js'
 export { AsyncResult, type GetOptions } from './core/result.js'
+export { RemoteTask } from './core/remote-task.js'
 export { type TaskUpdate, type FollowOptions } from './core/follow.js'
 export { InvalidProgressError, MAX_PROGRESS_BYTES } from './core/progress.js'
 export {

@@ -12,6 +12,7 @@ import { ConfigError } from './errors.js'
 import { uuidv7 } from './ids.js'
 import { DEFAULT_MAX_MESSAGE_BYTES, ENVELOPE_VERSION, encodeMessage, type Message } from './message.js'
 import { AsyncResult } from './result.js'
+import { RemoteTask } from './remote-task.js'
 import { DEFAULT_REVOKE_EXPIRES_MS, revokeTasks } from '../control/revoke.js'
 import { callbackWires } from './signature.js'
 import { Task, type SendDefaults, type SendOptions, type TaskFn, type TaskOptions } from './task.js'
@@ -152,6 +153,18 @@ export class App {
     const task = new Task<A, Awaited<R>>(name, fn as TaskFn<A, Awaited<R>>, options, this)
     this.tasks.set(name, task as unknown as Task<never[], unknown>)
     return task
+  }
+
+  /**
+   * Declares a task that another program runs (a Python Celery worker, say), to send it by
+   * name with typed arguments and result. Nothing is registered here.
+   *
+   * @example
+   * const add = app.remoteTask<[number, number], number>('proj.tasks.add')
+   */
+  remoteTask<A extends unknown[], R>(name: string): RemoteTask<A, R> {
+    if (!name || typeof name !== 'string') throw new ConfigError('a remote task needs a non-empty name')
+    return new RemoteTask<A, R>(name, this)
   }
 
   /** The registered task, or undefined. */
