@@ -22,6 +22,7 @@ import type {
   QueueStats,
   ReserveOptions,
   RetryItem,
+  DeferItem,
 } from '../contracts/broker.js'
 import type { ConsumeOptions, Consumption } from '../contracts/consumer.js'
 import { pullConsume } from '../contracts/pull-consumer.js'
@@ -209,6 +210,27 @@ export class CeleryRedisBroker implements Broker {
     if (!refs.length) return []
     refs.forEach((r) => this.queueOf.delete(r.token))
     return this.putBack(refs.map((r) => r.token))
+  }
+
+  /**
+   * Puts jobs back for later, as they are: filed in `unacked` with a time that brings them back
+   * when due. Kombu marks a restored message redelivered, so on this layout a deferred job counts
+   * as delivered twice at most, never more however often it is deferred.
+   */
+  async defer(items: readonly DeferItem[]): Promise<boolean[]> {
+    if (!items.length) return []
+    const now = Date.now()
+    const byDue = new Map<number, string[]>()
+    for (const it of items) {
+      const due = now + Math.max(0, Math.ceil(it.delayMs))
+      byDue.set(due, [...(byDue.get(due) ?? []), it.token])
+    }
+    const filed = new Map<string, boolean>()
+    for (const [due, tokens] of byDue) {
+      const r = await this.file(tokens, due)
+      tokens.forEach((t, i) => filed.set(t, r[i] ?? false))
+    }
+    return items.map((it) => filed.get(it.token) ?? false)
   }
 
   async ack(refs: readonly LeaseRef[]): Promise<boolean[]> {
