@@ -13,7 +13,7 @@ import { ConfigError, redactUrl } from '../core/errors.js'
 import { execute, type ExecuteEnv } from './execute.js'
 import { EventSink } from './events.js'
 import { Housekeeper } from './housekeeping.js'
-import type { CeleriacEvent } from '../core/events.js'
+import { argsPreview, type CeleriacEvent } from '../core/events.js'
 import { createLogger, type Logger } from './logger.js'
 import { OutageLog } from './outage.js'
 import { workerProgress, type ProgressReporter } from './progress.js'
@@ -282,7 +282,9 @@ export class Worker extends EventEmitter {
               type: 'task-started',
               id: job.msg.id,
               task: job.msg.task,
+              queue: job.msg.queue,
               fence: job.delivery.fence,
+              args: argsPreview(job.msg.args, job.msg.kwargs),
             })
           }
         : undefined,
