@@ -1,6 +1,6 @@
 // DOM building for the dashboard. Text goes in with textContent only: nothing from a task, a
-// queue name or an error is ever parsed as HTML (no innerHTML, insertAdjacentHTML or
-// document.write anywhere in ui/; test/e2e/dashboard.test.ts checks that).
+// queue name or an error is ever parsed as HTML. No file in ui/ uses an HTML-parsing property or
+// call: eslint.config.js forbids them here, and test/e2e/dashboard.test.ts checks the files.
 
 /**
  * h('td', { class: 'num' }, 'text', child): an element with attributes and children; strings
