@@ -32,4 +32,40 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
     },
   },
+  // The dashboard's front end runs in a browser, and must never parse data as HTML.
+  {
+    files: ['src/dashboard/ui/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'document',
+          'window',
+          'location',
+          'history',
+          'fetch',
+          'EventSource',
+          'Node',
+          'confirm',
+          'URLSearchParams',
+          'FormData',
+        ].map((g) => [g, 'readonly']),
+      ),
+    },
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        ...[
+          'innerHTML',
+          'outerHTML',
+          'insertAdjacentHTML',
+          'write',
+          'writeln',
+          'createContextualFragment',
+        ].map((property) => ({
+          property,
+          message: 'build DOM with textContent and h() (ui/dom.js), never HTML',
+        })),
+      ],
+    },
+  },
 )

@@ -23,6 +23,7 @@ import { VERSION } from './version.js'
 import { runExporter, type ExporterFlags } from './exporter.js'
 import { runWorker } from './worker.js'
 import { beatCommands, embeddedBeat } from './beat.js'
+import { runDashboard, type DashboardFlags } from './dashboard.js'
 
 function int(name: string) {
   return (v: string) => {
@@ -217,6 +218,17 @@ program
   .action(async (flags: ExporterFlags) => {
     const { app } = await appFromFlags(globals())
     await runExporter(app, flags)
+  })
+
+program
+  .command('dashboard')
+  .description('serve the web dashboard (password from $CELERIAC_DASHBOARD_PASSWORD)')
+  .option('-p, --port <port>', 'port (default 5555; 0: any free port)', int('--port'))
+  .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+  .option('--insecure-no-auth', 'no authentication; refused unless --host is a loopback address')
+  .action(async (flags: DashboardFlags) => {
+    const { app } = await appFromFlags(globals())
+    await runDashboard(app, flags)
   })
 
 const dead = program.command('dead').description('the dead-letter store: messages that could not be run')

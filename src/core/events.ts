@@ -36,6 +36,27 @@ export interface CeleriacEvent {
   readonly processed?: number
   /** task-progress: the value reported, as JSON (see toJsonSafe). */
   readonly progress?: unknown
+  /** task-started: `[args, kwargs]` as JSON text, cut to ARGS_PREVIEW_CHARS (see argsPreview). */
+  readonly args?: string
+}
+
+/** How much of a task's arguments a task-started event carries. */
+export const ARGS_PREVIEW_CHARS = 1024
+
+/**
+ * A task's arguments as events carry them (as Celery's task-received carries `args` and
+ * `kwargs`): JSON text of `[args, kwargs]`, cut to `max` characters with an ellipsis, so an event
+ * stays small whatever the task was given. Values JSON cannot show become what toJsonSafe makes
+ * of them, by way of the replacer below.
+ */
+export function argsPreview(args: unknown, kwargs: unknown, max = ARGS_PREVIEW_CHARS): string {
+  let text: string
+  try {
+    text = JSON.stringify([args, kwargs], (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
+  } catch {
+    text = '[unserializable arguments]'
+  }
+  return text.length > max ? `${text.slice(0, max)}…` : text
 }
 
 /** The coordination stream events are appended to. */

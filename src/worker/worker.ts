@@ -14,7 +14,7 @@ import { execute, type ExecuteEnv } from './execute.js'
 import { EventSink } from './events.js'
 import { FlowGate } from '../flow/gate.js'
 import { Housekeeper } from './housekeeping.js'
-import type { CeleriacEvent } from '../core/events.js'
+import { argsPreview, type CeleriacEvent } from '../core/events.js'
 import { createLogger, type Logger } from './logger.js'
 import { OutageLog } from './outage.js'
 import { workerProgress, type ProgressReporter } from './progress.js'
@@ -294,7 +294,9 @@ export class Worker extends EventEmitter {
               type: 'task-started',
               id: job.msg.id,
               task: job.msg.task,
+              queue: job.msg.queue,
               fence: job.delivery.fence,
+              args: argsPreview(job.msg.args, job.msg.kwargs),
             })
           }
         : undefined,

@@ -1,0 +1,117 @@
+// The dashboard's front end: plain ES modules, no build step. A tiny router draws the page the
+// URL names; one server-sent-events stream (/api/live) keeps the page current.
+import { toast } from './dom.js'
+import { pages } from './pages.js'
+
+const main = document.getElementById('main')
+const liveEl = document.getElementById('live')
+let current = null
+let redrawTimer = null
+
+export async function api(path, options = {}) {
+  const init = { credentials: 'same-origin', headers: {} }
+  if (options.body !== undefined) {
+    init.method = 'POST'
+    init.headers['content-type'] = 'application/json'
+    init.headers['x-celeriac-csrf'] = '1'
+    init.body = JSON.stringify(options.body)
+  }
+  const res = await fetch(path, init)
+  if (res.status === 401) {
+    location.assign('/login')
+    throw new Error('signed out')
+  }
+  const data = await res.json().catch(() => ({}))
+  if (!res.ok) throw new Error(data.error ?? `${res.status} ${res.statusText}`)
+  return data
+}
+
+/** Runs an action and reports its outcome, then redraws. */
+export async function act(label, path, body = {}) {
+  try {
+    await api(path, { body })
+    toast(`${label}: done`)
+  } catch (err) {
+    toast(`${label}: ${err.message}`)
+  }
+  draw()
+}
+
+export function go(url) {
+  history.pushState(null, '', url)
+  draw()
+}
+
+function route() {
+  const path = location.pathname
+  if (path === '/' || path === '') return { page: 'overview' }
+  if (path === '/queues') return { page: 'queues' }
+  if (path === '/workers') return { page: 'workers' }
+  if (path === '/dead') return { page: 'dead' }
+  if (path === '/tasks') return { page: 'tasks' }
+  const m = /^\/tasks\/([^/]+)$/.exec(path)
+  if (m) return { page: 'task', id: decodeURIComponent(m[1]) }
+  return { page: 'overview' }
+}
+
+async function draw(live = false) {
+  const r = route()
+  for (const a of document.querySelectorAll('[data-nav]')) {
+    if (a.dataset.nav === (r.page === 'task' ? 'tasks' : r.page)) a.setAttribute('aria-current', 'page')
+    else a.removeAttribute('aria-current')
+  }
+  const token = (current = {})
+  try {
+    const view = await pages[r.page](r, new URLSearchParams(location.search))
+    // A slower earlier draw must not replace a newer one.
+    if (token !== current) return
+    // Keep focus and filter inputs while the page redraws live.
+    if (live && main.contains(document.activeElement) && document.activeElement.matches('input, select'))
+      return
+    main.replaceChildren(view)
+  } catch (err) {
+    if (token === current) main.replaceChildren(document.createTextNode(`Could not load: ${err.message}`))
+  }
+}
+
+/** Live updates: redraw on news, at most every second. */
+function connect() {
+  const es = new EventSource('/api/live')
+  es.addEventListener('open', () => {
+    liveEl.textContent = 'live'
+    liveEl.className = 'live on'
+  })
+  es.addEventListener('error', () => {
+    liveEl.textContent = 'reconnecting'
+    liveEl.className = 'live off'
+  })
+  let lastQueues = ''
+  es.addEventListener('tick', (e) => {
+    const data = JSON.parse(e.data)
+    const queues = JSON.stringify(data.queues)
+    const changed = data.events.length > 0 || queues !== lastQueues
+    lastQueues = queues
+    const r = route()
+    // Heartbeat ages tick on the workers page even when nothing else happens.
+    if ((changed || r.page === 'workers') && !redrawTimer)
+      redrawTimer = setTimeout(() => {
+        redrawTimer = null
+        draw(true)
+      }, 250)
+  })
+}
+
+document.addEventListener('click', (e) => {
+  const a = e.target.closest('a[href]')
+  if (!a || a.origin !== location.origin || e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return
+  e.preventDefault()
+  go(a.getAttribute('href'))
+})
+window.addEventListener('popstate', () => draw())
+document.getElementById('logout').addEventListener('click', async () => {
+  await api('/logout', { body: {} }).catch(() => {})
+  location.assign('/login')
+})
+
+draw()
+connect()
