@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { createApp, type App } from 'celeriac'
-import { ROOT, run, tempDir, type Proc } from './helpers.js'
+import { cli, ROOT, run, tempDir, until, type Proc } from './helpers.js'
 
 const POOL_FIXTURE = resolve(ROOT, 'test/fixtures/pool-tasks.ts')
 
@@ -21,18 +21,18 @@ describe('progress and durable steps from pool children (real processes)', () =>
     for (const a of apps) await a.close()
   })
 
-  function start(kind: string) {
+  function start(kind: string, extra: string[] = []) {
     const dir = tempDir('celeriac-pool-progress-')
     const url = `sqlite://${join(dir, 'q.db')}`
     const jfile = join(dir, 'journal.log')
-    const w = run(['-A', POOL_FIXTURE, 'worker', '--no-banner', '--pool', kind, '-c', '1'], {
+    const w = run(['-A', POOL_FIXTURE, 'worker', '--no-banner', '--pool', kind, '-c', '1', ...extra], {
       CELERIAC_BROKER: url,
       JOURNAL: jfile,
     })
     procs.push(w)
     const app = createApp({ broker: url })
     apps.push(app)
-    return { w, app, dir, jfile }
+    return { w, app, dir, jfile, url }
   }
 
   async function stop(w: Proc) {
@@ -40,15 +40,30 @@ describe('progress and durable steps from pool children (real processes)', () =>
     assert.equal(await w.exited(), 0, w.output())
   }
 
-  it('threads: ctx.progress() in the thread is seen by result.follow()', async () => {
-    const { w, app, dir } = start('threads')
+  it('threads: ctx.progress() in the thread is seen by result.follow(), celeriac result and celeriac events', async () => {
+    const { w, app, dir, url } = start('threads', ['-E'])
     await w.waitFor(/ready/)
     const go = join(dir, 'go')
     const r = await app.sendTask<string>('progress.reports', [go])
     const seen: unknown[] = []
     for await (const u of r.follow({ pollInterval: 100 })) {
-      if (u.progress !== null) {
+      if (u.progress !== null && !seen.length) {
         seen.push(u.progress)
+        // While it runs, `celeriac result` shows the value as progress, not as a result.
+        const shown = await cli(['result', r.id], { CELERIAC_BROKER: url })
+        const body = JSON.parse(shown.out.trim()) as Record<string, unknown>
+        assert.equal(body.state, 'STARTED', shown.out)
+        assert.equal('result' in body, false, shown.out)
+        assert.deepEqual(body.progress, u.progress)
+        // And `celeriac events` prints the value of the task-progress event.
+        await until(
+          async () =>
+            new RegExp(
+              `task-progress\\s+progress\\.reports\\[${r.id}\\]\\s+progress \\{"done":1,"of":2,`,
+            ).test((await cli(['events'], { CELERIAC_BROKER: url })).out),
+          10_000,
+          'the task-progress line',
+        )
         writeFileSync(go, '')
       }
       if (u.ready) break
