@@ -16,9 +16,16 @@ const COLOURS: Record<string, string> = {
   'task-failed': '31',
   'task-retried': '33',
   'task-revoked': '35',
+  'task-progress': '34;2',
   'worker-online': '32;1',
   'worker-heartbeat': '2',
   'worker-offline': '31;1',
+}
+
+/** A progress value as it reads on one line: JSON, cut short past 120 characters. */
+function progressText(value: unknown): string {
+  const text = JSON.stringify(value) ?? 'null'
+  return `progress ${text.length > 120 ? `${text.slice(0, 119)}…` : text}`
 }
 
 /** One compact line per event; coloured by type when `colour` (a terminal). */
@@ -29,6 +36,7 @@ export function line(e: CeleriacEvent, colour = false): string {
   const what = e.id ? `${e.task ?? '?'}[${e.id}]` : ''
   const extra = [
     e.runtimeMs !== undefined ? `${e.runtimeMs} ms` : '',
+    e.type === 'task-progress' ? progressText(e.progress) : '',
     e.type.startsWith('worker-') ? `running ${e.running ?? 0}, processed ${e.processed ?? 0}` : '',
     e.reason ? `— ${e.reason}` : '',
   ].filter(Boolean)

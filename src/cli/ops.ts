@@ -89,7 +89,8 @@ export async function showResult(app: App, id: string, wait?: string | boolean):
     retries: rec.retries,
     worker: rec.worker,
   }
-  if (rec.result !== null) body.result = toJsonSafe(decode(rec.result))
+  // A task still running holds the progress it last reported where a finished one holds its result.
+  if (rec.result !== null) body[isReady(rec.state) ? 'result' : 'progress'] = toJsonSafe(decode(rec.result))
   if (rec.error !== null) {
     const e = decodeError(rec.error, rec.state)
     body.error = { name: e.name, message: e.message }

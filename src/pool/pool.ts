@@ -4,6 +4,8 @@
  * The pool, not the child, owns the hard time limit: a child past it is killed and replaced.
  * So is a child that exits or crashes mid-task (the job gets a WorkerLostError, retried by its
  * task's policy), one that ran `maxTasksPerChild` jobs, or one past `maxMemoryPerChildMb`.
+ * A run is tracked as the worker tracks its own (inspect active, revoke), and what its child
+ * says while it runs (`ctx.progress`, `ctx.step`) is passed to the worker's hooks.
  */
 import type { AppConnections } from '../core/app.js'
 import { decode, encode } from '../core/codec.js'
@@ -18,8 +20,18 @@ import type { Logger } from '../worker/logger.js'
 import type { PreparedJob } from '../worker/prepare.js'
 import { encodeError } from '../worker/records.js'
 import { limitsOf, type RunEnv, type RunResult, type TaskRunner } from '../worker/run.js'
+import type { TaskContext } from '../core/task.js'
 import { spawnChild, type ChildHandle, type PoolKind } from './handle.js'
-import type { DoneMessage } from './protocol.js'
+import type {
+  DoneMessage,
+  ProgressMessage,
+  StepDoneMessage,
+  StepMessage,
+  StepRanMessage,
+} from './protocol.js'
+
+/** What a step body that threw in the child is, to the worker's stepper (the child keeps the error). */
+const STEP_BODY_FAILED = new Error('the step body failed in the pool child')
 
 export interface PoolOptions {
   readonly kind: PoolKind
@@ -63,6 +75,12 @@ interface Run {
   startedAt: number
   timer?: NodeJS.Timeout
   abort?: (reason: unknown) => void
+  /** Ends the worker's tracking of the run. */
+  untrack?: () => void
+  /** The run's durable steps, made on its first `ctx.step`. */
+  step?: TaskContext['step']
+  /** Step bodies asked of the child, by its request number. */
+  readonly bodies: Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>
 }
 
 interface Child {
@@ -116,7 +134,15 @@ export class Pool implements TaskRunner {
 
   run(env: RunEnv, job: PreparedJob): Promise<RunResult> {
     return new Promise((resolve) => {
-      const run: Run = { seq: ++this.seq, job, env, resolve, child: null, startedAt: Date.now() }
+      const run: Run = {
+        seq: ++this.seq,
+        job,
+        env,
+        resolve,
+        child: null,
+        startedAt: Date.now(),
+        bodies: new Map(),
+      }
       if (this.closing) return this.finish(run, this.lost(run, 'the pool is closed'))
       this.queue.push(run)
       this.dispatch()
@@ -225,7 +251,8 @@ export class Pool implements TaskRunner {
           log.error({ pool: this.kind, err: msg.error }, 'a pool child could not load the app module')
           resolve(msg.error)
           this.kill(child)
-        } else this.done(child, msg)
+        } else if (msg.t === 'done') this.done(child, msg)
+        else this.said(child, msg)
       })
       handle.onExit((how) => {
         clearTimeout(startTimer)
@@ -298,6 +325,10 @@ export class Pool implements TaskRunner {
     child.handle.send({ t: 'run', seq: run.seq, job })
     run.abort = (reason) => child.handle.send({ t: 'abort', seq: run.seq, reason: encodeError(reason) })
     run.env.aborts.add(run.abort)
+    run.untrack = run.env.track?.(run.job, run.startedAt, {
+      abort: run.abort,
+      kill: (reason) => void this.terminate(msg.id, reason),
+    })
     const { hardMs } = limitsOf(run.job)
     if (hardMs !== null)
       run.timer = setTimeout(() => {
@@ -342,6 +373,53 @@ export class Pool implements TaskRunner {
     }
   }
 
+  /** What a running task's child says before it is done: progress, and durable steps. */
+  private said(child: Child, msg: ProgressMessage | StepMessage | StepRanMessage): void {
+    const run = child.run
+    if (!run || run.seq !== msg.seq) return
+    if (msg.t === 'progress') run.env.progress?.(run.job, msg.value, run.startedAt)
+    else if (msg.t === 'step') this.step(child, run, msg)
+    else {
+      const body = run.bodies.get(msg.req)
+      if (!body) return
+      run.bodies.delete(msg.req)
+      if (!msg.ok) return body.reject(STEP_BODY_FAILED)
+      try {
+        body.resolve(decode(msg.value ?? 'null'))
+      } catch (err) {
+        body.reject(err)
+      }
+    }
+  }
+
+  /**
+   * A `ctx.step` in the child: the worker's stepper looks it up and records it; its body, if it
+   * must run, is asked of the child. The answer goes back to the child while the run is its.
+   */
+  private step(child: Child, run: Run, msg: StepMessage): void {
+    const reply = (m: Pick<StepDoneMessage, 'ok' | 'value' | 'error'>) => {
+      if (child.run === run) child.handle.send({ t: 'step-done', seq: run.seq, req: msg.req, ...m })
+    }
+    const failed = (err: unknown) => reply({ ok: false, error: encodeError(err) })
+    if (!run.env.steps) return failed(new ConfigError('this worker has no durable steps'))
+    run.step ??= run.env.steps(run.job)
+    const body = () =>
+      new Promise<unknown>((resolve, reject) => {
+        if (child.run !== run) return reject(new Error('the run ended'))
+        run.bodies.set(msg.req, { resolve, reject })
+        child.handle.send({ t: 'step-run', seq: run.seq, req: msg.req })
+      })
+    run.step(msg.name, body).then((value) => {
+      let encoded: string
+      try {
+        encoded = encode(value ?? null)
+      } catch (err) {
+        return failed(err)
+      }
+      reply({ ok: true, value: encoded })
+    }, failed)
+  }
+
   private result(run: Run, msg: DoneMessage): RunResult {
     const { startedAt } = msg
     if (msg.ok) {
@@ -367,6 +445,10 @@ export class Pool implements TaskRunner {
   private finish(run: Run, result: RunResult): void {
     clearTimeout(run.timer)
     if (run.abort) run.env.aborts.delete(run.abort)
+    run.untrack?.()
+    run.untrack = undefined
+    for (const body of run.bodies.values()) body.reject(new Error('the run ended'))
+    run.bodies.clear()
     if (run.child?.run === run) run.child.run = null
     run.resolve(result)
   }

@@ -35,7 +35,26 @@ export interface ExitMessage {
   readonly t: 'exit'
 }
 
-export type ToChild = InitMessage | RunMessage | AbortMessage | ExitMessage
+/** The step asked for has no record: run its body (the child holds the function). */
+export interface StepRunMessage {
+  readonly t: 'step-run'
+  readonly seq: number
+  readonly req: number
+}
+
+/** How a durable step ended, as the worker recorded it (or replayed it). */
+export interface StepDoneMessage {
+  readonly t: 'step-done'
+  readonly seq: number
+  readonly req: number
+  readonly ok: boolean
+  /** codec: the step's value, when ok. */
+  readonly value?: string
+  /** codec: why it failed, when not ok. */
+  readonly error?: string
+}
+
+export type ToChild = InitMessage | RunMessage | AbortMessage | ExitMessage | StepRunMessage | StepDoneMessage
 
 export interface ReadyMessage {
   readonly t: 'ready'
@@ -65,4 +84,34 @@ export interface DoneMessage {
   readonly memoryMb: number
 }
 
-export type FromChild = ReadyMessage | LoadFailedMessage | DoneMessage
+/** `ctx.progress(value)` in the child: the value, checked and encoded there. */
+export interface ProgressMessage {
+  readonly t: 'progress'
+  readonly seq: number
+  readonly value: string
+}
+
+/**
+ * `ctx.step(name, fn)` in the child: the worker records durable steps, so it looks the step up
+ * and answers `step-done` at once (a replay), or first asks for the body with `step-run`.
+ */
+export interface StepMessage {
+  readonly t: 'step'
+  readonly seq: number
+  /** The child's number for this call, echoed in the answers. */
+  readonly req: number
+  readonly name: string
+}
+
+/** The body of a step ran in the child: its value, or that it threw (the error stays there). */
+export interface StepRanMessage {
+  readonly t: 'step-ran'
+  readonly seq: number
+  readonly req: number
+  readonly ok: boolean
+  /** codec: the value the body returned, when ok. */
+  readonly value?: string
+}
+
+export type FromChild =
+  ReadyMessage | LoadFailedMessage | DoneMessage | ProgressMessage | StepMessage | StepRanMessage
