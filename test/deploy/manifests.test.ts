@@ -57,7 +57,7 @@ describe('Kubernetes manifests', () => {
         )
       }
       const deployments = new Map(of('Deployment').map((d) => [d.metadata.name as string, d]))
-      assert.deepEqual([...deployments.keys()].sort(), ['api', 'beat', 'exporter', 'worker'])
+      assert.deepEqual([...deployments.keys()].sort(), ['api', 'beat', 'dashboard', 'exporter', 'worker'])
       const secrets = new Set(of('Secret').map((s) => s.metadata.name as string))
 
       for (const d of deployments.values()) {
@@ -150,6 +150,7 @@ describe('compose files', () => {
     assert.deepEqual(Object.keys(base.services).sort(), [
       'api',
       'beat',
+      'dashboard',
       'exporter',
       'redis',
       'smtp',
@@ -170,7 +171,7 @@ describe('compose files', () => {
   for (const variant of ['postgres', 'rabbitmq']) {
     it(`the ${variant} variant points every role at its broker`, () => {
       const v = parse(readFileSync(join(DEPLOY, `compose.${variant}.yaml`), 'utf8'), { merge: true }) as K8s
-      for (const role of ['api', 'worker', 'beat', 'exporter'])
+      for (const role of ['api', 'worker', 'beat', 'dashboard', 'exporter'])
         assert.match(
           v.services[role].environment.CELERIAC_BROKER,
           variant === 'postgres' ? /^postgres:/ : /^amqp:/,
