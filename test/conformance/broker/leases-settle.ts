@@ -143,7 +143,8 @@ export function leaseTests(open: OpenBroker): void {
     const queue = q()
     await b.publish(jobs(queue, 1))
     const [d] = await take(b, [queue], 1)
-    const at = Date.now() + 1200 // past the wait of a push engine's empty take
+    // Past the wait of a push engine's empty take (about 1 s), with room for a loaded machine.
+    const at = Date.now() + 2500
     assert.deepEqual(
       await b.retry([{ id: d!.id, token: d!.token, body: 'second try', delayMs: at - Date.now() }]),
       [true],
