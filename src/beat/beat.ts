@@ -170,7 +170,7 @@ export class Beat {
     if (options.logger) this.log = options.logger
     await this.coordination()
     const broker = await this.app.broker()
-    if (!broker.capabilities.idempotentPublish)
+    if (!broker.capabilities.idempotentPublish && !broker.capabilities.marksChosenIds)
       this.log.warn(
         { broker: broker.scheme },
         'this broker has no idempotent publish: if two beats ever both believe they lead (a leader paused past its lock), a tick can be sent twice',
