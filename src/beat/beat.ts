@@ -11,7 +11,8 @@
  *
  * A leader that dies between 1 and 3 leaves the pending fires to the next leader, which publishes
  * them again under the same ids (skipped by brokers with idempotent publish while the first copy
- * is still queued, and skipped by beat when the result store already has a result for the id).
+ * is still queued, run once by the workers' run claims on RabbitMQ, and skipped by beat when the
+ * result store already has a result for the id).
  * A tick is never marked done before it is published, so none is lost; the ids make a second
  * publish of one tick a no-op, so none fires twice.
  */
@@ -170,7 +171,7 @@ export class Beat {
     if (options.logger) this.log = options.logger
     await this.coordination()
     const broker = await this.app.broker()
-    if (!broker.capabilities.idempotentPublish)
+    if (!broker.capabilities.idempotentPublish && !broker.capabilities.marksChosenIds)
       this.log.warn(
         { broker: broker.scheme },
         'this broker has no idempotent publish: if two beats ever both believe they lead (a leader paused past its lock), a tick can be sent twice',

@@ -69,14 +69,19 @@ function linked(app: App, node: FlowNode, r: FlowResult): void {
 async function send(app: App, rootId: string, tree: FlowNode, jobs: OutgoingJob[]): Promise<void> {
   const broker = await app.broker()
   const coordination = await app.coordination()
-  if (!broker.capabilities.idempotentPublish)
+  const { idempotentPublish, marksChosenIds } = broker.capabilities
+  if (!idempotentPublish && !marksChosenIds)
     throw new ConfigError(
-      `workflows need a broker with idempotent publish by id; the ${broker.scheme} broker has none`,
+      `workflows need a broker with idempotent publish by id, or one whose workers claim the runs of chosen ids; the ${broker.scheme} broker has neither`,
     )
   if (!(await app.resultStore()))
     throw new ConfigError('workflows need a result backend: their steps read each other’s results')
   if (!coordination)
-    throw new ConfigError('workflows need a coordination part (sqlite, redis, postgres or memory)')
+    throw new ConfigError(
+      idempotentPublish
+        ? 'workflows need a coordination part (sqlite, redis, postgres or memory)'
+        : `workflows on the ${broker.scheme} broker need a coordination part (a coordination or result backend URL on redis, postgres or sqlite): its workers claim each step's id there so that a step sent twice runs once`,
+    )
   await coordination.join(flowKey(rootId), [JSON.stringify(tree)], app.resultExpiresMs)
   await broker.publish(jobs)
 }

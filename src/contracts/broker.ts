@@ -64,6 +64,12 @@ export interface Delivery extends LeaseRef {
    * the run before starting it, so that one id runs once (src/dedup).
    */
   readonly chosenId?: boolean
+  /**
+   * With `chosenId`: which publish of the id this delivery comes from, the same for every later
+   * delivery of that publish (redeliveries, retries, releases, replays). The claim of an id
+   * belongs to one copy, so a second publish of the id never runs while the claim lasts.
+   */
+  readonly copy?: string
 }
 
 export interface ReserveOptions {
@@ -164,6 +170,12 @@ export interface BrokerCapabilities {
    * command may have run") can send again safely. Without it, a repeated id may be stored twice.
    */
   readonly idempotentPublish: boolean
+  /**
+   * Without `idempotentPublish`: deliveries say when the producer chose the id
+   * (`Delivery.chosenId`, `copy`), so that a worker with a coordination part runs one such id
+   * once (src/dedup, run claims). Workflows and beat rely on this where publish is not idempotent.
+   */
+  readonly marksChosenIds?: boolean
 }
 
 export interface ListDeadOptions {

@@ -1,2 +1,2 @@
 /** Run claims for brokers without idempotent publish: one run per caller-chosen id (claims.ts). */
-export { RunClaims, type ClaimLog } from './claims.js'
+export { LONGEST_CLAIM_MS, RunClaims, type ClaimLog } from './claims.js'

@@ -2,12 +2,15 @@
  * Beat as real processes: three `celeriac beat` processes at once and a worker; the leader is
  * SIGKILLed mid-run. Every tick from the first fire to the last runs exactly once: not zero times
  * (no gap while a new leader takes over), not twice (one leader at a time, fenced, and each fire
- * published under the id of its tick). On SQLite, Redis and PostgreSQL.
+ * published under the id of its tick). On SQLite, Redis and PostgreSQL, and on RabbitMQ with a
+ * Redis result backend, where a tick sent twice is stored twice and the worker's run claims
+ * (src/dedup) run one copy.
  */
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { amqpEngine } from '../support/amqp-engine.js'
 import { postgresUrls, redisUrls, sqliteUrls, type EngineUrls } from '../support/engine-urls.js'
 import { ROOT, run, tempDir, until, type Proc } from './helpers.js'
 
@@ -37,13 +40,42 @@ function runs(journal: string): string[] {
 
 const tickOf = (id: string) => Date.parse(id.slice('beat:every-second:'.length))
 
-for (const urls of [sqliteUrls(), redisUrls(), postgresUrls()] as EngineUrls[]) {
-  describe(`beat processes on ${urls.name}`, () => {
-    after(() => urls.cleanup())
+interface Engine {
+  readonly name: string
+  /** Where a test's processes connect: a fresh place each call. */
+  env(): Record<string, string>
+  cleanup(): Promise<void>
+}
+
+const engines: Engine[] = [
+  ...([sqliteUrls(), redisUrls(), postgresUrls()] as EngineUrls[]).map((u) => ({
+    name: u.name,
+    env: () => ({ CELERIAC_BROKER: u.url() }),
+    cleanup: () => u.cleanup(),
+  })),
+  (() => {
+    const made: ReturnType<typeof amqpEngine>[] = []
+    return {
+      name: 'amqp (results and coordination on redis)',
+      env: () => {
+        const e = amqpEngine('beat-amqp')
+        made.push(e)
+        return e.env
+      },
+      cleanup: async () => {
+        for (const e of made.splice(0)) await e.cleanup()
+      },
+    }
+  })(),
+]
+
+for (const engine of engines) {
+  describe(`beat processes on ${engine.name}`, () => {
+    after(() => engine.cleanup())
 
     it('three beats, the leader SIGKILLed: every tick runs exactly once', async () => {
       const journal = join(tempDir('celeriac-beat-'), 'journal')
-      const env = { CELERIAC_BROKER: urls.url(), JOURNAL: journal }
+      const env = { ...engine.env(), JOURNAL: journal }
       const worker = run(['-A', FIXTURE, 'worker', '--no-banner', '-c', '4'], env)
       const beats = [0, 1, 2].map(() => run(['-A', FIXTURE, 'beat'], env))
       try {

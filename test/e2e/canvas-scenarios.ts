@@ -1,6 +1,7 @@
 /**
  * Workflows and durable steps across real worker processes, some SIGKILLed mid-run; run
- * unchanged on every engine that has coordination and idempotent publish (canvas-*.test.ts).
+ * unchanged on every engine that has coordination and idempotent publish, and on RabbitMQ with a
+ * Redis result backend, where run claims stand in for idempotent publish (canvas-*.test.ts).
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
@@ -12,17 +13,22 @@ import { cli, journal, run, tempDir, until, type Proc } from './helpers.js'
 const CANVAS_FIXTURE = join(import.meta.dirname, '../fixtures/canvas-tasks.ts')
 const WORKER_ARGS = ['-c', '1', '--prefetch', '0', '--lease', '1s', '--max-deliveries', '20']
 
-export function canvasScenarios(brokerUrl: string): { app: typeof app; procs: Proc[] } {
-  app.configure({ broker: brokerUrl })
+export function canvasScenarios(
+  brokerUrl: string,
+  /** A result backend of its own (a broker that stores no results); default: the broker's. */
+  resultUrl?: string,
+): { app: typeof app; procs: Proc[] } {
+  app.configure({ broker: brokerUrl, ...(resultUrl ? { resultBackend: resultUrl } : {}) })
+  const urls: Record<string, string> = {
+    CELERIAC_BROKER: brokerUrl,
+    ...(resultUrl ? { CELERIAC_RESULT_BACKEND: resultUrl } : {}),
+  }
   const procs: Proc[] = []
   const start = (jfile: string, n: number): Promise<Proc[]> => {
     // Workers of an earlier scenario would journal into its file: one scenario's workers at a time.
     for (const p of procs) p.kill('SIGKILL')
     const ps = Array.from({ length: n }, () =>
-      run(['-A', CANVAS_FIXTURE, 'worker', '--no-banner', ...WORKER_ARGS], {
-        CELERIAC_BROKER: brokerUrl,
-        JOURNAL: jfile,
-      }),
+      run(['-A', CANVAS_FIXTURE, 'worker', '--no-banner', ...WORKER_ARGS], { ...urls, JOURNAL: jfile }),
     )
     procs.push(...ps)
     return Promise.all(ps.map((p) => p.waitFor(/ready/))).then(() => ps)
@@ -47,7 +53,7 @@ export function canvasScenarios(brokerUrl: string): { app: typeof app; procs: Pr
     const ids = [0, 1, 2, 3].map((k) => `${r.id}.${k}`).concat(r.id)
     for (const id of ids) assert.equal(events(jfile, 'done', id).length, 1, `step ${id} ran to the end once`)
     assert.equal(events(jfile, 'start', third).length, 2, 'the killed step started again')
-    const shown = await cli(['-A', CANVAS_FIXTURE, 'result', third], { CELERIAC_BROKER: brokerUrl })
+    const shown = await cli(['-A', CANVAS_FIXTURE, 'result', third], urls)
     const printed = JSON.parse(shown.out.trim().split('\n').at(-1)!) as {
       state: string
       workflow: { kind: string; children: { id: string; state: string }[] }

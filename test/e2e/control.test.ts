@@ -1,5 +1,6 @@
 /**
- * Revoke and remote control across real processes, on SQLite and on Redis: `celeriac worker`
+ * Revoke and remote control across real processes, on SQLite, on Redis, and on RabbitMQ with
+ * results and coordination on Redis: `celeriac worker`
  * processes of test/fixtures/control-tasks.ts, and the `celeriac revoke|inspect|control|workers`
  * commands run as a user would.
  */
@@ -7,6 +8,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { createApp, type App } from 'celeriac'
+import { amqpEngine, type AmqpEngine } from '../support/amqp-engine.js'
 import { cli, journal, run, tempDir, until, ROOT, type Proc } from './helpers.js'
 import { deletePrefix, REDIS_BASE, withPrefix } from './redis-helpers.js'
 
@@ -14,7 +16,8 @@ const FIXTURE = join(ROOT, 'test/fixtures/control-tasks.ts')
 
 interface Engine {
   readonly name: string
-  url(): string
+  /** A broker URL no other test uses, and a result backend of its own when the broker has none. */
+  url(): string | { broker: string; results: string }
   cleanup(): Promise<void>
 }
 
@@ -34,6 +37,20 @@ const engines: Engine[] = [
       },
     }
   })(),
+  (() => {
+    const made: AmqpEngine[] = []
+    return {
+      name: 'amqp (results and coordination on redis)',
+      url: () => {
+        const e = amqpEngine('control-amqp')
+        made.push(e)
+        return { broker: e.broker, results: e.results }
+      },
+      cleanup: async () => {
+        for (const e of made.splice(0)) await e.cleanup()
+      },
+    }
+  })(),
 ]
 
 for (const engine of engines) {
@@ -46,11 +63,16 @@ for (const engine of engines) {
       await engine.cleanup()
     })
     function setup() {
-      const url = engine.url()
-      const app = createApp({ broker: url })
+      const got = engine.url()
+      const { broker, results } = typeof got === 'string' ? { broker: got, results: undefined } : got
+      const app = createApp({ broker, ...(results ? { resultBackend: results } : {}) })
       apps.push(app)
       const jfile = join(tempDir(), 'journal.log')
-      const env = { CELERIAC_BROKER: url, JOURNAL: jfile }
+      const env = {
+        CELERIAC_BROKER: broker,
+        ...(results ? { CELERIAC_RESULT_BACKEND: results } : {}),
+        JOURNAL: jfile,
+      }
       const worker = (args: string[]) => {
         const p = run(['-A', FIXTURE, 'worker', '--no-banner', '--heartbeat', '300ms', ...args], env)
         procs.push(p)

@@ -1,5 +1,6 @@
 /**
- * Flow control with real worker processes on SQLite and Redis: a global rate limit held by three
+ * Flow control with real worker processes on SQLite, Redis, PostgreSQL and RabbitMQ (results and
+ * coordination on Redis): a global rate limit held by three
  * workers together, per-key concurrency never exceeded (and a SIGKILLed worker's slot given
  * back), a small tenant not held up by a big tenant's backlog, and unique and debounced sends
  * from concurrent senders. Tasks are in test/fixtures/flow-tasks.ts; they journal what ran.
@@ -7,9 +8,10 @@
 import assert from 'node:assert/strict'
 import { readFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { after, before, describe, it as test, type TestContext } from 'node:test'
 import { createApp, type App } from 'celeriac'
 import { define } from '../fixtures/flow-tasks.js'
+import { amqpEngine } from '../support/amqp-engine.js'
 import { postgresUrls, sqliteUrls, redisUrls, type EngineUrls } from '../support/engine-urls.js'
 import { cli, ROOT, run, tempDir, until, type Proc } from './helpers.js'
 
@@ -43,20 +45,40 @@ function mostAtOnce(all: Line[], key: string): number {
   return most
 }
 
-function flowSuite(engine: EngineUrls): void {
+/** One engine for the suite: where processes connect, and tests it leaves out (with the reason). */
+interface FlowEngine {
+  readonly name: string
+  readonly url: string
+  /** The result backend, when not the broker's. */
+  readonly results?: string
+  readonly skip?: Readonly<Record<string, string>>
+  cleanup(): Promise<void>
+}
+
+function ofUrls(engine: EngineUrls): FlowEngine {
+  return { name: engine.name, url: engine.url(), cleanup: () => engine.cleanup() }
+}
+
+function flowSuite(engine: FlowEngine): void {
   describe(`flow control with worker processes: ${engine.name}`, () => {
-    const url = engine.url()
+    const { url, results } = engine
+    const env: Record<string, string> = {
+      CELERIAC_BROKER: url,
+      ...(results ? { CELERIAC_RESULT_BACKEND: results } : {}),
+    }
+    const it = (name: string, fn: (t: TestContext) => Promise<void>) =>
+      test(name, engine.skip?.[name] ? { skip: engine.skip[name] } : {}, fn)
     const journal = join(tempDir('celeriac-flow-'), 'journal')
     const workers: Proc[] = []
     const apps: App[] = []
     const sender = () => {
-      const app = createApp({ broker: url })
+      const app = createApp({ broker: url, ...(results ? { resultBackend: results } : {}) })
       apps.push(app)
       return { app, ...define(app) }
     }
     const startWorker = (args: string[] = []) => {
       const w = run(['-A', FIXTURE, 'worker', '--no-banner', '-c', '20', '--lease', '3s', ...args], {
-        CELERIAC_BROKER: url,
+        ...env,
         JOURNAL: journal,
       })
       workers.push(w)
@@ -109,7 +131,7 @@ function flowSuite(engine: EngineUrls): void {
 
     it('celeriac rate-limit changes the rate of running workers within about a second, and --reset restores it', async (t) => {
       const { app, rated } = sender()
-      const set = await cli(['-b', url, 'rate-limit', 'flow.rated', '10/s'])
+      const set = await cli(['rate-limit', 'flow.rated', '10/s'], env)
       assert.equal(set.code, 0, set.out)
       await sleep(1500)
       const before = lines(journal).filter((l) => l.event === 'rated').length
@@ -125,7 +147,7 @@ function flowSuite(engine: EngineUrls): void {
       assert.ok(inWindow >= 15 && inWindow <= 23, `${inWindow} starts in 2 s, expected about 20 (+2 burst)`)
       // Back to the task's own 50/s for jobs sent after the change.
       await (await app.broker()).purge('default')
-      const reset = await cli(['-b', url, 'rate-limit', 'flow.rated', '--reset'])
+      const reset = await cli(['rate-limit', 'flow.rated', '--reset'], env)
       assert.equal(reset.code, 0, reset.out)
       await sleep(1500)
       const back = lines(journal).filter((l) => l.event === 'rated').length
@@ -237,6 +259,19 @@ function flowSuite(engine: EngineUrls): void {
   })
 }
 
-flowSuite(sqliteUrls())
-flowSuite(redisUrls())
-flowSuite(postgresUrls())
+flowSuite(ofUrls(sqliteUrls()))
+flowSuite(ofUrls(redisUrls()))
+flowSuite(ofUrls(postgresUrls()))
+{
+  const amqp = amqpEngine('flow-amqp')
+  flowSuite({
+    name: 'amqp (results and coordination on redis)',
+    url: amqp.broker,
+    results: amqp.results,
+    skip: {
+      'a 10-job tenant is not held up behind a 10,000-job tenant':
+        'a backlog of 10,000 jobs, each deferred through the delay queues, is too heavy for a shared RabbitMQ',
+    },
+    cleanup: () => amqp.cleanup(),
+  })
+}

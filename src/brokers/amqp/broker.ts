@@ -3,6 +3,7 @@
  * as the consumer's channel (`leases: 'connection'`). See README.md for the topology, delays,
  * fencing and limits.
  */
+import { randomUUID } from 'node:crypto'
 import type {
   Broker,
   BrokerCapabilities,
@@ -39,6 +40,7 @@ export class AmqpBroker implements Broker {
     blockingReserve: true,
     transactionalPublish: false,
     idempotentPublish: false,
+    marksChosenIds: true,
   }
   readonly topology: Topology
   private readonly sessions = new Sessions()
@@ -135,7 +137,7 @@ export class AmqpBroker implements Broker {
         delayMs: j.availableAt === undefined ? 0 : j.availableAt - now,
         epoch: 0,
         deliveries: 0,
-        chosenId: j.generatedId !== true,
+        ...(j.generatedId === true ? {} : { chosenId: true, copy: randomUUID() }),
       })),
     )
   }

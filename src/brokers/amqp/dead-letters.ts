@@ -9,7 +9,7 @@
 import type { GetMessage } from 'amqplib'
 import type { DeadJob, ListDeadOptions, PruneDeadOptions } from '../../contracts/broker.js'
 import type { AmqpConnection } from './connection.js'
-import { chosenIdOf, countersOf, type Outgoing } from './message.js'
+import { chosenOf, countersOf, type Outgoing } from './message.js'
 import type { Topology } from './topology.js'
 
 export const BROWSE_LIMIT = 100_000
@@ -105,7 +105,7 @@ export class DeadLetters {
             delayMs: 0,
             epoch: countersOf(m).epoch + 1,
             deliveries: job.deliveries,
-            chosenId: chosenIdOf(m),
+            ...chosenOf(m),
           })),
         ),
     )

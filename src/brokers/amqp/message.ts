@@ -8,6 +8,9 @@
  * - `celeriac-deliveries`: deliveries of the job before this copy was published
  * - `celeriac-chosen-id`: 1 when the producer chose the id (it may have been published twice;
  *   the worker claims such runs, see src/dedup); carried by every later copy
+ * - `celeriac-copy`: with `celeriac-chosen-id`, a random name given to each publish by a producer
+ *   and carried by every later copy of that publish (retry, release, recount, dead letter,
+ *   replay): the claim of an id belongs to one copy, so another copy of the id never runs
  * - dead-letter copies: `celeriac-reason`, `celeriac-failed-at`
  */
 import type { ConfirmChannel, Message, Options } from 'amqplib'
@@ -32,6 +35,8 @@ export interface Outgoing extends Counters {
   readonly delayMs: number
   /** The producer chose the id (header `celeriac-chosen-id`). */
   readonly chosenId?: boolean
+  /** Which publish of a chosen id this is (header `celeriac-copy`). */
+  readonly copy?: string
 }
 
 export function num(v: unknown): number {
@@ -41,6 +46,12 @@ export function num(v: unknown): number {
 /** Whether a received message's id was chosen by its producer (header `celeriac-chosen-id`). */
 export function chosenIdOf(msg: Message): boolean {
   return msg.properties.headers?.['celeriac-chosen-id'] === 1
+}
+
+/** What a later copy of a received message carries over: whether its id was chosen, and its copy. */
+export function chosenOf(msg: Message): { chosenId: boolean; copy?: string } {
+  const copy = msg.properties.headers?.['celeriac-copy']
+  return { chosenId: chosenIdOf(msg), ...(typeof copy === 'string' && copy ? { copy } : {}) }
 }
 
 export function countersOf(msg: Message): Counters {
@@ -56,6 +67,7 @@ export function send(ch: ConfirmChannel, topology: Topology, job: Outgoing): voi
     'celeriac-deliveries': job.deliveries,
   }
   if (job.chosenId) headers['celeriac-chosen-id'] = 1
+  if (job.chosenId && job.copy) headers['celeriac-copy'] = job.copy
   const options: Options.Publish = {
     persistent: true,
     messageId: job.id,
@@ -89,8 +101,13 @@ export function toDelivery(msg: Message, queue: string, session: number): Delive
     body: msg.content.toString('utf8'),
     priority: num(msg.properties.priority),
     deliveries: c.deliveries + copy,
-    ...(chosenIdOf(msg) ? { chosenId: true } : {}),
+    ...(chosenIdOf(msg) ? { chosenId: true, ...copyOf(msg) } : {}),
   }
+}
+
+function copyOf(msg: Message): { copy?: string } {
+  const { copy } = chosenOf(msg)
+  return copy ? { copy } : {}
 }
 
 /** Splits a token into its session and delivery tag; null when it is not one of ours. */

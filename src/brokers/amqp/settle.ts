@@ -12,7 +12,7 @@
  */
 import type { DeadLetterItem, DeferItem, LeaseRef, RetryItem } from '../../contracts/broker.js'
 import type { ThroughputCounter } from '../../core/throughput.js'
-import { chosenIdOf, countersOf, num, type Outgoing } from './message.js'
+import { chosenOf, countersOf, num, type Outgoing } from './message.js'
 import type { Held, Session, Sessions } from './sessions.js'
 
 export interface SettleDeps {
@@ -83,7 +83,7 @@ export function giveBackCopy(held: Held, queueType: 'classic' | 'quorum'): Outgo
     delayMs: 0,
     epoch: c.epoch + 1,
     deliveries: c.deliveries + priorOfCopy(held, queueType),
-    chosenId: chosenIdOf(m),
+    ...chosenOf(m),
   }
 }
 
@@ -117,7 +117,7 @@ export async function retry(deps: SettleDeps, items: readonly RetryItem[]): Prom
       delayMs: item.delayMs,
       epoch: c.epoch + 1,
       deliveries: deliveriesOf(f.held),
-      chosenId: chosenIdOf(f.held.msg),
+      ...chosenOf(f.held.msg),
     })
   })
   if (jobs.length) await deps.publish(jobs)
