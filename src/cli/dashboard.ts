@@ -6,6 +6,7 @@
 import type { App } from '../core/app.js'
 import { ConfigError, redactUrl } from '../core/errors.js'
 import { startDashboard } from '../dashboard/index.js'
+import { beatOf } from './beat.js'
 
 export interface DashboardFlags {
   readonly port?: number
@@ -13,7 +14,11 @@ export interface DashboardFlags {
   readonly insecureNoAuth?: boolean
 }
 
-export async function runDashboard(app: App, flags: DashboardFlags): Promise<void> {
+export async function runDashboard(
+  app: App,
+  flags: DashboardFlags,
+  file: string | null = null,
+): Promise<void> {
   const password = process.env.CELERIAC_DASHBOARD_PASSWORD
   if (!password && !flags.insecureNoAuth)
     throw new ConfigError(
@@ -24,6 +29,8 @@ export async function runDashboard(app: App, flags: DashboardFlags): Promise<voi
   const dashboard = await startDashboard(app, {
     port: flags.port ?? 5555,
     host: flags.host ?? '127.0.0.1',
+    // The Schedules page shows the beat the app module exports, as `celeriac beat list` does.
+    beat: await beatOf(app, file),
     credentials: password ? { user: process.env.CELERIAC_DASHBOARD_USER || 'admin', password } : null,
   })
   process.stdout.write(

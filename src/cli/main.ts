@@ -227,8 +227,8 @@ program
   .option('--host <host>', 'address to listen on (default 127.0.0.1)')
   .option('--insecure-no-auth', 'no authentication; refused unless --host is a loopback address')
   .action(async (flags: DashboardFlags) => {
-    const { app } = await appFromFlags(globals())
-    await runDashboard(app, flags)
+    const { app, file } = await appFromFlags(globals())
+    await runDashboard(app, flags, file)
   })
 
 const dead = program.command('dead').description('the dead-letter store: messages that could not be run')

@@ -4,6 +4,7 @@
  * routes to them. Everything is read from the broker, the result store and the coordination
  * part on each call.
  */
+import type { Beat } from '../beat/beat.js'
 import type { App } from '../core/app.js'
 import { listWorkers, request } from '../control/index.js'
 import { decodeMessage } from '../core/message.js'
@@ -44,7 +45,40 @@ function ids(body: unknown): string[] {
 }
 
 export class DashboardApi {
-  constructor(private readonly app: App) {}
+  constructor(
+    private readonly app: App,
+    /** The beat whose entries the Schedules page shows (its records, not a running beat). */
+    private readonly beat: Beat | null = null,
+  ) {}
+
+  async schedules(): Promise<Reply> {
+    if (!this.beat || !(await this.coordination()))
+      return ok({ entries: [], note: 'this broker has no coordination part: no beat entries' })
+    const entries = await this.beat.list()
+    return ok({
+      key: this.beat.key,
+      entries: entries.map((e) => ({
+        name: e.name,
+        task: e.task,
+        description: e.description,
+        args: toJsonSafe([e.args, e.kwargs ?? {}]),
+        missed: e.missed,
+        source: e.source,
+        paused: e.paused,
+        stored: e.stored,
+        next: e.next?.getTime() ?? null,
+        last: e.last?.getTime() ?? null,
+      })),
+    })
+  }
+
+  async scheduleAction(name: string, action: string): Promise<Reply> {
+    if (!this.beat) throw new BadRequest('no beat is configured for this dashboard')
+    if (action === 'pause') await this.beat.pause(name)
+    else if (action === 'resume') await this.beat.resume(name)
+    else throw new BadRequest(`unknown schedule action "${action}": pause or resume`)
+    return ok({ entry: name, paused: action === 'pause' })
+  }
 
   private async coordination(): Promise<Coordination | null> {
     return this.app.coordination()
@@ -162,9 +196,9 @@ export class DashboardApi {
       c ? readLog(c) : Promise.resolve({ events: [] }),
     ])
     const detail = taskDetail(id, record ?? null, log.events)
-    if (!record && !detail.events.length)
-      return { status: 404, body: { error: `no task ${id} in the result store or the event log` } }
-    return ok(detail)
+    // Like Celery's AsyncResult, an id nothing has reported yet is PENDING: it may be waiting in a
+    // queue (and can be revoked before it runs), or be unknown.
+    return ok({ ...detail, seen: Boolean(record) || detail.events.length > 0 })
   }
 
   async revoke(id: string, body: unknown): Promise<Reply> {

@@ -1,7 +1,8 @@
 /**
  * The dashboard server: plain node:http (no framework to install for it; the worker's health
  * server is built the same way). Routes:
- * - pages (`/`, `/queues`, `/workers`, `/tasks`, `/tasks/<id>`, `/dead`): the one HTML shell;
+ * - pages (`/`, `/queues`, `/workers`, `/tasks`, `/tasks/<id>`, `/dead`, `/schedules`): the one
+ *   HTML shell;
  *   the front end (ES modules in ./ui) draws the page the URL names, so every view can be shared;
  * - `/api/…`: JSON (api.ts); POSTs are actions and need a CSRF-safe request (auth.ts);
  * - `/api/live`: server-sent events: queue counts and new events every second;
@@ -14,6 +15,7 @@ import { readFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Gauge, Registry } from 'prom-client'
+import { createBeat, type Beat } from '../beat/beat.js'
 import type { App } from '../core/app.js'
 import { ConfigError } from '../core/errors.js'
 import { listWorkers } from '../control/index.js'
@@ -33,6 +35,12 @@ export interface DashboardOptions {
    * loopback address.
    */
   readonly credentials: Credentials | null
+  /**
+   * The beat whose entries the Schedules page lists and pauses (default: `createBeat(app)`, the
+   * entries stored under the default key). `celeriac dashboard` passes the one the app module
+   * exports, as `celeriac beat list` does.
+   */
+  readonly beat?: Beat
   /** How often live updates are pushed (default 1000 ms). */
   readonly liveIntervalMs?: number
 }
@@ -54,12 +62,14 @@ const ASSETS: Record<string, string> = {
   'pages.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
 }
-const PAGES = /^\/(|queues|workers|tasks|tasks\/[^/]+|dead)$/
+const PAGES = /^\/(|queues|workers|tasks|tasks\/[^/]+|dead|schedules)$/
 const SECURITY_HEADERS = {
   'content-security-policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  // Not no-referrer: under it a browser sends `Origin: null` with the login form's POST, which the
+  // CSRF check must refuse. same-origin still tells nothing to other sites.
+  'referrer-policy': 'same-origin',
   'x-frame-options': 'DENY',
 }
 
@@ -120,7 +130,7 @@ export async function startDashboard(app: App, options: DashboardOptions): Promi
       `the dashboard runs without authentication only on loopback (127.0.0.1 or ::1), not on ${host}: set CELERIAC_DASHBOARD_PASSWORD`,
     )
   if (creds && !creds.password) throw new ConfigError('the dashboard password is empty')
-  const api = new DashboardApi(app)
+  const api = new DashboardApi(app, options.beat ?? createBeat(app))
   const liveMs = options.liveIntervalMs ?? 1000
 
   const registry = new Registry()
@@ -183,6 +193,7 @@ export async function startDashboard(app: App, options: DashboardOptions): Promi
       if (path === '/api/tasks') return api.tasks(q)
       if (parts[0] === 'tasks' && parts.length === 2) return api.task(parts[1]!)
       if (path === '/api/dead') return api.dead(q)
+      if (path === '/api/schedules') return api.schedules()
       return null
     }
     if (req.method !== 'POST') return { status: 405, body: { error: 'GET or POST only' } }
@@ -194,6 +205,7 @@ export async function startDashboard(app: App, options: DashboardOptions): Promi
     if (parts[0] === 'tasks' && parts.length === 3 && parts[2] === 'revoke')
       return api.revoke(parts[1]!, body)
     if (parts[0] === 'dead' && parts.length === 2) return api.deadAction(parts[1]!, body)
+    if (parts[0] === 'schedules' && parts.length === 3) return api.scheduleAction(parts[1]!, parts[2]!)
     return null
   }
 
@@ -202,8 +214,17 @@ export async function startDashboard(app: App, options: DashboardOptions): Promi
     const path = url.pathname
     const secure = (req.socket as { encrypted?: boolean }).encrypted === true
     if (path === '/static/style.css') return asset(res, 'style.css', ASSETS['style.css']!)
+    if (path === '/static/favicon.svg' || path === '/favicon.ico')
+      return asset(res, 'favicon.svg', 'image/svg+xml')
     if (path === '/login') {
-      if (req.method === 'GET') return asset(res, 'login.html', 'text/html; charset=utf-8')
+      if (req.method === 'GET') {
+        // A fixed sentence after a refused sign-in; nothing from the request goes into the page.
+        const html = (await readFile(new URL('login.html', UI_DIR), 'utf8')).replace(
+          '<!--failed-->',
+          url.searchParams.has('failed') ? '<p class="alert" role="alert">Wrong user or password.</p>' : '',
+        )
+        return send(res, 200, html, { 'content-type': 'text/html; charset=utf-8' })
+      }
       if (req.method !== 'POST') return send(res, 405, { error: 'GET or POST only' })
       const problem = csrfProblem(req, false)
       if (problem) return send(res, 403, { error: problem })

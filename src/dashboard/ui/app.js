@@ -48,6 +48,7 @@ function route() {
   if (path === '/queues') return { page: 'queues' }
   if (path === '/workers') return { page: 'workers' }
   if (path === '/dead') return { page: 'dead' }
+  if (path === '/schedules') return { page: 'schedules' }
   if (path === '/tasks') return { page: 'tasks' }
   const m = /^\/tasks\/([^/]+)$/.exec(path)
   if (m) return { page: 'task', id: decodeURIComponent(m[1]) }
@@ -92,8 +93,8 @@ function connect() {
     const changed = data.events.length > 0 || queues !== lastQueues
     lastQueues = queues
     const r = route()
-    // Heartbeat ages tick on the workers page even when nothing else happens.
-    if ((changed || r.page === 'workers') && !redrawTimer)
+    // Heartbeat ages and next fires tick on these pages even when nothing else happens.
+    if ((changed || r.page === 'workers' || r.page === 'schedules') && !redrawTimer)
       redrawTimer = setTimeout(() => {
         redrawTimer = null
         draw(true)

@@ -56,6 +56,15 @@ export function ago(ms) {
   return `${Math.floor(s / 3600)}h ago`
 }
 
+/** A moment to come, as "in 5s", "in 3m", "in 2h", "in 4d". */
+export function until(ms) {
+  const s = Math.max(0, Math.round((ms - Date.now()) / 1000))
+  if (s < 60) return `in ${s}s`
+  if (s < 3600) return `in ${Math.floor(s / 60)}m`
+  if (s < 86400) return `in ${Math.floor(s / 3600)}h`
+  return `in ${Math.floor(s / 86400)}d`
+}
+
 export const time = (ms) => (ms ? new Date(ms).toLocaleString() : '')
 
 /** JSON shown as text, pretty-printed. */

@@ -1,6 +1,6 @@
 // One function per page: fetch what the page shows from the API, return its DOM.
 import { act, api, go } from './app.js'
-import { ago, badge, h, json, table, time } from './dom.js'
+import { ago, badge, h, json, table, time, until } from './dom.js'
 
 const num = (n) => h('td', { class: 'num' }, typeof n === 'number' ? n.toLocaleString() : String(n ?? ''))
 const rate = (n) => `${(n ?? 0).toFixed(n >= 10 ? 0 : 2)}/s`
@@ -77,6 +77,20 @@ function queueTable(queues, withActions) {
       ),
     ),
     'no queue yet: send a task',
+  )
+}
+
+/** An error as its name and message, then its stack, all as text. */
+function errorView(e) {
+  if (!e || typeof e !== 'object' || typeof e.message !== 'string') return json(e)
+  const head = `${e.name ?? 'Error'}: ${e.message}`
+  const stack = typeof e.stack === 'string' ? e.stack.split('\n') : []
+  const rest = (stack[0] === head ? stack.slice(1) : stack).join('\n')
+  return h(
+    'div',
+    { class: 'error-box' },
+    h('pre', { class: 'mono err-head' }, head),
+    rest ? h('pre', { class: 'mono err-stack' }, rest) : null,
   )
 }
 
@@ -241,6 +255,7 @@ export const pages = {
           h('th', { class: 'hide-narrow' }, 'Worker'),
           'Updated',
           h('th', { class: 'num hide-narrow' }, 'Runtime'),
+          h('th', { class: 'hide-narrow' }, 'Reason'),
         ],
         data.tasks.map((t) =>
           h(
@@ -252,6 +267,7 @@ export const pages = {
             h('td', { class: 'hide-narrow mono' }, t.worker),
             h('td', {}, ago(t.updatedAt)),
             h('td', { class: 'num hide-narrow' }, t.runtimeMs === null ? '' : `${t.runtimeMs} ms`),
+            h('td', { class: 'hide-narrow wrap reason' }, t.reason ?? ''),
           ),
         ),
         'no task in the event log matches (workers send events with --events)',
@@ -268,6 +284,13 @@ export const pages = {
       {},
       h('p', {}, h('a', { href: '/tasks' }, '← Tasks')),
       h('h1', { class: 'mono' }, t.task ?? 'task', ' ', badge(t.state)),
+      t.seen
+        ? null
+        : h(
+            'p',
+            { class: 'muted' },
+            'No worker has reported this task yet: it is waiting in a queue (revoking it now means it never runs), or the id is unknown.',
+          ),
       h(
         'div',
         { class: 'card' },
@@ -319,7 +342,7 @@ export const pages = {
       t.args === null ? h('p', { class: 'muted' }, 'not in the event log') : json(t.args),
       t.progress !== null ? [h('h2', {}, 'Progress'), json(t.progress)] : null,
       t.state === 'SUCCESS' ? [h('h2', {}, 'Result'), json(t.result)] : null,
-      t.error ? [h('h2', {}, 'Error'), json(t.error)] : null,
+      t.error ? [h('h2', {}, 'Error'), errorView(t.error)] : null,
       h('h2', {}, 'Events'),
       table(
         ['Time', 'Event', 'Worker', 'Detail'],
@@ -394,6 +417,62 @@ export const pages = {
           ),
         ),
         'no dead letters',
+      ),
+    )
+  },
+
+  async schedules() {
+    const { entries, note, key } = await api('/api/schedules')
+    const when = (ms, soon) =>
+      ms === null ? h('span', { class: 'muted' }, '—') : h('span', { title: time(ms) }, soon(ms))
+    return h(
+      'section',
+      {},
+      h('h1', {}, 'Schedules'),
+      h('p', { class: 'muted' }, note ?? `Beat entries stored under the key "${key}".`),
+      table(
+        [
+          'Entry',
+          'Task',
+          'Schedule',
+          'Next fire',
+          h('th', { class: 'hide-narrow' }, 'Last fire'),
+          h('th', { class: 'hide-narrow' }, 'Arguments'),
+          'State',
+          'Actions',
+        ],
+        entries.map((e) =>
+          h(
+            'tr',
+            {},
+            h('td', { class: 'mono' }, e.name),
+            h('td', { class: 'mono' }, e.task),
+            h('td', {}, e.description),
+            h('td', {}, when(e.next, until)),
+            h('td', { class: 'hide-narrow' }, when(e.last, ago)),
+            h('td', { class: 'hide-narrow wrap mono' }, JSON.stringify(e.args)),
+            h('td', {}, badge(e.paused ? 'paused' : e.stored ? 'active' : 'not stored')),
+            h(
+              'td',
+              {},
+              e.stored
+                ? h(
+                    'button',
+                    {
+                      type: 'button',
+                      onclick: () =>
+                        act(
+                          `${e.paused ? 'resume' : 'pause'} ${e.name}`,
+                          `/api/schedules/${enc(e.name)}/${e.paused ? 'resume' : 'pause'}`,
+                        ),
+                    },
+                    e.paused ? 'Resume' : 'Pause',
+                  )
+                : h('span', { class: 'muted' }, 'once beat runs'),
+            ),
+          ),
+        ),
+        'no beat entry: declare them with createBeat(app, { entries }) or celeriac beat add',
       ),
     )
   },
