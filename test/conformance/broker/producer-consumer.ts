@@ -182,8 +182,9 @@ export function producerConsumerTests(open: OpenBroker): void {
   test(open, 'keeps delayed jobs in the broker until their time', async () => {
     const b = await open()
     const queue = q()
-    // Long enough for a push engine's take to see nothing first (it waits half a second).
-    const at = Date.now() + 1200
+    // Long enough for a push engine's take to see nothing first (it waits half a second), with
+    // room for a loaded machine.
+    const at = Date.now() + 2500
     const [j] = jobs(queue, 1, { availableAt: at })
     await b.publish([j!])
     assert.deepEqual(await take(b, [queue], 10), [])
