@@ -2,8 +2,10 @@
  * Bench child, BullMQ. `bulk <redis url> <n> <batch> <keep|remove>`: Queue.addBulk of n no-op jobs
  * in batches (removeOnComplete false or true). `steady <redis url> <rate> <seconds>`: one add()
  * per job at a steady rate, carrying its enqueue time. Prints {"enqueued","ms","cpuMs"}.
+ * BENCH_PAYLOAD=empty|1k|16k|64k: bulk jobs carry that argument as `data.p` (bench/payload.ts).
  */
 import { Queue } from 'bullmq'
+import { payloadArgs, isPayloadKind } from './payload.js'
 import { sendAtRate } from './proc.js'
 
 const [mode, url, a, b, keep] = process.argv.slice(2)
@@ -19,9 +21,12 @@ if (mode === 'bulk') {
   const n = Number(a)
   const batch = Number(b ?? 1000)
   const opts = { removeOnComplete: keep !== 'keep' }
+  const kind = process.env.BENCH_PAYLOAD
+  const [p] = payloadArgs(isPayloadKind(kind) ? kind : 'empty')
+  const data = p === undefined ? {} : { p }
   for (; enqueued < n; enqueued += batch)
     await queue.addBulk(
-      Array.from({ length: Math.min(batch, n - enqueued) }, () => ({ name: 'noop', data: {}, opts })),
+      Array.from({ length: Math.min(batch, n - enqueued) }, () => ({ name: 'noop', data, opts })),
     )
   enqueued = n
 } else {

@@ -2,10 +2,12 @@
  * Bench child, BullMQ: one Worker at concurrency c in this process. Prints `ready`, then after n
  * jobs completed {"processed","ms","cpuMs"} from the first job's start to the n-th completion;
  * mode `latency` adds p50/p95/p99 of enqueue → start (ms). Modes: results (completed jobs kept),
- * no-results (removeOnComplete), latency (kept).
+ * no-results (removeOnComplete), latency (kept). BENCH_GATED=1 (the matrix, bench/matrix.ts): n is
+ * ignored, the job returns its `p` (the payload, kept as its return value) and the process shares
+ * the queue with other workers (see gatedWorker in ./proc.js).
  */
 import { Worker, type Job } from 'bullmq'
-import { processingReport } from './proc.js'
+import { gatedWorker, processingReport } from './proc.js'
 
 const [url, nArg, cArg, mode] = process.argv.slice(2)
 const n = Number(nArg)
@@ -19,9 +21,15 @@ const connection = {
 const latencies: number[] = []
 let t0 = 0
 let cpu0: NodeJS.CpuUsage | null = null
+const gated =
+  process.env.BENCH_GATED === '1' ? gatedWorker(() => worker.close(true).catch(() => undefined)) : null
 const worker = new Worker(
   'bench',
-  async (job: Job<{ sentAt?: number }>) => {
+  async (job: Job<{ sentAt?: number; p?: unknown }>) => {
+    if (gated) {
+      await gated.gate()
+      return job.data.p
+    }
     if (!cpu0) {
       cpu0 = process.cpuUsage()
       t0 = performance.now()
@@ -37,6 +45,7 @@ const worker = new Worker(
 )
 let completed = 0
 worker.on('completed', () => {
+  if (gated) return gated.settled()
   if (++completed !== n) return
   const report = processingReport(n, t0, cpu0, mode === 'latency' ? latencies : null)
   process.stdout.write(JSON.stringify(report) + '\n')

@@ -1,6 +1,11 @@
 /**
  * `npm run bench [-- --broker sqlite|redis|postgres|events|canvas|flow|all] [--pools] [--n 100000] [--quick] [--db 10] [--cpu-prof dir] [--rounds 5]`:
- * benchmarks, printed as tables. The default is the SQLite benchmark; `--broker redis` runs
+ * benchmarks, printed as tables.
+ * `npm run bench -- --matrix [--broker redis|sqlite|all] [--quick] [--payloads 1k,16k] [--workers 1,2]`
+ * runs only the payload matrix (bench/matrix.ts): argument size (empty, 1 KB string, 16 KB and 64 KB
+ * JSON objects) × worker processes (1 × 50 and 2 × 25), bulk enqueue and processing with results
+ * kept, for celeriac and BullMQ on Redis and celeriac on SQLite, as one table (`--broker` picks
+ * which; without one, all three). `--cpu-prof dir` then profiles every producer and worker process. The default is the SQLite benchmark; `--broker redis` runs
  * celeriac, BullMQ and Celery (when installed) against $REDIS_URL's server (databases --db, +1, +2);
  * `--broker postgres` runs celeriac, Graphile Worker (unbatched, batched), pg-boss and BullMQ's
  * PostgreSQL backend against $DATABASE_URL, 1,000,000 jobs by default (`--n` for fewer,
@@ -25,6 +30,8 @@ import { benchStartDelay, printStartDelay } from './start-delay.js'
 import { benchCanvas, printCanvas } from './canvas.js'
 import { benchEvents, summarize } from './events.js'
 import { printTable } from './run.js'
+import { benchMatrix, matrixHeader, matrixRows, type MatrixSystem } from './matrix.js'
+import { isPayloadKind, PAYLOADS } from './payload.js'
 
 const { values } = parseArgs({
   options: {
@@ -36,12 +43,49 @@ const { values } = parseArgs({
     pools: { type: 'boolean', default: false },
     systems: { type: 'string' },
     rounds: { type: 'string' },
+    matrix: { type: 'boolean', default: false },
+    payloads: { type: 'string' },
+    workers: { type: 'string' },
   },
 })
 
 console.log(
   `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB; node ${process.version}`,
 )
+
+if (values.matrix) {
+  const broker = process.argv.includes('--broker') ? values.broker : 'all'
+  if (!['redis', 'sqlite', 'all'].includes(broker))
+    throw new Error(`--matrix: --broker must be redis, sqlite or all, got "${broker}"`)
+  const systems: MatrixSystem[] = [
+    ...(broker !== 'sqlite' ? (['celeriac', 'bullmq'] as const) : []),
+    ...(broker !== 'redis' ? (['sqlite'] as const) : []),
+  ]
+  const payloads = values.payloads?.split(',').map((s) => s.trim())
+  const badPayload = payloads?.find((p) => !isPayloadKind(p))
+  if (badPayload !== undefined)
+    throw new Error(`--payloads: unknown "${badPayload}" (known: ${PAYLOADS.join(', ')})`)
+  const workers = values.workers?.split(',').map(Number)
+  if (workers?.some((w) => !Number.isInteger(w) || w < 1 || w > 50))
+    throw new Error(
+      `--workers: a comma-separated list of process counts from 1 to 50, got "${values.workers}"`,
+    )
+  const cells = await benchMatrix({
+    redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0',
+    db: Number(values.db),
+    quick: values.quick,
+    systems,
+    payloads: payloads?.filter(isPayloadKind),
+    workers,
+    cpuProf: values['cpu-prof'],
+  })
+  printTable(
+    `Payload matrix: bulk enqueue (batches of 1,000) and processing with results kept (each task returns its argument), total concurrency 50${values.quick ? ' (--quick: sizes ÷ 10)' : ''}`,
+    matrixHeader(systems),
+    matrixRows(cells, systems),
+  )
+  process.exit(0)
+}
 
 if (values.broker === 'sqlite' || values.broker === 'all') {
   const n = Number(values.n ?? (values.quick ? 10_000 : 100_000))

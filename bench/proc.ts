@@ -13,6 +13,10 @@ export interface Child<T> {
   /** Resolves with the child's last JSON line when it exits 0. */
   readonly result: Promise<T>
   kill(): void
+  /** Writes a line to the child's stdin (children started with `stdin: true`). */
+  send(line: string): void
+  /** Called with each line the child prints on stdout. */
+  onLine(listener: (line: string) => void): void
 }
 
 /** Python with Celery: Debian's package installs it for the system interpreter. */
@@ -21,7 +25,7 @@ export const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3'
 export function start<T>(
   script: string,
   args: (string | number)[],
-  options: { env?: Record<string, string>; nodeArgs?: string[] } = {},
+  options: { env?: Record<string, string>; nodeArgs?: string[]; stdin?: boolean } = {},
 ): Child<T> {
   const file = join(BENCH_DIR, script)
   const [cmd, argv] = script.endsWith('.py')
@@ -30,18 +34,29 @@ export function start<T>(
   const p = spawn(cmd, argv, {
     cwd: BENCH_DIR,
     env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'inherit'],
   })
   let out = ''
+  let partial = ''
+  const listeners: ((line: string) => void)[] = []
   let onReady: () => void = () => {}
   const ready = new Promise<void>((resolve) => (onReady = resolve))
-  p.stdout.on('data', (b: Buffer) => {
-    out += b.toString()
-    if (/^ready$/m.test(out)) onReady()
+  p.stdout!.on('data', (b: Buffer) => {
+    const text = b.toString()
+    partial += text
+    let i
+    while ((i = partial.indexOf('\n')) >= 0) {
+      const line = partial.slice(0, i)
+      partial = partial.slice(i + 1)
+      if (line === 'ready') onReady()
+      for (const l of listeners) l(line)
+      if (!line.startsWith('count ')) out += line + '\n'
+    }
   })
   const result = new Promise<T>((resolve, reject) => {
-    p.on('exit', (code) => {
+    p.on('close', (code) => {
       onReady()
+      out += partial
       const line = out.trim().split('\n').pop() ?? ''
       if (code !== 0) return reject(new Error(`${script} exited ${code}: ${out.slice(-2000)}`))
       try {
@@ -51,7 +66,13 @@ export function start<T>(
       }
     })
   })
-  return { ready, result, kill: () => void p.kill('SIGKILL') }
+  return {
+    ready,
+    result,
+    kill: () => void p.kill('SIGKILL'),
+    send: (line) => void p.stdin?.write(line + '\n'),
+    onLine: (listener) => void listeners.push(listener),
+  }
 }
 
 /** Runs a child to completion. */
@@ -125,4 +146,88 @@ export function processingReport(
     for (const p of [50, 95, 99]) report[`p${p}`] = percentile(latencies, p)
   }
   return report
+}
+
+/**
+ * For a worker child that shares a queue with other worker processes (the matrix, BENCH_GATED=1):
+ * tasks wait for `go` on stdin (sent once every worker process is ready), the child prints
+ * `count <settled>` every 50 ms, and on `stop` prints {"processed","go","times","cpuMs"}: the
+ * epoch ms of `go` and of each settle after it, so the parent finds the n-th settle of all
+ * processes together. Returns the gate tasks await and the function to call on each settle.
+ */
+export function gatedWorker(finish: () => Promise<void>): {
+  gate: () => Promise<void> | undefined
+  settled: () => void
+} {
+  let go = 0
+  let open: () => void = () => {}
+  const opened = new Promise<void>((resolve) => (open = resolve))
+  const times: number[] = []
+  let cpu0: NodeJS.CpuUsage | undefined
+  let buf = ''
+  process.stdin.setEncoding('utf8')
+  process.stdin.on('data', (chunk: string) => {
+    buf += chunk
+    let i
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i).trim()
+      buf = buf.slice(i + 1)
+      if (line === 'go') {
+        cpu0 = process.cpuUsage()
+        go = performance.timeOrigin + performance.now()
+        open()
+      } else if (line === 'stop') {
+        clearInterval(tick)
+        const cpu = process.cpuUsage(cpu0)
+        const report = { processed: times.length, go, times, cpuMs: (cpu.user + cpu.system) / 1000 }
+        void finish().finally(() => {
+          process.stdout.write(JSON.stringify(report) + '\n', () => process.exit(0))
+        })
+      }
+    }
+  })
+  const tick = setInterval(() => process.stdout.write(`count ${times.length}\n`), 50)
+  return {
+    gate: () => (go ? undefined : opened),
+    settled: () => {
+      if (go) times.push(Math.round((performance.timeOrigin + performance.now()) * 100) / 100)
+    },
+  }
+}
+
+export interface GatedReport {
+  readonly processed: number
+  readonly go: number
+  readonly times: number[]
+  readonly cpuMs: number
+}
+
+/**
+ * Runs worker children started with BENCH_GATED=1 over `n` waiting jobs: waits until every one is
+ * ready, sends `go`, waits until their counts add up to n, sends `stop`. Returns ms from the
+ * first `go` to the n-th settle of all of them, and their CPU ms together.
+ */
+export async function drainGated(
+  children: Child<GatedReport>[],
+  n: number,
+): Promise<{ ms: number; cpuMs: number }> {
+  await Promise.all(children.map((c) => c.ready))
+  const counts = children.map(() => 0)
+  await new Promise<void>((resolve, reject) => {
+    children.forEach((c, i) => {
+      c.onLine((line) => {
+        const m = /^count (\d+)$/.exec(line)
+        if (!m) return
+        counts[i] = Number(m[1])
+        if (counts.reduce((a, b) => a + b, 0) >= n) resolve()
+      })
+      c.result.catch(reject)
+    })
+    for (const c of children) c.send('go')
+  })
+  for (const c of children) c.send('stop')
+  const reports = await Promise.all(children.map((c) => c.result))
+  const go = Math.min(...reports.map((r) => r.go))
+  const times = reports.flatMap((r) => r.times).sort((a, b) => a - b)
+  return { ms: times[n - 1]! - go, cpuMs: reports.reduce((a, r) => a + r.cpuMs, 0) }
 }

@@ -3,12 +3,14 @@
  * consuming, then after n tasks have settled {"processed","ms","cpuMs"} measured from the first
  * task's start to the n-th settle; mode `latency` adds p50/p95/p99 of enqueue → start (ms).
  * Modes: results (results stored), no-results (no result store), latency (results stored).
- * BENCH_EVENTS=1 turns task and worker events on.
+ * BENCH_EVENTS=1 turns task and worker events on. BENCH_GATED=1 (the matrix, bench/matrix.ts):
+ * n is ignored, the task returns its argument (its result is the payload again) and the process
+ * shares the queue with other workers (see gatedWorker in ./proc.js).
  */
 import { pino } from 'pino'
 import { createApp } from 'celeriac'
 import { Worker } from 'celeriac/worker'
-import { processingReport } from './proc.js'
+import { gatedWorker, processingReport } from './proc.js'
 
 const [url, nArg, cArg, mode] = process.argv.slice(2)
 const n = Number(nArg)
@@ -16,12 +18,22 @@ const app = createApp({ broker: url!, resultBackend: mode === 'no-results' ? fal
 const latencies: number[] = []
 let t0 = 0
 let cpu0: NodeJS.CpuUsage | null = null
-app.task('noop', (_ctx, sentAt?: number) => {
+const gated =
+  process.env.BENCH_GATED === '1'
+    ? gatedWorker(async () => {
+        await worker.stop({ grace: 0 })
+        await app.close()
+      })
+    : null
+app.task('noop', (_ctx, sentAt?: unknown) => {
+  if (gated) return gated.gate()?.then(() => sentAt) ?? sentAt
+  if (typeof sentAt !== 'number') sentAt = undefined
   if (!cpu0) {
     cpu0 = process.cpuUsage()
     t0 = performance.now()
   }
-  if (sentAt !== undefined) latencies.push(performance.timeOrigin + performance.now() - sentAt)
+  if (sentAt !== undefined) latencies.push(performance.timeOrigin + performance.now() - (sentAt as number))
+  return undefined
 })
 const worker = new Worker(app, {
   concurrency: Number(cArg ?? 50),
@@ -39,6 +51,7 @@ const worker = new Worker(app, {
 })
 let settled = 0
 worker.on('settled', () => {
+  if (gated) return gated.settled()
   if (++settled !== n) return
   const report = processingReport(n, t0, cpu0, mode === 'latency' ? latencies : null)
   void worker

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import type { ResultRecord } from '../../contracts/result-store.js'
 import type { TaskState } from '../../core/states.js'
-import { RedisResultStore } from './results.js'
+import { RAW_RESULT_CHARS, RedisResultStore } from './results.js'
 
 const base = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
 const prefix = `celeriac-test-${randomUUID().slice(0, 8)}`
@@ -53,6 +53,44 @@ describe('redis result store', () => {
     assert.deepEqual(rb, (await other.get([b]))[0])
     assert.equal(rb!.result, '42')
     assert.equal(rc, null)
+  })
+
+  it('keeps a long result unescaped after the record and reads it back exactly, by get and wait', async () => {
+    const [a, b] = [randomUUID(), randomUUID()]
+    // Quotes, backslashes, a newline escape, non-ASCII: what escaping inside the JSON would touch.
+    const long = JSON.stringify({
+      text: 'a "quoted"\n\\ line é 😀 ',
+      items: Array.from({ length: 100 }, (_, i) => i),
+    })
+    assert.ok(long.length >= RAW_RESULT_CHARS)
+    const waiting = other.wait(b, { timeoutMs: 5000 })
+    await sleep(50)
+    await store.set([
+      record(a, 'SUCCESS', { result: long, doneAt: Date.now(), fence: 7 }),
+      record(b, 'SUCCESS', { result: long, doneAt: Date.now() }),
+    ])
+    const stored = await raw.get(`${prefix}:result:${a}`)
+    assert.ok(stored!.endsWith('\n' + long), 'the result follows the record as it is')
+    const [ra] = await store.get([a])
+    assert.equal(ra!.result, long)
+    assert.equal(ra!.fence, 7)
+    assert.equal(ra!.state, 'SUCCESS')
+    assert.equal((await waiting)!.result, long)
+    // A short result stays inside the record, plain JSON as before.
+    const c = randomUUID()
+    await store.set([record(c, 'SUCCESS', { result: '"short"', doneAt: Date.now() })])
+    const plain = (await raw.get(`${prefix}:result:${c}`))!
+    assert.equal((JSON.parse(plain.slice(plain.indexOf(':') + 1)) as ResultRecord).result, '"short"')
+  })
+
+  it('reads a long result written inside the record JSON, as before this layout', async () => {
+    const id = randomUUID()
+    const long = JSON.stringify({ s: 'x"'.repeat(300) })
+    const r = record(id, 'SUCCESS', { result: long, doneAt: Date.now() })
+    await raw.set(`${prefix}:result:${id}`, '13:' + JSON.stringify(r))
+    const [got] = await store.get([id])
+    assert.equal(got!.result, long)
+    assert.equal(got!.fence, 3)
   })
 
   it('never replaces a ready state by one that is not ready; ready replaces ready', async () => {

@@ -1,7 +1,7 @@
 /**
  * The Redis result store. One string per result, `<prefix>:result:<id>` = "<1 if ready, else 0>"
- * + the highest fence written + ":" + record JSON, expiring at record.expiresAt (Redis forgets it;
- * cleanup() has nothing to do). Writes go through set-results-n.lua, which fences stale writes,
+ * + the highest fence written + ":" + record JSON (a long result follows it on a line of its own:
+ * see recordText), expiring at record.expiresAt (Redis forgets it; cleanup() has nothing to do). Writes go through set-results-n.lua, which fences stale writes,
  * keeps ready states and publishes them on a channel named like the key; wait() subscribes to it
  * on one shared subscriber connection.
  */
@@ -75,7 +75,7 @@ export class RedisResultStore implements ResultStore {
           isReady(r.state) ? '1' : '0',
           r.fence == null ? '' : String(r.fence),
           r.expiresAt === null ? '0' : String(Math.ceil(r.expiresAt)),
-          JSON.stringify(r),
+          recordText(r),
         )
       }
       return { script: setResults, keys: group.map((i) => keys[i]!), args }
@@ -185,14 +185,38 @@ export class RedisResultStore implements ResultStore {
   }
 }
 
+/**
+ * Results at least this long are written after the record (see recordText): below it, escaping
+ * costs next to nothing and the record stays plain JSON for any reader.
+ */
+export const RAW_RESULT_CHARS = 256
+
+/**
+ * The record as stored after "<flag><fence>:". A result of RAW_RESULT_CHARS or more goes after
+ * the record JSON (written without `result`) and a newline, as it is: inside the JSON it would be
+ * escaped on write (a `\` before every `"` of an encoded object) and parsed twice on read.
+ * JSON.stringify never writes a raw newline, so the first one ends the record JSON.
+ */
+export function recordText(r: ResultRecord): string {
+  if (r.result === null || r.result.length < RAW_RESULT_CHARS) return JSON.stringify(r)
+  return JSON.stringify({ ...r, result: undefined }) + '\n' + r.result
+}
+
 /** A stored value (includes/result.lua) as a record carrying the highest fence written. */
 function decode(value: string | null): ResultRecord | null {
   if (value === null || value.length < 2) return null
   // Written before fences were kept: "<flag><JSON>".
-  if (value[1] === '{') return { ...(JSON.parse(value.slice(1)) as ResultRecord), fence: null }
+  if (value[1] === '{') return { ...parseRecord(value, 1), fence: null }
   const colon = value.indexOf(':')
   const fence = colon > 1 ? Number(value.slice(1, colon)) : null
-  return { ...(JSON.parse(value.slice(colon + 1)) as ResultRecord), fence }
+  return { ...parseRecord(value, colon + 1), fence }
+}
+
+/** Reads what recordText wrote, from `from` on. */
+function parseRecord(value: string, from: number): ResultRecord {
+  const nl = value.indexOf('\n', from)
+  if (nl < 0) return JSON.parse(from ? value.slice(from) : value) as ResultRecord
+  return { ...(JSON.parse(value.slice(from, nl)) as ResultRecord), result: value.slice(nl + 1) }
 }
 
 function checkFence(fence: number | null, what: string): void {
