@@ -1,22 +1,26 @@
 /**
- * `npm run bench [-- --broker sqlite|redis|postgres|events|canvas|flow|all] [--pools] [--n 100000] [--quick] [--db 10] [--cpu-prof dir] [--rounds 5]`:
- * benchmarks, printed as tables.
- * `npm run bench -- --matrix [--broker redis|sqlite|all] [--quick] [--payloads 1k,16k] [--workers 1,2]`
- * runs only the payload matrix (bench/matrix.ts): argument size (empty, 1 KB string, 16 KB and 64 KB
- * JSON objects) × worker processes (1 × 50 and 2 × 25), bulk enqueue and processing with results
- * kept, for celeriac and BullMQ on Redis and celeriac on SQLite, as one table (`--broker` picks
- * which; without one, all three). `--cpu-prof dir` then profiles every producer and worker process. The default is the SQLite benchmark; `--broker redis` runs
- * celeriac, BullMQ and Celery (when installed) against $REDIS_URL's server (databases --db, +1, +2);
- * `--broker postgres` runs celeriac, Graphile Worker (unbatched, batched), pg-boss and BullMQ's
- * PostgreSQL backend against $DATABASE_URL, 1,000,000 jobs by default (`--n` for fewer,
- * `--systems a,b` for some of them);
- * `--broker events` measures what task events cost on Redis "results kept" (bench/events.ts);
- * `--broker canvas` times workflows (bench/canvas.ts: a chord of 10,000, a chain of 1,000);
- * `--broker flow` measures flow control on Redis (bench/flow.ts): the cost of a rate limit on
- * throughput, and three workers holding rateLimit '50/s' together.
- * Every run ends with the delayed-start figure (countdown 50 ms → start delay) on memory, SQLite
- * and Redis (bench/start-delay.ts; Redis when $REDIS_URL's server answers).
- * `--pools` (and `--broker all`) adds thread and process pools against async slots (bench/pools.ts).
+ * `npm run bench [-- --broker sqlite|redis|postgres|events|canvas|flow|all] [--pools] [--n 100000]
+ * [--quick] [--db 10] [--cpu-prof dir] [--rounds 5]`: benchmarks, printed as tables.
+ *
+ * - The default is the SQLite benchmark.
+ * - `--broker redis`: celeriac, BullMQ and Celery (when installed) against $REDIS_URL's server
+ *   (databases --db, +1, +2).
+ * - `--broker postgres`: celeriac, Graphile Worker (unbatched, batched), pg-boss and BullMQ's
+ *   PostgreSQL backend against $DATABASE_URL, 1,000,000 jobs by default (`--n` for fewer,
+ *   `--systems a,b` for some of them).
+ * - `--broker events`: what task events cost on Redis "results kept" (bench/events.ts).
+ * - `--broker canvas`: workflows (bench/canvas.ts: a chord of 10,000, a chain of 1,000).
+ * - `--broker flow`: flow control on Redis (bench/flow.ts): the cost of a rate limit on
+ *   throughput, and three workers holding rateLimit '50/s' together.
+ * - `--pools` (and `--broker all`): thread and process pools against async slots (bench/pools.ts).
+ * - `--matrix [--broker redis|sqlite|all] [--payloads 1k,16k] [--workers 1,2]`: only the payload
+ *   matrix (bench/matrix.ts): argument size (empty, 1 KB string, 16 KB and 64 KB JSON objects) ×
+ *   worker processes (1 × 50 and 2 × 25), bulk enqueue and processing with results kept, for
+ *   celeriac and BullMQ on Redis and celeriac on SQLite, as one table; `--cpu-prof dir` then
+ *   profiles every producer and worker process.
+ *
+ * Every run but the matrix ends with the delayed-start figure (countdown 50 ms → start delay) on
+ * memory, SQLite and Redis (bench/start-delay.ts; Redis when $REDIS_URL's server answers).
  * Results are recorded by hand in docs/benchmarks.md with the machine and versions.
  */
 import { cpus, totalmem } from 'node:os'
