@@ -69,7 +69,9 @@ function linked(app: App, node: FlowNode, r: FlowResult): void {
 async function send(app: App, rootId: string, tree: FlowNode, jobs: OutgoingJob[]): Promise<void> {
   const broker = await app.broker()
   const coordination = await app.coordination()
-  if (!broker.capabilities.idempotentPublish)
+  // Celery's wire (celery+redis://) has no idempotent publish; its workflows are at least once
+  // there, as in Celery itself, and workers claim a step's id before running it (src/dedup).
+  if (!broker.capabilities.idempotentPublish && !broker.scheme.startsWith('celery+'))
     throw new ConfigError(
       `workflows need a broker with idempotent publish by id; the ${broker.scheme} broker has none`,
     )

@@ -157,6 +157,8 @@ export class CeleryRedisBroker implements Broker {
         body: m.body,
         priority: m.priority,
         deliveries: m.redelivered ? 2 : 1,
+        // A workflow step may have been sent twice (no idempotent publish here): claim it first.
+        ...(m.once ? { chosenId: true } : {}),
       })
     }
     return { taken, deliveries }
