@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -15,6 +15,7 @@ import amqplib from 'amqplib'
 import { Redis } from 'ioredis'
 import { createApp } from 'celeriac'
 import { Worker } from 'celeriac/worker'
+import { run, until, type Proc } from '../e2e/helpers.js'
 
 const REDIS = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0')
 const RESULTS = `redis://${REDIS.hostname}:${REDIS.port || '6379'}/14`
@@ -47,9 +48,21 @@ r = app.send_task('ts.greet', args=['Ada'], kwargs={'punctuation': '!'}, countdo
 print(json.dumps({'id': r.id, 'result': r.get(timeout=30), 'seconds': time.time() - t0}), flush=True)
 `
 
+/** Sends one task by name to a queue and prints what Python reads back. */
+const SEND_PY = `
+import os, sys, json
+from celery import Celery
+app = Celery('producer', broker=os.environ['BROKER'], backend=os.environ['RESULTS'])
+r = app.send_task(sys.argv[1], args=json.loads(sys.argv[2]), queue=sys.argv[3])
+result = r.get(timeout=60)
+print(json.dumps({'id': r.id, 'result': result, 'retries': app.backend.get_task_meta(r.id).get('retries')}), flush=True)
+`
+const FIXTURE = join(import.meta.dirname, '../fixtures/celery-tasks.ts')
+
 const dir = mkdtempSync(join(tmpdir(), 'celeriac-celery-amqp-'))
 writeFileSync(join(dir, 'tasks.py'), TASKS_PY)
 writeFileSync(join(dir, 'producer.py'), PRODUCER_PY)
+writeFileSync(join(dir, 'send.py'), SEND_PY)
 const children: ChildProcess[] = []
 
 function python(args: string[]): {
@@ -74,7 +87,29 @@ describe('celery+amqp:// with Python Celery', { skip }, () => {
   const ids: string[] = []
   const queues: string[] = []
   const url = `celery+${AMQP}?results=${encodeURIComponent(RESULTS)}`
+  const procs: Proc[] = []
+  const celeriacWorker = (queue: string, journal: string): Proc => {
+    const p = run(['-A', FIXTURE, 'worker', '--no-banner', '-Q', queue, '-c', '2'], {
+      CELERIAC_BROKER: url,
+      JOURNAL: journal,
+      QUEUE: queue,
+    })
+    procs.push(p)
+    return p
+  }
+  const journal = (
+    file: string,
+  ): { event: string; id: string; pid: number; retries: number; at: number }[] =>
+    existsSync(file)
+      ? readFileSync(file, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map(
+            (l) => JSON.parse(l) as { event: string; id: string; pid: number; retries: number; at: number },
+          )
+      : []
   after(async () => {
+    for (const p of procs) p.kill('SIGKILL')
     for (const c of children) c.kill('SIGKILL')
     const conn = await amqplib.connect(AMQP)
     const ch = await conn.createChannel()
@@ -148,5 +183,63 @@ describe('celery+amqp:// with Python Celery', { skip }, () => {
       await worker.stop()
       await app.close()
     }
+  })
+
+  it('a celeriac worker SIGKILLed mid-task: RabbitMQ delivers the message again to another worker', async () => {
+    const queue = `amqp-kill-${randomUUID()}`
+    queues.push(queue)
+    const jfile = join(dir, `${queue}.log`)
+    const first = celeriacWorker(queue, jfile)
+    const py = python(['send.py', 'ts.slow', '[1500]', queue])
+    await until(
+      () => journal(jfile).some((e) => e.event === 'start'),
+      30_000,
+      'the first worker started the task',
+    )
+    first.kill('SIGKILL')
+    await first.exited()
+    const second = celeriacWorker(queue, jfile)
+    assert.equal(await py.exited, 0, py.output() + second.output())
+    const out = JSON.parse(py.output().trim().split('\n').pop()!) as { id: string; result: unknown }
+    ids.push(out.id)
+    assert.deepEqual(out.result, { pid: second.child.pid })
+    assert.deepEqual(
+      journal(jfile).map((e) => [e.event, e.pid]),
+      [
+        ['start', first.child.pid],
+        ['start', second.child.pid],
+        ['done', second.child.pid],
+      ],
+    )
+    second.kill('SIGKILL')
+  })
+
+  it('a task that raises and retries on the celeriac side: same id, retries raised, countdown honoured', async () => {
+    const queue = `amqp-retry-${randomUUID()}`
+    queues.push(queue)
+    const jfile = join(dir, `${queue}.log`)
+    const w = celeriacWorker(queue, jfile)
+    const py = python(['send.py', 'ts.flaky', '[2]', queue])
+    assert.equal(await py.exited, 0, py.output() + w.output())
+    const out = JSON.parse(py.output().trim().split('\n').pop()!) as {
+      id: string
+      result: unknown
+      retries: number
+    }
+    ids.push(out.id)
+    assert.deepEqual(out.result, { retries: 2 })
+    assert.equal(out.retries, 2)
+    const runs = journal(jfile)
+    assert.deepEqual(
+      runs.map((e) => [e.id, e.retries]),
+      [
+        [out.id, 0],
+        [out.id, 1],
+        [out.id, 2],
+      ],
+    )
+    for (let i = 1; i < runs.length; i++)
+      assert.ok(runs[i]!.at - runs[i - 1]!.at >= 900, 'the countdown was honoured')
+    w.kill('SIGKILL')
   })
 })
