@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --broker sqlite|redis|postgres|events|canvas|flow|all] [--pools] [--n 100000]
+ * `npm run bench [-- --broker sqlite|redis|postgres|events|canvas|flow|celery|all] [--pools] [--n 100000]
  * [--quick] [--db 10] [--cpu-prof dir] [--rounds 5]`: benchmarks, printed as tables.
  *
  * - The default is the SQLite benchmark.
@@ -12,6 +12,9 @@
  * - `--broker canvas`: workflows (bench/canvas.ts: a chord of 10,000, a chain of 1,000).
  * - `--broker flow`: flow control on Redis (bench/flow.ts): the cost of a rate limit on
  *   throughput, and three workers holding rateLimit '50/s' together.
+ * - `--broker celery`: Python-produced Celery tasks drained by a celeriac worker in Celery mode and
+ *   by a Python Celery worker on the same Redis (bench/celery-mode.ts; database --db, 100,000
+ *   tasks, `--n` for fewer).
  * - `--pools` (and `--broker all`): thread and process pools against async slots (bench/pools.ts).
  * - `--matrix [--broker redis|sqlite|all] [--payloads 1k,16k] [--workers 1,2]`: only the payload
  *   matrix (bench/matrix.ts): argument size (empty, 1 KB string, 16 KB and 64 KB JSON objects) ×
@@ -33,6 +36,7 @@ import { benchSqlite } from './sqlite.js'
 import { benchStartDelay, printStartDelay } from './start-delay.js'
 import { benchCanvas, printCanvas } from './canvas.js'
 import { benchEvents, summarize } from './events.js'
+import { benchCeleryMode } from './celery-mode.js'
 import { printTable } from './run.js'
 import { benchMatrix, matrixHeader, matrixRows, type MatrixSystem } from './matrix.js'
 import { isPayloadKind, PAYLOADS } from './payload.js'
@@ -200,6 +204,25 @@ if (values.broker === 'canvas' || values.broker === 'all') {
 if (values.broker === 'flow' || values.broker === 'all') {
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
   printFlow(await benchFlow({ redisUrl, quick: values.quick }), values.quick ? '2,000' : '50,000')
+}
+
+if (values.broker === 'celery' || values.broker === 'all') {
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
+  if (!celeryInstalled()) console.log('Celery not installed for /usr/bin/python3 (python3-celery): skipped')
+  else {
+    const n = Number(values.n ?? (values.quick ? 10_000 : 100_000))
+    const rows = await benchCeleryMode(redisUrl, Number(values.db), n)
+    const celeriac = rows[0]!.jobsPerSec
+    const celery = rows[1]!.jobsPerSec
+    printTable(
+      `Celery mode: ${n.toLocaleString('en-US')} Python-produced no-op tasks on Redis (database ${values.db}), one worker at concurrency 50, results in Celery's format (goal ≥ 10×)`,
+      ['worker', 'jobs/s', 'worker CPU %'],
+      [
+        ...rows.map((r) => [r.system, r.jobsPerSec, r.workerCpuPct]),
+        ['celeriac / Celery', celery > 0 ? `${(celeriac / celery).toFixed(2)}×` : '–', ''],
+      ],
+    )
+  }
 }
 
 {

@@ -7,6 +7,7 @@ const amqp = async (): Promise<BackendFactory> => (await import('./brokers/amqp/
 const postgres = async (): Promise<BackendFactory> => (await import('./brokers/postgres/index.js')).backend
 const redis = async (): Promise<BackendFactory> => (await import('./brokers/redis/index.js')).backend
 const celeryRedis = async (): Promise<BackendFactory> => (await import('./celery/index.js')).backend
+const celeryAmqp = async (): Promise<BackendFactory> => (await import('./celery/index.js')).amqpBackend
 
 export const BUILTIN_BACKENDS: Readonly<Record<string, () => Promise<BackendFactory>>> = {
   memory,
@@ -23,4 +24,6 @@ export const BUILTIN_BACKENDS: Readonly<Record<string, () => Promise<BackendFact
   postgresql: postgres,
   'celery+redis': celeryRedis,
   'celery+rediss': celeryRedis,
+  'celery+amqp': celeryAmqp,
+  'celery+amqps': celeryAmqp,
 }

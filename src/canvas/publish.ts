@@ -40,6 +40,7 @@ export function toJob(app: App, s: Send, now = Date.now()): OutgoingJob {
       ...(s.parentId !== null ? { parentId: s.parentId } : {}),
       ...(wire.queue !== undefined ? { queue: wire.queue } : {}),
       ...(wire.priority !== undefined ? { priority: wire.priority } : {}),
+      ...(wire.kwargs !== undefined ? { kwargs: wire.kwargs } : {}),
     },
     defaults,
     now,

@@ -99,7 +99,12 @@ export class FlowRuntime {
       } else {
         const failure: TaskFailure = { id: msg.id, task: msg.task, error: f.error }
         for (const eb of msg.errbacks ?? [])
-          sends.push({ wire: eb, input: [failure], ...base, flow: { once: true } })
+          sends.push({
+            wire: eb,
+            input: [eb.failureAs === 'id' ? msg.id : failure],
+            ...base,
+            flow: { once: true },
+          })
         for (const step of msg.chain ?? [])
           records.push(
             this.failedRecord(

@@ -70,7 +70,9 @@ async function send(app: App, rootId: string, tree: FlowNode, jobs: OutgoingJob[
   const broker = await app.broker()
   const coordination = await app.coordination()
   const { idempotentPublish, marksChosenIds } = broker.capabilities
-  if (!idempotentPublish && !marksChosenIds)
+  // Celery's wire (celery+redis://, celery+amqp://) has no idempotent publish; its workflows are
+  // at least once there, as in Celery itself, and workers claim a step's id before running it.
+  if (!idempotentPublish && !marksChosenIds && !broker.scheme.startsWith('celery+'))
     throw new ConfigError(
       `workflows need a broker with idempotent publish by id, or one whose workers claim the runs of chosen ids; the ${broker.scheme} broker has neither`,
     )

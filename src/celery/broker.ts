@@ -32,7 +32,9 @@ import { runScripts, type RedisClient } from '../brokers/redis/connection.js'
 import type { RedisConnection } from '../brokers/redis/shared.js'
 import { DEAD, PRIORITY_STEPS, UNACKED, UNACKED_INDEX, bindingKey, listKey } from './layout.js'
 import { defaultBinding, fromKombu, peekKombu, toKombu } from './protocol.js'
-import * as lua from './scripts.js'
+// One atomic operation each (scripts/*.lua), keeping kombu's invariant: a message is in a queue
+// list, or in `unacked` with its time in `unacked_index`, or in our dead hash; never two, never none.
+import * as lua from './scripts.generated.js'
 
 const POLL_MS = 50
 const RESTORE_EVERY_MS = 1000
@@ -157,6 +159,8 @@ export class CeleryRedisBroker implements Broker {
         body: m.body,
         priority: m.priority,
         deliveries: m.redelivered ? 2 : 1,
+        // A workflow step may have been sent twice (no idempotent publish here): claim it first.
+        ...(m.once ? { chosenId: true } : {}),
       })
     }
     return { taken, deliveries }

@@ -8,9 +8,10 @@
  * reaches it with the kwargs object appended as the last argument; a celeriac producer's
  * `kwargs` send option travels as Celery kwargs.
  */
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import { ConfigError, MalformedMessageError } from '../core/errors.js'
+import type { MessageFlow, SigWire } from '../core/flow.js'
 import { ENVELOPE_VERSION, decodeMessage, encodeMessage, type Message } from '../core/message.js'
 import { bindingMember } from './layout.js'
 
@@ -29,6 +30,8 @@ export interface KombuIn {
   readonly redelivered: boolean
   /** Epoch ms before which it must not run, or null. */
   readonly etaMs: number | null
+  /** Sent by a workflow under a chosen id (our `celeriac_once` header). */
+  readonly once: boolean
 }
 
 const ORIGIN = `gen${process.pid}@${hostname()}`
@@ -50,9 +53,9 @@ function repr(value: unknown): string {
 /** Celery's message for a celeriac body (the body `app.send` encoded). */
 export function toKombu(celeriacBody: string): KombuOut {
   const msg = decodeMessage(celeriacBody)
-  if (msg.chain || msg.callbacks || msg.errbacks || msg.chord)
+  if (msg.chord)
     throw new ConfigError(
-      `task "${msg.task}": links, chains and chords are not carried on the Celery wire yet; send plain tasks`,
+      `task "${msg.task}": chords are not carried on the Celery wire (Celery joins a chord in its result backend with a counter celeriac does not keep); send the members and the body yourself`,
     )
   const [soft, hard] = msg.timelimit
   const headers: Record<string, unknown> = { ...msg.headers }
@@ -75,10 +78,15 @@ export function toKombu(celeriacBody: string): KombuOut {
     origin: ORIGIN,
     ignore_result: msg.ignore_result,
   })
-  const body = json(
-    [msg.args, msg.kwargs, { callbacks: null, errbacks: null, chain: null, chord: null }],
-    `task "${msg.task}"`,
-  )
+  if (msg.once) headers[ONCE_HEADER] = true
+  const embed = {
+    callbacks: msg.callbacks ? msg.callbacks.map(toCelerySig) : null,
+    errbacks: msg.errbacks ? msg.errbacks.map(toCelerySig) : null,
+    // Celery pops the next step from the end.
+    chain: msg.chain ? msg.chain.map(toCelerySig).reverse() : null,
+    chord: null,
+  }
+  const body = json([msg.args, msg.kwargs, embed], `task "${msg.task}"`)
   const payload = {
     body: Buffer.from(body, 'utf8').toString('base64'),
     'content-encoding': 'utf-8',
@@ -95,6 +103,122 @@ export function toKombu(celeriacBody: string): KombuOut {
     },
   }
   return { payload: JSON.stringify(payload), queue: msg.queue, priority: msg.priority }
+}
+
+/**
+ * Our header for a message a workflow sent under a chosen id (`once`): a celeriac worker that
+ * finds a finished result under that id does not run it again. Celery ignores it.
+ */
+const ONCE_HEADER = 'celeriac_once'
+
+/**
+ * A celeriac signature as Celery writes one in `embed` (`celery.canvas.Signature` as a dict):
+ * its id in `options.task_id`, its own callbacks in `options.link` / `options.link_error`.
+ */
+function toCelerySig(w: SigWire): Record<string, unknown> {
+  // Without a queue, whichever worker sends the step routes it: a Python worker to its
+  // task_default_queue ("celery"), a celeriac worker to the task's or the app's default queue.
+  const options: Record<string, unknown> = { task_id: w.id }
+  if (w.queue !== undefined) options.queue = w.queue
+  if (w.priority !== undefined) options.priority = w.priority
+  if (w.callbacks) options.link = w.callbacks.map(toCelerySig)
+  if (w.errbacks) options.link_error = w.errbacks.map(toCelerySig)
+  return {
+    task: w.task,
+    args: w.args,
+    kwargs: w.kwargs ?? {},
+    options,
+    subtask_type: null,
+    immutable: w.immutable === true,
+    chord_size: null,
+  }
+}
+
+/** A stable id for a signature Celery sent without one (a link not frozen): the same on redelivery. */
+function derivedId(parent: string, path: string): string {
+  const h = createHash('sha1').update(`${parent}/${path}`).digest('hex')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`
+}
+
+/**
+ * A signature from Celery's `embed` as celeriac's. Only plain task signatures: a group, chord or
+ * nested chain (`subtask_type`) is refused with a reason. Errbacks are marked to be called as
+ * Celery calls them (`failureAs: 'id'`). Unknown options (reply_to, exchange, …) are ignored.
+ */
+function fromCelerySig(
+  v: unknown,
+  where: string,
+  parent: string,
+  kind: 'callback' | 'errback',
+  depth: number,
+): SigWire {
+  if (!isObject(v)) throw new MalformedMessageError(`${where} must be a signature object`)
+  if (v.subtask_type !== null && v.subtask_type !== undefined)
+    throw new MalformedMessageError(
+      `${where} is a Celery ${String(v.subtask_type)}: only plain task signatures are run from embed (no groups, chords or nested chains)`,
+    )
+  if (typeof v.task !== 'string' || v.task === '')
+    throw new MalformedMessageError(`${where}.task must be a non-empty string`)
+  const args = v.args ?? []
+  const kwargs = v.kwargs ?? {}
+  const options = v.options ?? {}
+  if (!Array.isArray(args)) throw new MalformedMessageError(`${where}.args must be an array`)
+  if (!isObject(kwargs)) throw new MalformedMessageError(`${where}.kwargs must be an object`)
+  if (!isObject(options)) throw new MalformedMessageError(`${where}.options must be an object`)
+  const id = options.task_id ?? derivedId(parent, where)
+  if (typeof id !== 'string' || id === '')
+    throw new MalformedMessageError(`${where}.options.task_id must be a non-empty string`)
+  const queue = options.queue
+  const priority = options.priority
+  const wire: Record<string, unknown> = { id, task: v.task, args }
+  if (Object.keys(kwargs).length) wire.kwargs = kwargs
+  if (v.immutable === true) wire.immutable = true
+  if (typeof queue === 'string' && queue !== '') wire.queue = queue
+  if (typeof priority === 'number' && Number.isInteger(priority) && priority >= 0 && priority <= 9)
+    wire.priority = priority
+  if (kind === 'errback') wire.failureAs = 'id'
+  for (const [opt, field, k] of [
+    ['link', 'callbacks', 'callback'],
+    ['link_error', 'errbacks', 'errback'],
+  ] as const) {
+    const list = options[opt]
+    if (list === null || list === undefined) continue
+    if (depth > 0)
+      throw new MalformedMessageError(`${where}.options.${opt}: callbacks of callbacks are not carried`)
+    const items = Array.isArray(list) ? list : [list]
+    if (items.length)
+      wire[field] = items.map((x, i) =>
+        fromCelerySig(x, `${where}.options.${opt}[${i}]`, parent, k, depth + 1),
+      )
+  }
+  return wire as unknown as SigWire
+}
+
+/** celeriac's workflow fields for Celery's `embed`. */
+function flowOf(embed: Record<string, unknown>, id: string): MessageFlow {
+  if (embed.chord !== null && embed.chord !== undefined)
+    throw new MalformedMessageError(
+      'embed carries a chord: chords are not run across languages (Celery joins them in its result backend with a counter celeriac does not keep)',
+    )
+  const flow: MessageFlow = {}
+  const list = (key: string): unknown[] | null => {
+    const v = embed[key]
+    if (v === null || v === undefined) return null
+    if (!Array.isArray(v))
+      throw new MalformedMessageError(`embed.${key} must be a list of signatures or null`)
+    return v.length ? v : null
+  }
+  const callbacks = list('callbacks')
+  if (callbacks)
+    flow.callbacks = callbacks.map((s, i) => fromCelerySig(s, `embed.callbacks[${i}]`, id, 'callback', 1))
+  const errbacks = list('errbacks')
+  if (errbacks)
+    flow.errbacks = errbacks.map((s, i) => fromCelerySig(s, `embed.errbacks[${i}]`, id, 'errback', 1))
+  const chain = list('chain')
+  // Celery keeps the next step last; celeriac first.
+  if (chain)
+    flow.chain = chain.map((s, i) => fromCelerySig(s, `embed.chain[${i}]`, id, 'callback', 0)).reverse()
+  return flow
 }
 
 /** The binding kombu declares for Celery's default queue layout (exchange and key = queue). */
@@ -181,15 +305,7 @@ export function fromKombu(raw: string, queue: string): KombuIn {
   if (!isObject(kwargs)) throw new MalformedMessageError('kwargs (body[1]) must be an object')
   if (embed !== null && !isObject(embed))
     throw new MalformedMessageError('embed (body[2]) must be an object or null')
-  if (embed) {
-    const carried = ['callbacks', 'errbacks', 'chain', 'chord'].filter(
-      (k) => embed[k] !== null && embed[k] !== undefined,
-    )
-    if (carried.length)
-      throw new MalformedMessageError(
-        `embed carries ${carried.join(', ')}, which celeriac's Celery mode does not run yet`,
-      )
-  }
+  const flow = embed ? flowOf(embed, id) : {}
   const retries = headers.retries ?? 0
   if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0)
     throw new MalformedMessageError('header "retries" must be a non-negative integer')
@@ -220,6 +336,8 @@ export function fromKombu(raw: string, queue: string): KombuIn {
     ignore_result: headers.ignore_result === true,
     sent_at: new Date().toISOString(),
     headers: typeof headers.origin === 'string' ? { 'celery-origin': headers.origin } : {},
+    ...flow,
+    ...(headers[ONCE_HEADER] === true ? { once: true as const } : {}),
   }
   return {
     id,
@@ -229,6 +347,7 @@ export function fromKombu(raw: string, queue: string): KombuIn {
       headers.redelivered === true ||
       (isObject(props.delivery_info) && props.delivery_info.redelivered === true),
     etaMs: eta === null ? null : Date.parse(eta),
+    once: msg.once === true,
   }
 }
 

@@ -20,6 +20,13 @@ export interface SigWire {
   readonly immutable?: true
   readonly queue?: string
   readonly priority?: number
+  /** Keyword arguments, for tasks that take them (Celery's); celeriac tasks take none. */
+  readonly kwargs?: Record<string, unknown>
+  /**
+   * Set on errbacks read from Celery's wire: called as Celery calls an errback it does not run
+   * itself, with the failed task's id first instead of a TaskFailure.
+   */
+  readonly failureAs?: 'id'
   /** This step's own `link` and `linkError` callbacks (which carry none of their own). */
   readonly callbacks?: readonly SigWire[]
   readonly errbacks?: readonly SigWire[]
@@ -78,6 +85,12 @@ function sigWire(v: unknown, where: string, nested = true): SigWire {
     (typeof s.priority !== 'number' || !Number.isInteger(s.priority) || s.priority < 0 || s.priority > 9)
   )
     fail(`"${where}.priority" must be an integer from 0 to 9`)
+  if (
+    s.kwargs !== undefined &&
+    (s.kwargs === null || typeof s.kwargs !== 'object' || Array.isArray(s.kwargs))
+  )
+    fail(`"${where}.kwargs" must be an object`)
+  if (s.failureAs !== undefined && s.failureAs !== 'id') fail(`"${where}.failureAs" must be "id" or absent`)
   const known = nested ? FIELDS_NESTED : FIELDS
   for (const k of Object.keys(s))
     if (!known.includes(k)) fail(`"${where}" has an unknown field ${renderThrown(k, 40)}`)
@@ -86,7 +99,7 @@ function sigWire(v: unknown, where: string, nested = true): SigWire {
   return s as unknown as SigWire
 }
 
-const FIELDS = ['id', 'task', 'args', 'immutable', 'queue', 'priority']
+const FIELDS = ['id', 'task', 'args', 'immutable', 'queue', 'priority', 'kwargs', 'failureAs']
 const FIELDS_NESTED = [...FIELDS, 'callbacks', 'errbacks']
 
 function sigList(v: unknown, where: string, nested = true): SigWire[] {

@@ -7,6 +7,7 @@
  * const sum = await (await add.delay(2, 3)).get()   // number
  */
 import type { AsyncResult } from './result.js'
+import { Signature, type Tail } from './signature.js'
 import type { SendOptions } from './task.js'
 
 export interface RemoteSender {
@@ -18,6 +19,21 @@ export class RemoteTask<A extends unknown[], R> {
     readonly name: string,
     private readonly sender: RemoteSender,
   ) {}
+
+  /**
+   * A signature of this task, for a chain step or a `link` / `linkError` callback: with all the
+   * arguments it takes no input; without the first, the step before it supplies that one.
+   */
+  s(...args: A): Signature<R, []>
+  s(...args: Tail<A>): Signature<R, [A[0]]>
+  s(...args: unknown[]): Signature<R, unknown[]> {
+    return new Signature<R, unknown[]>(this.name, args, false, {}, [], [], this.sender)
+  }
+
+  /** An immutable signature: it ignores the result of a step before it. */
+  si(...args: A): Signature<R, [unknown?]> {
+    return new Signature<R, [unknown?]>(this.name, args, true, {}, [], [], this.sender)
+  }
 
   /** Sends the task with these arguments. */
   delay(...args: A): Promise<AsyncResult<R>> {
