@@ -5,7 +5,7 @@
  * result. Queues have unique names; results use Redis database 14.
  */
 import assert from 'node:assert/strict'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,24 +15,16 @@ import amqplib from 'amqplib'
 import { Redis } from 'ioredis'
 import { createApp } from 'celeriac'
 import { Worker } from 'celeriac/worker'
+import { celeryApp, celerySkip, PY } from './python.js'
 import { run, until, type Proc } from '../e2e/helpers.js'
 
 const REDIS = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0')
 const RESULTS = `redis://${REDIS.hostname}:${REDIS.port || '6379'}/14`
 const AMQP = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
-const PY = process.env.CELERY_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3')
-const hasCelery = spawnSync(PY, ['-c', 'import celery, redis, amqp'], { stdio: 'ignore' }).status === 0
-const skip = hasCelery
-  ? false
-  : `python3-celery is not installed for ${PY} (apt-get install python3-celery python3-redis)`
+const skip = celerySkip(['celery', 'redis', 'amqp'])
 
 const TASKS_PY = `
-import os
-from celery import Celery
-app = Celery('proj', broker=os.environ['BROKER'], backend=os.environ['RESULTS'])
-app.conf.task_serializer = 'json'
-app.conf.result_serializer = 'json'
-app.conf.accept_content = ['json']
+${celeryApp('proj', 'RESULTS')}
 
 @app.task(name='py.add')
 def add(x, y):

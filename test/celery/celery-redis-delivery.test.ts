@@ -10,23 +10,20 @@
  * Each case has its own queue name on Redis database 14 and deletes its keys afterwards.
  */
 import assert from 'node:assert/strict'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
+import { celerySkip, PY } from './python.js'
 import { run, until, type Proc } from '../e2e/helpers.js'
 
 const REDIS = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0')
 const HOST = `${REDIS.hostname}:${REDIS.port || '6379'}`
 const DB = 14
-const PY = process.env.CELERY_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3')
-const hasCelery = spawnSync(PY, ['-c', 'import celery, redis'], { stdio: 'ignore' }).status === 0
-const skip = hasCelery
-  ? false
-  : `python3-celery is not installed for ${PY} (apt-get install python3-celery python3-redis)`
+const skip = celerySkip()
 const FIXTURE = join(import.meta.dirname, '../fixtures/celery-tasks.ts')
 
 /** Sends one task by name and prints a JSON line with what Python reads back. */

@@ -5,32 +5,24 @@
  * refused with a reason. Each case has its own queues on Redis database 14.
  */
 import assert from 'node:assert/strict'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import { chain, chord, createApp, group } from 'celeriac'
 import { Worker } from 'celeriac/worker'
+import { celeryApp, celerySkip, PY } from './python.js'
 
 const REDIS = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0')
 const HOST = `${REDIS.hostname}:${REDIS.port || '6379'}`
 const DB = 14
-const PY = process.env.CELERY_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3')
-const hasCelery = spawnSync(PY, ['-c', 'import celery, redis'], { stdio: 'ignore' }).status === 0
-const skip = hasCelery
-  ? false
-  : `python3-celery is not installed for ${PY} (apt-get install python3-celery python3-redis)`
+const skip = celerySkip()
 
 const TASKS_PY = `
-import os
-from celery import Celery
-app = Celery('proj', broker=os.environ['BROKER'], backend=os.environ['BROKER'])
-app.conf.task_serializer = 'json'
-app.conf.result_serializer = 'json'
-app.conf.accept_content = ['json']
+${celeryApp('proj')}
 
 @app.task(name='py.double')
 def double(x):
