@@ -7,12 +7,19 @@
  * Taking a slot tries the N locks one by one from a random start (so workers spread over them):
  * one round trip when a slot is free early, N when all are taken. Meant for small N.
  */
+import { randomUUID } from 'node:crypto'
 import type { Coordination, Lock } from '../contracts/coordination.js'
 
 export class Slots {
   /** Held slots, by delivery token. */
   private readonly held = new Map<string, Lock>()
   private timer: NodeJS.Timeout | null = null
+  /**
+   * This process, in every lock owner: a delivery token is unique in its process only (RabbitMQ's
+   * are a session number and a delivery tag, which another worker process can repeat), and a
+   * lock taken by the "same" owner would be a renewal, not a second slot.
+   */
+  private readonly self = randomUUID()
 
   constructor(
     private readonly coordination: Coordination,
@@ -24,7 +31,8 @@ export class Slots {
   async take(name: string, n: number, owner: string): Promise<boolean> {
     const start = Math.floor(Math.random() * n)
     for (let i = 0; i < n; i++) {
-      const lock = await this.coordination.acquire(`flow:${name}#${(start + i) % n}`, owner, this.ttlMs)
+      const slot = `flow:${name}#${(start + i) % n}`
+      const lock = await this.coordination.acquire(slot, `${this.self}:${owner}`, this.ttlMs)
       if (lock) {
         this.held.set(owner, lock)
         this.renewals()
