@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import type { LeaseRef } from '../../../src/contracts/broker.js'
-import { jobs, q, sleep, take, test, type OpenBroker } from './support.js'
+import { jobs, q, sleep, take, test, type OpenBroker, oneDelayed } from './support.js'
 
 export function deferTests(open: OpenBroker): void {
   test(open, 'defers a delivery unchanged after a delay, not counting it, with a higher fence', async () => {
@@ -17,9 +17,9 @@ export function deferTests(open: OpenBroker): void {
     assert.deepEqual(await b.defer([{ id: d!.id, token: d!.token, delayMs: at - Date.now() }]), [true])
     assert.deepEqual(await b.defer([{ id: d!.id, token: d!.token, delayMs: 10 }]), [false], 'stale after')
     assert.deepEqual(await take(b, [queue], 1), [], 'not before the delay')
-    const [s] = await b.stats([queue])
-    assert.equal(s!.delayed, 1)
-    assert.equal(s!.active, 0)
+    const s = await oneDelayed(b, queue)
+    assert.equal(s.delayed, 1)
+    assert.equal(s.active, 0)
     await sleep(at - Date.now() + 100)
     const [again] = await take(b, [queue], 1, { waitMs: 1000 })
     assert.equal(again!.id, d!.id)

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import type { Broker, BrokerCapabilities, Delivery, LeaseRef } from '../../../src/contracts/broker.js'
-import { hold, jobs, q, sleep, take, test, type OpenBroker } from './support.js'
+import { hold, jobs, q, sleep, take, test, type OpenBroker, oneDelayed } from './support.js'
 
 /** A queue holding jobs whose first deliveries are stale (released) and second ones live. */
 async function staleAndLive(
@@ -150,8 +150,8 @@ export function leaseTests(open: OpenBroker): void {
       [true],
     )
     assert.deepEqual(await take(b, [queue], 1), [], 'not before the delay')
-    const [s] = await b.stats([queue])
-    assert.equal(s!.delayed, 1)
+    const s = await oneDelayed(b, queue)
+    assert.equal(s.delayed, 1)
     await sleep(at - Date.now() + 100)
     const [again] = await take(b, [queue], 1, { waitMs: 1000 })
     assert.equal(again!.id, d!.id)

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import type { BrokerCapabilities } from '../../../src/contracts/broker.js'
-import { counts, drain, jobs, q, sleep, take, test, type OpenBroker } from './support.js'
+import { counts, drain, jobs, q, sleep, take, test, type OpenBroker, oneDelayed } from './support.js'
 
 export function producerConsumerTests(open: OpenBroker): void {
   test(open, 'publishes, consumes and acknowledges', async () => {
@@ -188,9 +188,9 @@ export function producerConsumerTests(open: OpenBroker): void {
     const [j] = jobs(queue, 1, { availableAt: at })
     await b.publish([j!])
     assert.deepEqual(await take(b, [queue], 10), [])
-    const [s] = await b.stats([queue])
-    assert.equal(s!.delayed, 1)
-    assert.equal(s!.waiting, 0)
+    const s = await oneDelayed(b, queue)
+    assert.equal(s.delayed, 1)
+    assert.equal(s.waiting, 0)
     await sleep(at - Date.now() + 100)
     const got = await take(b, [queue], 10, { waitMs: 1000 })
     assert.deepEqual(

@@ -156,3 +156,18 @@ export async function eventually(check: () => boolean, ms: number): Promise<bool
   }
   return true
 }
+
+/**
+ * The stats row of `queue` once it shows exactly one delayed job, read a few times over `ms`. A
+ * push engine's delays pass through its broker's own queues (RabbitMQ's TTL cascade), and a job
+ * moving from one to the next is in none of them for a moment.
+ */
+export async function oneDelayed(b: Broker, queue: string, ms = 500): Promise<QueueStats> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const [s] = await b.stats([queue])
+    assert.ok(s, 'a stats row for the queue')
+    if (s.delayed === 1 || Date.now() >= deadline) return s
+    await sleep(20)
+  }
+}
