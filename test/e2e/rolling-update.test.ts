@@ -53,8 +53,11 @@ describe('rolling update of workers', () => {
     assert.deepEqual(codes, [0, 0], 'the old workers stopped cleanly')
 
     await until(() => done() >= TASKS, 60_000, `${TASKS} tasks done`)
-    const records = await (await app.resultStore())!.get(ids)
-    assert.equal(records.filter((r) => r?.state !== 'SUCCESS').length, 0, 'every task succeeded')
+    // A task journals its end before its worker writes the result (in a batch): wait for those.
+    const store = (await app.resultStore())!
+    const unfinished = async () => (await store.get(ids)).filter((r) => r?.state !== 'SUCCESS').length
+    await until(async () => (await unfinished()) === 0, 10_000, 'every result written').catch(() => {})
+    assert.equal(await unfinished(), 0, 'every task succeeded')
 
     const runs = new Map<string, number>()
     const byPid = new Map<number, number>()
