@@ -145,9 +145,9 @@ async function run(msg: RunMessage): Promise<void> {
   }
   const job = { delivery: { ...d, body: '' }, msg: m, task, args: a, storeResult: true }
   // Each run its own set of abort functions, so an abort message reaches this run only.
-  const aborts = new Set<(reason: unknown) => void>()
+  const aborts = new Set<{ abort(reason: unknown): void }>()
   running.set(msg.seq, (reason) => {
-    for (const abort of aborts) abort(reason)
+    for (const run of aborts) run.abort(reason)
   })
   const r = await runTask(
     {

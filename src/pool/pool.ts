@@ -19,7 +19,7 @@ import {
 import type { Logger } from '../worker/logger.js'
 import type { PreparedJob } from '../worker/prepare.js'
 import { encodeError } from '../worker/records.js'
-import { limitsOf, type RunEnv, type RunResult, type TaskRunner } from '../worker/run.js'
+import { limitsOf, type RunEnv, type RunResult, type TaskRunner, type TrackedRun } from '../worker/run.js'
 import type { TaskContext } from '../core/task.js'
 import { spawnChild, type ChildHandle, type PoolKind } from './handle.js'
 import type {
@@ -74,9 +74,8 @@ interface Run {
   /** When it was handed to a child (the hard limit counts from here). */
   startedAt: number
   timer?: NodeJS.Timeout
-  abort?: (reason: unknown) => void
-  /** Ends the worker's tracking of the run. */
-  untrack?: () => void
+  /** How the worker tracks and stops the run while a child has it. */
+  tracked?: TrackedRun
   /** The run's durable steps, made on its first `ctx.step`. */
   step?: TaskContext['step']
   /** Step bodies asked of the child, by its request number. */
@@ -323,12 +322,15 @@ export class Pool implements TaskRunner {
       return this.finish(run, { ok: false, error, startedAt: Date.now(), retryable: false })
     }
     child.handle.send({ t: 'run', seq: run.seq, job })
-    run.abort = (reason) => child.handle.send({ t: 'abort', seq: run.seq, reason: encodeError(reason) })
-    run.env.aborts.add(run.abort)
-    run.untrack = run.env.track?.(run.job, run.startedAt, {
-      abort: run.abort,
-      kill: (reason) => void this.terminate(msg.id, reason),
-    })
+    const abort = (reason: unknown) =>
+      child.handle.send({ t: 'abort', seq: run.seq, reason: encodeError(reason) })
+    run.tracked = {
+      job: run.job,
+      startedAt: run.startedAt,
+      stop: { abort, kill: (reason) => void this.terminate(msg.id, reason) },
+    }
+    run.env.aborts.add(run.tracked.stop)
+    run.env.track?.(run.tracked)
     const { hardMs } = limitsOf(run.job)
     if (hardMs !== null)
       run.timer = setTimeout(() => {
@@ -444,9 +446,11 @@ export class Pool implements TaskRunner {
 
   private finish(run: Run, result: RunResult): void {
     clearTimeout(run.timer)
-    if (run.abort) run.env.aborts.delete(run.abort)
-    run.untrack?.()
-    run.untrack = undefined
+    if (run.tracked) {
+      run.env.aborts.delete(run.tracked.stop)
+      run.env.untrack?.(run.tracked)
+      run.tracked = undefined
+    }
     for (const body of run.bodies.values()) body.reject(new Error('the run ended'))
     run.bodies.clear()
     if (run.child?.run === run) run.child.run = null

@@ -27,8 +27,8 @@ export interface ExecuteEnv extends WorkerEnv, RunEnv {
   readonly running?: (job: PreparedJob) => void
   /** Where task bodies run: a thread or process pool; absent, in this event loop. */
   readonly runner?: TaskRunner
-  /** Told when the task body has returned; its outcome waits for this (a progress write in flight). */
-  readonly ran?: (job: PreparedJob) => Promise<void>
+  /** Told when the task body has returned; its outcome waits for a promise returned (a progress write in flight). */
+  readonly ran?: (job: PreparedJob) => Promise<void> | undefined
   /** Workflows: follow-ups of outcomes, and messages a workflow sent again (canvas/hooks.ts). */
   readonly flow?: WorkerFlow
   /**
@@ -68,7 +68,8 @@ export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outc
     } finally {
       env.gate?.finished(prepared)
     }
-    await env.ran?.(prepared)
+    const ran = env.ran?.(prepared)
+    if (ran) await ran
     // Revoked while it ran: REVOKED whatever the body came to, and never retried.
     if (env.revoked?.has(prepared.msg.id))
       return withFollowUp(

@@ -73,8 +73,13 @@ export class ProgressReporter {
    * The task's body returned: later values are not written, and this resolves once a write of
    * its progress in flight has landed (bounded), so its outcome is written after it.
    */
-  async end(job: PreparedJob): Promise<void> {
-    if (!this.entries.delete(job.delivery.token) || !this.writing) return
+  /** The run ended: a promise only while a progress write of it may be in flight. */
+  end(job: PreparedJob): Promise<void> | undefined {
+    if (!this.entries.delete(job.delivery.token) || !this.writing) return undefined
+    return this.endWait()
+  }
+
+  private async endWait(): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     await Promise.race([this.writing, new Promise((r) => (timer = setTimeout(r, END_WAIT_MS)))])
     clearTimeout(timer)

@@ -7,6 +7,8 @@ import { RetryRequest, SoftTimeLimitExceededError, TimeLimitExceededError } from
 import { toMs } from '../core/duration.js'
 import { encodeProgress } from '../core/progress.js'
 import type { TaskContext, TaskLogger } from '../core/task.js'
+import type { Duration } from '../core/duration.js'
+import type { Message } from '../core/message.js'
 import type { Logger } from './logger.js'
 import type { PreparedJob } from './prepare.js'
 
@@ -29,14 +31,22 @@ export interface RunStop {
   kill(reason: unknown): void
 }
 
+/** A run as the worker tracks it (remote control, revoke). */
+export interface TrackedRun {
+  readonly job: PreparedJob
+  readonly startedAt: number
+  readonly stop: RunStop
+}
+
 export interface RunEnv {
   readonly log: Logger
-  /** Abort functions of running tasks, called on cold shutdown. */
-  readonly aborts: Set<(reason: unknown) => void>
+  /** Running tasks, aborted on cold shutdown. */
+  readonly aborts: Set<{ abort(reason: unknown): void }>
   /** Makes a run's `ctx.step` (durable steps; see canvas/steps.ts). */
   readonly steps?: (job: PreparedJob) => TaskContext['step']
-  /** Told when a run begins, with how to stop it; the returned function is called when it ends. */
-  readonly track?: (job: PreparedJob, startedAt: number, stop: RunStop) => () => void
+  /** Told when a run begins, with how to stop it, and when it ends (the same object). */
+  readonly track?: (run: TrackedRun) => void
+  readonly untrack?: (run: TrackedRun) => void
   /** Takes a checked, encoded value the task reported with `ctx.progress()` (see progress.ts). */
   readonly progress?: (job: PreparedJob, encoded: string, startedAt: number) => void
   /**
@@ -73,86 +83,132 @@ export function limitsOf(job: PreparedJob): { softMs: number | null; hardMs: num
   }
 }
 
+/**
+ * One run of a task body in this event loop: the task's context (`ctx`), and how to stop it from
+ * outside. One object per run, with its methods on the prototype, since it is made for every task.
+ */
+class AsyncRun implements TaskContext, RunStop {
+  readonly id: string
+  readonly name: string
+  readonly retries: number
+  readonly deliveries: number
+  readonly queue: string
+  readonly message: Message
+  readonly startedAt = Date.now()
+  ended = false
+  private controller: AbortController | null = null
+  private logger: TaskLogger | null = null
+  private stepFn: TaskContext['step'] | null = null
+  /** Ends the run at once (set while the body is awaited with a way out). */
+  private killRun: ((reason: unknown) => void) | null = null
+  private killedWith: { reason: unknown } | null = null
+
+  constructor(
+    private readonly env: RunEnv,
+    readonly job: PreparedJob,
+  ) {
+    const { msg, delivery } = job
+    this.id = msg.id
+    this.name = msg.task
+    this.retries = msg.retries
+    this.deliveries = delivery.deliveries
+    this.queue = delivery.queue
+    this.message = msg
+  }
+
+  get stop(): RunStop {
+    return this
+  }
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController()
+    return this.controller.signal
+  }
+
+  get log(): TaskLogger {
+    return (this.logger ??= this.env.log.child({ task: this.name, id: this.id }))
+  }
+
+  step<T>(name: string, fn: () => T | Promise<T>): Promise<Awaited<T>> {
+    this.stepFn ??= this.env.steps
+      ? this.env.steps(this.job)
+      : () => Promise.reject(new Error('this worker has no durable steps'))
+    return this.stepFn(name, fn)
+  }
+
+  retry(options?: { countdown?: Duration; error?: unknown; max?: number }): never {
+    throw new RetryRequest(
+      options?.countdown !== undefined ? toMs(options.countdown, 'countdown') : undefined,
+      options?.error,
+      options?.max,
+    )
+  }
+
+  progress(value: number | object): void {
+    const encoded = encodeProgress(value)
+    // A timer the task left behind reports after it returned: nothing is written then.
+    if (!this.ended) this.env.progress?.(this.job, encoded, this.startedAt)
+  }
+
+  abort(reason: unknown): void {
+    this.controller ??= new AbortController()
+    this.controller.abort(reason)
+  }
+
+  /** Aborts the signal and ends the run now, the body left behind (hard limit, terminate). */
+  kill(reason: unknown): void {
+    this.abort(reason)
+    if (this.killedWith) return
+    this.killedWith = { reason }
+    this.killRun?.(reason)
+  }
+
+  /** The body's value; a body that returns a promise is raced against kill(). */
+  async body(): Promise<unknown> {
+    const value: unknown = this.job.task.fn(this, ...(this.job.args as never[]))
+    if (this.killedWith) throw this.killedWith.reason
+    if (!isThenable(value)) return value
+    return new Promise((resolve, reject) => {
+      this.killRun = reject
+      value.then(resolve, reject)
+    })
+  }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (
+    v !== null &&
+    (typeof v === 'object' || typeof v === 'function') &&
+    typeof (v as { then?: unknown }).then === 'function'
+  )
+}
+
 export async function runTask(env: RunEnv, job: PreparedJob): Promise<RunResult> {
-  const { msg, task, delivery } = job
-  const startedAt = Date.now()
+  const run = new AsyncRun(env, job)
   const { softMs } = limitsOf(job)
   const hardMs = env.externalHardLimit ? null : limitsOf(job).hardMs
-  let controller: AbortController | null = null
-  const abort = (reason: unknown) => {
-    controller ??= new AbortController()
-    controller.abort(reason)
-  }
-  let log: TaskLogger | null = null
-  let ended = false
-  let step: TaskContext['step'] | null = null
-  const ctx: TaskContext = {
-    id: msg.id,
-    name: msg.task,
-    retries: msg.retries,
-    deliveries: delivery.deliveries,
-    queue: delivery.queue,
-    message: msg,
-    get signal() {
-      controller ??= new AbortController()
-      return controller.signal
-    },
-    get log() {
-      return (log ??= env.log.child({ task: msg.task, id: msg.id }))
-    },
-    step(name, fn) {
-      step ??= env.steps
-        ? env.steps(job)
-        : () => Promise.reject(new Error('this worker has no durable steps'))
-      return step(name, fn)
-    },
-    retry(options) {
-      throw new RetryRequest(
-        options?.countdown !== undefined ? toMs(options.countdown, 'countdown') : undefined,
-        options?.error,
-        options?.max,
-      )
-    },
-    progress(value) {
-      const encoded = encodeProgress(value)
-      // A timer the task left behind reports after it returned: nothing is written then.
-      if (!ended) env.progress?.(job, encoded, startedAt)
-    },
-  }
-  env.aborts.add(abort)
+  const task = job.msg.task
+  const startedAt = run.startedAt
+  env.aborts.add(run)
+  env.track?.(run)
   let softTimer: NodeJS.Timeout | undefined
   let hardTimer: NodeJS.Timeout | undefined
-  // Ends the run at once, the body left behind: the hard time limit, and revoke --terminate.
-  let kill!: (reason: unknown) => void
-  const killed = new Promise<never>((_, reject) => (kill = reject))
-  const untrack = env.track?.(job, startedAt, {
-    abort,
-    kill: (reason) => {
-      abort(reason)
-      kill(reason)
-    },
-  })
   try {
     if (softMs !== null)
-      softTimer = setTimeout(() => abort(new SoftTimeLimitExceededError(msg.task, softMs)), softMs)
+      softTimer = setTimeout(() => run.abort(new SoftTimeLimitExceededError(task, softMs)), softMs)
     if (hardMs !== null) {
       const limitMs = hardMs
-      hardTimer = setTimeout(() => {
-        const err = new TimeLimitExceededError(msg.task, limitMs)
-        abort(err)
-        kill(err)
-      }, limitMs)
+      hardTimer = setTimeout(() => run.kill(new TimeLimitExceededError(task, limitMs)), limitMs)
     }
-    const run = Promise.resolve().then(() => task.fn(ctx, ...(job.args as never[])))
-    const value: unknown = await Promise.race([run, killed])
+    const value = await run.body()
     return { ok: true, value, startedAt }
   } catch (error) {
     return { ok: false, error, startedAt }
   } finally {
-    ended = true
-    clearTimeout(softTimer)
-    clearTimeout(hardTimer)
-    env.aborts.delete(abort)
-    untrack?.()
+    run.ended = true
+    if (softTimer) clearTimeout(softTimer)
+    if (hardTimer) clearTimeout(hardTimer)
+    env.aborts.delete(run)
+    env.untrack?.(run)
   }
 }
