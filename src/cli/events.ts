@@ -1,7 +1,7 @@
 /** `celeriac events`: the event log, as lines a person reads or as JSON, once or following it. */
 import type { App } from '../core/app.js'
 import { ConfigError } from '../core/errors.js'
-import { EVENTS_STREAM, parseEvent, type CeleriacEvent } from '../core/events.js'
+import { EVENTS_STREAM, parseEvents, type CeleriacEvent } from '../core/events.js'
 
 export interface EventsFlags {
   readonly follow?: boolean
@@ -64,8 +64,8 @@ export async function showEvents(app: App, flags: EventsFlags, signal?: AbortSig
   }
   const colour = process.stdout.isTTY === true && !process.env.NO_COLOR
   const print = (data: string) => {
-    const e = parseEvent(data)
-    if (e) process.stdout.write((flags.json ? JSON.stringify(e) : line(e, colour)) + '\n')
+    for (const e of parseEvents(data))
+      process.stdout.write((flags.json ? JSON.stringify(e) : line(e, colour)) + '\n')
   }
   for (const e of tail) print(e.data)
   while (flags.follow && !signal?.aborted) {

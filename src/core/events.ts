@@ -38,6 +38,58 @@ export interface CeleriacEvent {
   readonly progress?: unknown
   /** task-started: `[args, kwargs]` as JSON text, cut to ARGS_PREVIEW_CHARS (see argsPreview). */
   readonly args?: string
+  /**
+   * Folded events (see foldable): when the task was received and started, for a later event of
+   * the same delivery written in their place. `expandEvent` gives them back as events.
+   */
+  readonly receivedAt?: number
+  readonly startedAt?: number
+}
+
+/**
+ * The events of one delivery that a worker may fold into the delivery's next event when none of
+ * them has been written yet: a task that is received, started and done within one write of the
+ * log costs one entry instead of three. Readers see all three again through `expandEvent`.
+ */
+export const FOLDABLE: ReadonlySet<string> = new Set([
+  'task-received',
+  'task-started',
+  'task-succeeded',
+  'task-failed',
+  'task-retried',
+  'task-revoked',
+])
+
+/**
+ * The events a stored one stands for, oldest first: a folded event (carrying `receivedAt` or
+ * `startedAt`) gives back the task-received and task-started events it replaced.
+ */
+export function expandEvent(e: CeleriacEvent): CeleriacEvent[] {
+  if (e.receivedAt === undefined && e.startedAt === undefined) return [e]
+  const { receivedAt, startedAt, args, ...rest } = e
+  const base = {
+    worker: e.worker,
+    id: e.id,
+    task: e.task,
+    queue: e.queue,
+    fence: e.fence,
+    retries: e.retries,
+  }
+  const out: CeleriacEvent[] = []
+  if (receivedAt !== undefined) out.push({ ...base, type: 'task-received', at: receivedAt })
+  if (e.type === 'task-started') out.push({ ...rest, ...(args !== undefined ? { args } : {}) })
+  else {
+    if (startedAt !== undefined)
+      out.push({ ...base, type: 'task-started', at: startedAt, ...(args !== undefined ? { args } : {}) })
+    out.push(rest)
+  }
+  return out
+}
+
+/** Reads a stored event and what it stands for (see expandEvent); none for a malformed one. */
+export function parseEvents(data: string): CeleriacEvent[] {
+  const e = parseEvent(data)
+  return e ? expandEvent(e) : []
 }
 
 /** How much of a task's arguments a task-started event carries. */

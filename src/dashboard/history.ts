@@ -7,7 +7,7 @@
 import type { Coordination, LoggedEvent } from '../contracts/coordination.js'
 import type { ResultRecord } from '../contracts/result-store.js'
 import { decode } from '../core/codec.js'
-import { EVENTS_STREAM, parseEvent, type CeleriacEvent } from '../core/events.js'
+import { EVENTS_STREAM, parseEvents, type CeleriacEvent } from '../core/events.js'
 import { toJsonSafe } from '../core/render.js'
 
 const PAGE = 1000
@@ -18,10 +18,7 @@ export async function readLog(c: Coordination): Promise<{ events: CeleriacEvent[
   let cursor: string | null = null
   for (;;) {
     const page: LoggedEvent[] = await c.read(EVENTS_STREAM, cursor, PAGE)
-    for (const e of page) {
-      const parsed = parseEvent(e.data)
-      if (parsed) events.push(parsed)
-    }
+    for (const e of page) events.push(...parseEvents(e.data))
     if (page.length) cursor = page[page.length - 1]!.id
     if (page.length < PAGE) return { events, cursor }
   }
@@ -33,7 +30,7 @@ export async function readAfter(
   cursor: string | null,
 ): Promise<{ events: CeleriacEvent[]; cursor: string | null }> {
   const page = await c.read(EVENTS_STREAM, cursor, PAGE)
-  const events = page.map((e) => parseEvent(e.data)).filter((e): e is CeleriacEvent => e !== null)
+  const events = page.flatMap((e) => parseEvents(e.data))
   return { events, cursor: page.length ? page[page.length - 1]!.id : cursor }
 }
 

@@ -25,7 +25,6 @@ import { ControlAgent, DEFAULT_HEARTBEAT_MS } from '../control/agent.js'
 import { ControlCommands } from '../control/commands.js'
 import type { Terminator } from '../control/terminator.js'
 import type { ControlledWorker } from '../control/worker-handle.js'
-import type { RunStop } from './run.js'
 import type { PreparedJob } from './prepare.js'
 import { remoteHandle, type RunningJob } from './remote.js'
 import { RunClaims } from '../dedup/index.js'
@@ -281,23 +280,18 @@ export class Worker extends EventEmitter {
       logTasks: this.logTasks,
       aborts: new Set(),
       revoked: { has: (id) => this.agent?.revocations.has(id) ?? false },
-      track: (job, at, stop) => this.track(job, at, stop),
+      track: (run) => this.runs.set(run.job.delivery.token, run),
+      untrack: (run) => this.runs.delete(run.job.delivery.token),
       started: (r) => this.recordStarted(r),
       progress: (job, encoded, at) => this.progress?.report(job, encoded, at),
-      ran: async (job) => this.progress?.end(job),
-      mayRun: (d) => this.claims?.mayRun(d) ?? Promise.resolve(true),
+      ran: (job) => this.progress?.end(job),
       running: this.wantEvents
         ? (job) => {
-            const at = Date.now()
-            this.startedRuns.set(job.delivery.token, { task: job.msg.task, at })
-            this.event({
-              type: 'task-started',
-              id: job.msg.id,
-              task: job.msg.task,
-              queue: job.msg.queue,
-              fence: job.delivery.fence,
+            const e = this.taskEvent('task-started', job.delivery, job.msg.task, {
               args: argsPreview(job.msg.args, job.msg.kwargs),
             })
+            this.startedRuns.set(job.delivery.token, { task: job.msg.task, at: e.at })
+            this.events?.emit(e)
           }
         : undefined,
     }
@@ -316,8 +310,11 @@ export class Worker extends EventEmitter {
       )
       return null
     })
-    if (coordination && !this.broker.capabilities.idempotentPublish)
-      this.claims = new RunClaims(coordination, this.name, this.app.resultExpiresMs, this.log)
+    if (coordination && !this.broker.capabilities.idempotentPublish) {
+      const claims = new RunClaims(coordination, this.name, this.app.resultExpiresMs, this.log)
+      this.claims = claims
+      this.env = { ...this.env, mayRun: (d) => claims.mayRun(d) }
+    }
     if (this.wantEvents) {
       if (!coordination)
         throw new ConfigError(
@@ -379,6 +376,27 @@ export class Worker extends EventEmitter {
     this.events.emit({ ...e, ...worker, at: Date.now(), worker: this.name })
   }
 
+  /** A task event, made in one object (one per event a task has: this is on every task's path). */
+  private taskEvent(
+    type: CeleriacEvent['type'],
+    d: Delivery,
+    task: string | undefined,
+    more?: { runtimeMs?: number; reason?: string; args?: string },
+  ): CeleriacEvent {
+    return {
+      type,
+      at: Date.now(),
+      worker: this.name,
+      id: d.id,
+      task,
+      queue: d.queue,
+      fence: d.fence,
+      runtimeMs: more?.runtimeMs,
+      reason: more?.reason,
+      args: more?.args,
+    }
+  }
+
   /** Resolves when the worker has stopped (at once if it never started). */
   get done(): Promise<void> {
     return this.started_ ? this.stopped : Promise.resolve()
@@ -397,7 +415,7 @@ export class Worker extends EventEmitter {
   private received(got: Delivery[]): void {
     this.counts.received += got.length
     for (const d of got) {
-      if (this.events) this.event({ type: 'task-received', id: d.id, queue: d.queue, fence: d.fence })
+      if (this.events) this.events.emit(this.taskEvent('task-received', d, undefined))
       this.held.set(d.token, d)
       if (this.running < this.concurrency) this.run(d)
       else this.buffer.push(d)
@@ -478,17 +496,20 @@ export class Worker extends EventEmitter {
     const run = this.startedRuns.get(o.delivery.token)
     this.startedRuns.delete(o.delivery.token)
     if (!live || o.kind === 'defer') return
-    const base = {
-      id: o.delivery.id,
-      task: run?.task ?? o.result?.task ?? undefined,
-      queue: o.delivery.queue,
-      fence: o.delivery.fence,
-      ...(run ? { runtimeMs: Date.now() - run.at } : {}),
-    }
-    if (o.kind === 'ack')
-      this.event({ ...base, type: o.result?.state === 'REVOKED' ? 'task-revoked' : 'task-succeeded' })
-    else if (o.kind === 'retry') this.event({ ...base, type: 'task-retried', reason: o.reason })
-    else this.event({ ...base, type: 'task-failed', reason: o.reason })
+    const type =
+      o.kind === 'ack'
+        ? o.result?.state === 'REVOKED'
+          ? 'task-revoked'
+          : 'task-succeeded'
+        : o.kind === 'retry'
+          ? 'task-retried'
+          : 'task-failed'
+    this.events!.emit(
+      this.taskEvent(type, o.delivery, run?.task ?? o.result?.task ?? undefined, {
+        runtimeMs: run ? Date.now() - run.at : undefined,
+        reason: o.kind === 'ack' ? undefined : o.reason,
+      }),
+    )
   }
 
   private async extendLeases(): Promise<void> {
@@ -561,7 +582,7 @@ export class Worker extends EventEmitter {
         { count: abandoned.length },
         'grace period over; handing unfinished tasks back to the broker',
       )
-      for (const abort of this.env.aborts) abort(new Error('worker shut down'))
+      for (const run of this.env.aborts) run.abort(new Error('worker shut down'))
       await this.broker.release(abandoned).catch(() => {})
     }
     // Outcomes get a last chance to be written, bounded so a broker that is away cannot hold
@@ -603,12 +624,6 @@ export class Worker extends EventEmitter {
   private giveBack(): void {
     if (this.debt > 0) this.debt--
     else if (this.consuming) this.consumption?.grant(1)
-  }
-
-  private track(job: PreparedJob, startedAt: number, stop: RunStop): () => void {
-    const token = job.delivery.token
-    this.runs.set(token, { job, startedAt, stop })
-    return () => this.runs.delete(token)
   }
 
   /** The narrow view remote control gets of this worker. */

@@ -7,14 +7,14 @@ import { randomUUID } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { pino } from 'pino'
 import { createApp } from '../../src/index.js'
-import { EVENTS_STREAM, parseEvent, type CeleriacEvent } from '../../src/core/events.js'
+import { EVENTS_STREAM, parseEvents, type CeleriacEvent } from '../../src/core/events.js'
 import { Worker } from '../../src/worker/index.js'
 
 const silent = pino({ level: 'silent' })
 
 async function readAll(app: ReturnType<typeof createApp>): Promise<CeleriacEvent[]> {
   const c = (await app.coordination())!
-  return (await c.read(EVENTS_STREAM, null, 10_000)).map((e) => parseEvent(e.data)!).filter(Boolean)
+  return (await c.read(EVENTS_STREAM, null, 10_000)).flatMap((e) => parseEvents(e.data))
 }
 
 describe('worker events', () => {
