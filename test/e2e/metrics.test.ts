@@ -8,6 +8,16 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { createApp } from 'celeriac'
+import {
+  queueMetrics,
+  queueSource,
+  Registry,
+  startMetricsServer,
+  taskMetrics,
+  timeBroker,
+  workerMetrics,
+} from 'celeriac/health'
+import { Worker } from 'celeriac/worker'
 import { ROOT, run, tempDir, until, type Proc } from './helpers.js'
 
 const TASKS = join(ROOT, 'test/fixtures/observability-tasks.ts')
@@ -101,5 +111,43 @@ describe('worker --metrics-port', () => {
     assert.equal((await scrape(port, '/livez')).status, 404)
     w.kill('SIGTERM')
     assert.equal(await w.exited(), 0)
+  })
+})
+
+describe('metrics of a worker a program runs (celeriac/health)', () => {
+  it('counts the same metrics in process, as docs/observability.md shows', async () => {
+    const app = createApp({ broker: `sqlite://${join(tempDir(), 'lib.db')}` })
+    const add = app.task('add', (_ctx, a: number, b: number) => a + b)
+    const registry = new Registry()
+    const worker = new Worker(app, { concurrency: 2, control: false, watch: taskMetrics(registry) })
+    timeBroker(await app.broker(), registry)
+    workerMetrics(registry, worker)
+    queueMetrics(
+      registry,
+      queueSource(async () => (await app.broker()).stats(worker.queues)),
+    )
+    const server = await startMetricsServer({ port: 0, host: '127.0.0.1', registry })
+    await worker.start()
+    try {
+      const settled = new Promise<void>((resolve) => {
+        let n = 0
+        worker.on('settled', () => ++n === 2 && resolve())
+      })
+      for (const r of await add.sendMany([
+        [1, 2],
+        [3, 4],
+      ]))
+        await r.get({ timeout: 10_000 })
+      await settled
+      const text = (await scrape(server.port)).body
+      assert.equal(sample(text, 'celeriac_task_succeeded_total{task="add"}'), 2)
+      assert.equal(sample(text, 'celeriac_task_runtime_seconds_count{task="add"}'), 2)
+      assert.ok((sample(text, 'celeriac_broker_call_seconds_count{operation="publish"}') ?? 0) >= 1)
+      assert.equal(sample(text, 'celeriac_worker_concurrency'), 2)
+    } finally {
+      await worker.stop()
+      await server.close()
+      await app.close()
+    }
   })
 })
