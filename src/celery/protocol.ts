@@ -335,7 +335,7 @@ export function fromKombu(raw: string, queue: string): KombuIn {
     group: optionalId(headers.group, 'group'),
     ignore_result: headers.ignore_result === true,
     sent_at: new Date().toISOString(),
-    headers: typeof headers.origin === 'string' ? { 'celery-origin': headers.origin } : {},
+    headers: carriedHeaders(headers),
     ...flow,
     ...(headers[ONCE_HEADER] === true ? { once: true as const } : {}),
   }
@@ -363,4 +363,17 @@ export function peekKombu(raw: string): { id?: string; task?: string } {
   } catch {
     return {}
   }
+}
+
+/**
+ * Headers of a Celery message kept in ours: its origin, and W3C trace context (`traceparent`,
+ * `tracestate`: what celeriac's tracing writes, and what OpenTelemetry's Celery instrumentation
+ * sends), so a run joins the sender's trace across the wire.
+ */
+function carriedHeaders(h: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {}
+  if (typeof h.origin === 'string') out['celery-origin'] = h.origin
+  if (typeof h.traceparent === 'string') out.traceparent = h.traceparent
+  if (typeof h.tracestate === 'string') out.tracestate = h.tracestate
+  return out
 }

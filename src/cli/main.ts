@@ -109,6 +109,12 @@ program
   )
   .option('--health-host <host>', 'address the health server listens on (default 0.0.0.0)')
   .option(
+    '--metrics-port <port>',
+    'serve Prometheus /metrics alone on this port (per-task runtimes and outcomes, broker round trips, queues; 0: any free port)',
+    int('--metrics-port'),
+  )
+  .option('--metrics-host <host>', 'address the metrics listener binds (default 0.0.0.0)')
+  .option(
     '--health-max-lag <duration>',
     '/livez fails when the event loop was blocked this long (default 10s)',
   )

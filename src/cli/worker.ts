@@ -4,7 +4,8 @@ import { relative } from 'node:path'
 import type { App } from '../core/app.js'
 import { toMs } from '../core/duration.js'
 import { redactUrl } from '../core/errors.js'
-import { queueMetrics, workerMetrics } from '../health/metrics.js'
+import { queueMetrics, taskMetrics, timeBroker, workerMetrics } from '../health/metrics.js'
+import { startMetricsServer, type MetricsServer } from '../health/metrics-server.js'
 import { queueSource, Registry, startHealthServer, type HealthServer } from '../health/server.js'
 import { createLogger, type Logger } from '../worker/logger.js'
 import { Worker } from '../worker/worker.js'
@@ -30,6 +31,8 @@ export interface WorkerFlags extends PoolFlags {
   readonly healthPort?: number
   readonly healthHost?: string
   readonly healthMaxLag?: string
+  readonly metricsPort?: number
+  readonly metricsHost?: string
 }
 
 function banner(app: App, file: string, w: Worker, resultUrl: string): string {
@@ -70,6 +73,8 @@ export async function runWorker(
     level: (flags.loglevel?.toLowerCase() as 'info') ?? 'info',
     format: flags.logFormat,
   })
+  const metered = flags.healthPort !== undefined || flags.metricsPort !== undefined
+  const registry = metered ? new Registry() : null
   const worker = new Worker(app, {
     concurrency: flags.concurrency,
     queues: flags.queues
@@ -90,6 +95,8 @@ export async function runWorker(
     name: flags.hostname ? flags.hostname.replace('%h', hostname()) : undefined,
     logger,
     pool: poolFromFlags(flags, logger),
+    // Per-task metrics only when something serves them: otherwise nothing runs per task.
+    watch: registry ? taskMetrics(registry) : undefined,
   })
   // Handlers go in before anything can print "ready": until a handler exists, SIGTERM kills the
   // process outright, and a supervisor may send it the moment it sees the line.
@@ -117,13 +124,19 @@ export async function runWorker(
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
   let health: HealthServer | null = null
-  if (flags.healthPort !== undefined) {
-    const registry = new Registry()
-    // Up before the worker connects: liveness answers while a slow broker is reached, and
-    // readiness says "starting" rather than nothing.
-    const queues = queueSource(async () => (await app.broker()).stats(worker.queues))
+  let metrics: MetricsServer | null = null
+  // Up before the worker connects: liveness answers while a slow broker is reached, and
+  // readiness says "starting" rather than nothing.
+  const queues = queueSource(async () => (await app.broker()).stats(worker.queues))
+  if (registry) {
     workerMetrics(registry, worker)
     queueMetrics(registry, queues)
+  }
+  if (registry && flags.metricsPort !== undefined) {
+    metrics = await startMetricsServer({ port: flags.metricsPort, host: flags.metricsHost, registry })
+    logger.info({ port: metrics.port }, `metrics on :${metrics.port}/metrics`)
+  }
+  if (registry && flags.healthPort !== undefined) {
     health = await startHealthServer({
       port: flags.healthPort,
       host: flags.healthHost,
@@ -134,6 +147,8 @@ export async function runWorker(
     })
     logger.info({ port: health.port }, `health server on :${health.port} (/livez /readyz /metrics /queues)`)
   }
+  // The broker the worker will use (one per app): its calls are timed from the first.
+  if (registry) timeBroker(await app.broker(), registry)
   await worker.start()
   await alongside?.start(logger)
   started = true
@@ -144,6 +159,7 @@ export async function runWorker(
   await worker.done
   await alongside?.stop()
   await health?.close()
+  await metrics?.close()
   await app.close()
   logger.info(worker.stats, 'worker stopped')
   logger.flush?.()

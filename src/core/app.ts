@@ -15,6 +15,7 @@ import { AsyncResult } from './result.js'
 import { RemoteTask } from './remote-task.js'
 import { DEFAULT_REVOKE_EXPIRES_MS, revokeTasks } from '../control/revoke.js'
 import { callbackWires } from './signature.js'
+import type { SendSpans, SendTracer } from '../otel/send.js'
 import { Task, type SendDefaults, type SendOptions, type TaskFn, type TaskOptions } from './task.js'
 
 export const APP_BRAND = Symbol.for('celeriac.app')
@@ -57,6 +58,13 @@ export interface AppOptions {
   readonly backends?: BackendLoaders
   /** How long a revocation is kept (default 3 hours, as Celery; $CELERIAC_REVOKE_EXPIRES in ms). */
   readonly revokeExpires?: Duration
+  /**
+   * OpenTelemetry tracing (default false): a PRODUCER span `send <task>` per message sent and a
+   * CONSUMER span `run <task>` per run in a worker, one trace through W3C `traceparent` headers.
+   * Needs `@opentelemetry/api` installed and a tracer provider registered (your SDK set-up);
+   * until one is, nothing is started. See docs/observability.md.
+   */
+  readonly tracing?: boolean
 }
 
 export interface AppRevokeOptions {
@@ -88,6 +96,9 @@ export class App {
   readonly maxResultBytes: number
   readonly trackStarted: boolean
   readonly revokeExpiresMs: number
+  /** Whether sends and runs are traced (the `tracing` option). */
+  readonly tracing: boolean
+  private sendTracer: SendTracer | null | undefined
   private readonly tasks = new Map<string, Task<never[], unknown>>()
   private readonly conn: Connections
 
@@ -110,6 +121,7 @@ export class App {
       opts.revokeExpires ?? envOr('CELERIAC_REVOKE_EXPIRES') ?? DEFAULT_REVOKE_EXPIRES_MS,
       'revokeExpires',
     )
+    this.tracing = opts.tracing ?? false
     this.conn = new Connections(opts)
   }
 
@@ -295,28 +307,50 @@ export class App {
       throw new ConfigError('one send cannot span several transactions')
     const jobs: OutgoingJob[] = new Array(calls.length)
     const results: AsyncResult<R>[] = new Array(calls.length)
-    for (let i = 0; i < calls.length; i++) {
-      const call = calls[i]!
-      const { message, availableAt } = this.buildMessage(task, call.args, call.options, defaults, now)
-      jobs[i] = {
-        id: message.id,
-        queue: message.queue,
-        priority: message.priority,
-        body: encodeMessage(message, this.maxMessageBytes),
-        availableAt,
-        ...(message.group !== null ? { group: message.group } : {}),
-        ...(call.options?.id === undefined ? { generatedId: true } : {}),
+    // Tracing off: one flag. On: the API is loaded at the first send, then asked synchronously.
+    const spans = !this.tracing
+      ? null
+      : this.sendTracer !== undefined
+        ? (this.sendTracer?.batch() ?? null)
+        : await this.sendSpans()
+    try {
+      for (let i = 0; i < calls.length; i++) {
+        const call = calls[i]!
+        const { message, availableAt } = this.buildMessage(task, call.args, call.options, defaults, now)
+        spans?.add(message)
+        jobs[i] = {
+          id: message.id,
+          queue: message.queue,
+          priority: message.priority,
+          body: encodeMessage(message, this.maxMessageBytes),
+          availableAt,
+          ...(message.group !== null ? { group: message.group } : {}),
+          ...(call.options?.id === undefined ? { generatedId: true } : {}),
+        }
+        results[i] = this.asyncResult<R>(message.id)
       }
-      results[i] = this.asyncResult<R>(message.id)
+      const broker = await this.broker()
+      const options = transaction === undefined ? publishOptions : { ...publishOptions, transaction }
+      if (options?.transaction !== undefined && !broker.capabilities.transactionalPublish)
+        throw new ConfigError(
+          `the ${broker.scheme} broker cannot enqueue inside your transaction (transactionalPublish); send after the commit instead`,
+        )
+      await broker.publish(jobs, options)
+    } catch (err) {
+      spans?.end(err)
+      throw err
     }
-    const broker = await this.broker()
-    const options = transaction === undefined ? publishOptions : { ...publishOptions, transaction }
-    if (options?.transaction !== undefined && !broker.capabilities.transactionalPublish)
-      throw new ConfigError(
-        `the ${broker.scheme} broker cannot enqueue inside your transaction (transactionalPublish); send after the commit instead`,
-      )
-    await broker.publish(jobs, options)
+    spans?.end()
     return results
+  }
+
+  /** Spans of one send call, or null when none is recorded (see src/otel). */
+  private async sendSpans(): Promise<SendSpans | null> {
+    if (this.sendTracer === undefined) {
+      const { sendTracer } = await import('../otel/send.js')
+      this.sendTracer = await sendTracer()
+    }
+    return this.sendTracer?.batch() ?? null
   }
 
   /**

@@ -14,6 +14,11 @@ import type { Outcome } from './settle.js'
 import type { WorkerFlow } from '../canvas/hooks.js'
 import type { Message } from '../core/message.js'
 import type { RunResult } from './run.js'
+import type { RunWatch, WatchedRun } from './watch.js'
+
+function runBody(env: ExecuteEnv, job: PreparedJob): Promise<RunResult> {
+  return env.runner ? env.runner.run(env, job) : runTask(env, job)
+}
 
 function withFollowUp(env: ExecuteEnv, outcome: Outcome, msg: Message | null, run?: RunResult): Outcome {
   const followUp = env.flow?.followUp(outcome, msg, run)
@@ -39,9 +44,13 @@ export interface ExecuteEnv extends WorkerEnv, RunEnv {
   readonly mayRun?: (delivery: Delivery) => Promise<boolean>
   /** Flow control (src/flow): may hold the job back (deferred) before it runs. */
   readonly gate?: FlowHooks
+  /** Per-task metrics and tracing (watch.ts); absent when neither is on. */
+  readonly watch?: RunWatch
 }
 
 export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outcome> {
+  let watched: WatchedRun | undefined
+  let job: PreparedJob | undefined
   try {
     if (env.mayRun && !(await env.mayRun(delivery))) {
       env.log.info(
@@ -60,28 +69,36 @@ export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outc
       if (outcome) return outcome
     }
     env.running?.(prepared)
+    if (env.watch) {
+      job = prepared
+      watched = env.watch.begin(prepared)
+    }
     if (prepared.storeResult && (prepared.task.options.trackStarted ?? env.app.trackStarted))
       env.started(makeRecord(env, prepared.msg, delivery, 'STARTED', Date.now(), {}))
     let run: RunResult
     try {
-      run = await (env.runner ? env.runner.run(env, prepared) : runTask(env, prepared))
+      run = await (watched?.run ? watched.run(runBody, env, prepared) : runBody(env, prepared))
     } finally {
       env.gate?.finished(prepared)
     }
     const ran = env.ran?.(prepared)
     if (ran) await ran
     // Revoked while it ran: REVOKED whatever the body came to, and never retried.
-    if (env.revoked?.has(prepared.msg.id))
-      return withFollowUp(
-        env,
-        revokedOutcome(env, prepared.msg, delivery, run.startedAt, 'revoked while running'),
-        prepared.msg,
-        run,
-      )
-    return withFollowUp(env, conclude(env, prepared, run), prepared.msg, run)
+    const outcome = env.revoked?.has(prepared.msg.id)
+      ? withFollowUp(
+          env,
+          revokedOutcome(env, prepared.msg, delivery, run.startedAt, 'revoked while running'),
+          prepared.msg,
+          run,
+        )
+      : withFollowUp(env, conclude(env, prepared, run), prepared.msg, run)
+    watched?.end(prepared, run, outcome)
+    return outcome
   } catch (err) {
     const reason = `internal error while running the delivery: ${describeError(err)}`
     env.log.error({ id: delivery.id, err: reason }, 'delivery sent to the dead-letter store')
-    return { kind: 'dead', delivery, reason }
+    const outcome: Outcome = { kind: 'dead', delivery, reason }
+    if (watched && job) watched.end(job, null, outcome)
+    return outcome
   }
 }

@@ -28,6 +28,7 @@ import type { ControlledWorker } from '../control/worker-handle.js'
 import type { PreparedJob } from './prepare.js'
 import { remoteHandle, type RunningJob } from './remote.js'
 import { RunClaims } from '../dedup/index.js'
+import { bothWatches, type RunWatch } from './watch.js'
 
 /**
  * Finished outcomes a worker may hold unwritten while it keeps receiving, in units of its credit:
@@ -87,6 +88,11 @@ export interface WorkerOptions {
   /** Worker name in results and logs (default celeriac@<host>:<pid>). */
   readonly name?: string
   readonly logger?: Logger
+  /**
+   * Watches each run (per-task metrics: `taskMetrics` of src/health). Default none: nothing is
+   * called per task. Tracing is the app's `tracing` option and needs nothing here.
+   */
+  readonly watch?: RunWatch
 }
 
 /** What an orchestrator's probes ask of a worker (see src/health/). */
@@ -215,6 +221,7 @@ export class Worker extends EventEmitter {
     this.eventsMaxLen = options.eventsMaxLen ?? 10_000
     this.outages = new OutageLog(this.log)
     this.pool = options.pool ?? null
+    this.watch = options.watch
     const pool = this.pool
     if (pool) {
       this.poolName = pool.kind
@@ -223,6 +230,7 @@ export class Worker extends EventEmitter {
   }
 
   private readonly deadRetentionMs: number | null
+  private readonly watch: RunWatch | undefined
   private readonly housekeepingMs: number
   private readonly wantEvents: boolean
   private readonly logTasks: boolean
@@ -269,7 +277,9 @@ export class Worker extends EventEmitter {
     this.results = await this.app.resultStore()
     await this.pool?.start()
     const flow = new WorkerFlow(this.app, this.results, this.name, this.log)
+    const tracing = this.app.tracing ? await import('../otel/run.js').then((m) => m.runTracing()) : undefined
     this.env = {
+      watch: bothWatches(this.watch, tracing),
       runner: this.pool ?? undefined,
       flow,
       steps: (job: PreparedJob) => flow.steps(job.msg, job.delivery),
