@@ -3,7 +3,8 @@
  * coordination on Redis): a global rate limit held by three
  * workers together, per-key concurrency never exceeded (and a SIGKILLed worker's slot given
  * back), a small tenant not held up by a big tenant's backlog, and unique and debounced sends
- * from concurrent senders. Tasks are in test/fixtures/flow-tasks.ts; they journal what ran.
+ * from concurrent senders. Tasks are in test/fixtures/flow-tasks.ts; they journal what ran. One
+ * file per engine (flow-<engine>.test.ts), so each stays well inside the runner's time per file.
  */
 import assert from 'node:assert/strict'
 import { readFileSync, existsSync } from 'node:fs'
@@ -11,8 +12,7 @@ import { join } from 'node:path'
 import { after, before, describe, it as test, type TestContext } from 'node:test'
 import { createApp, type App } from 'celeriac'
 import { define } from '../fixtures/flow-tasks.js'
-import { amqpEngine } from '../support/amqp-engine.js'
-import { postgresUrls, sqliteUrls, redisUrls, type EngineUrls } from '../support/engine-urls.js'
+import type { EngineUrls } from '../support/engine-urls.js'
 import { cli, ROOT, run, tempDir, until, type Proc } from './helpers.js'
 
 const FIXTURE = join(ROOT, 'test/fixtures/flow-tasks.ts')
@@ -46,7 +46,7 @@ function mostAtOnce(all: Line[], key: string): number {
 }
 
 /** One engine for the suite: where processes connect, and tests it leaves out (with the reason). */
-interface FlowEngine {
+export interface FlowEngine {
   readonly name: string
   readonly url: string
   /** The result backend, when not the broker's. */
@@ -55,11 +55,11 @@ interface FlowEngine {
   cleanup(): Promise<void>
 }
 
-function ofUrls(engine: EngineUrls): FlowEngine {
+export function ofUrls(engine: EngineUrls): FlowEngine {
   return { name: engine.name, url: engine.url(), cleanup: () => engine.cleanup() }
 }
 
-function flowSuite(engine: FlowEngine): void {
+export function flowSuite(engine: FlowEngine): void {
   describe(`flow control with worker processes: ${engine.name}`, () => {
     const { url, results } = engine
     const env: Record<string, string> = {
@@ -256,22 +256,5 @@ function flowSuite(engine: FlowEngine): void {
       const winner = rs[states.indexOf('SUCCESS')]!
       assert.equal(runs[0]!.key.split(':')[2], winner.id)
     })
-  })
-}
-
-flowSuite(ofUrls(sqliteUrls()))
-flowSuite(ofUrls(redisUrls()))
-flowSuite(ofUrls(postgresUrls()))
-{
-  const amqp = amqpEngine('flow-amqp')
-  flowSuite({
-    name: 'amqp (results and coordination on redis)',
-    url: amqp.broker,
-    results: amqp.results,
-    skip: {
-      'a 10-job tenant is not held up behind a 10,000-job tenant':
-        'a backlog of 10,000 jobs, each deferred through the delay queues, is too heavy for a shared RabbitMQ',
-    },
-    cleanup: () => amqp.cleanup(),
   })
 }
