@@ -56,6 +56,7 @@ export {
 export type { TaskFailure } from './core/flow.js'
 export * from './canvas/index.js'
 export { States, READY_STATES, isReady, type TaskState } from './core/states.js'
+export { type CeleriacEvent, EVENTS_STREAM, parseEvent, parseEvents, expandEvent } from './core/events.js'
 export { encode, decode } from './core/codec.js'
 export { type Message, ENVELOPE_VERSION, encodeMessage, decodeMessage } from './core/message.js'
 export { type RetryPolicy, type ErrorClass } from './core/retry.js'
