@@ -38,6 +38,13 @@ export function mountFastify(fastify: FastifyLike, handler: DashboardHandler): v
   })
 }
 
+/**
+ * @hono/node-server's RESPONSE_ALREADY_SENT, made the same way: once, when this module loads, so
+ * with the runtime's own Response (the adapter later swaps in a caching Response whose instances
+ * it always writes out).
+ */
+const ALREADY_SENT = new Response(null, { headers: { 'x-hono-already-sent': 'true' } })
+
 /** What the Hono adapter needs of a Hono context: @hono/node-server's bindings. */
 export interface HonoContextLike {
   readonly env: unknown
@@ -58,7 +65,6 @@ export function honoDashboard(handler: DashboardHandler): (c: HonoContextLike) =
     if (!env?.incoming || !env.outgoing)
       return new Response('the dashboard mounts in Hono on Node only (@hono/node-server)', { status: 501 })
     handler(env.incoming, env.outgoing)
-    // @hono/node-server's RESPONSE_ALREADY_SENT: the adapter leaves the Node response alone.
-    return new Response(null, { headers: { 'x-hono-already-sent': 'true' } })
+    return ALREADY_SENT
   }
 }
