@@ -61,6 +61,7 @@ const UI_DIR = UI.pathname.includes('/dist/dashboard/')
 const ASSETS: Record<string, string> = {
   'app.js': 'text/javascript; charset=utf-8',
   'chart.js': 'text/javascript; charset=utf-8',
+  'limits.js': 'text/javascript; charset=utf-8',
   'queues.js': 'text/javascript; charset=utf-8',
   'dom.js': 'text/javascript; charset=utf-8',
   'pages.js': 'text/javascript; charset=utf-8',

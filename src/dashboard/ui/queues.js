@@ -1,7 +1,7 @@
 // The Queues page's job lists: one queue's jobs in one state (waiting, delayed, active, dead), a
 // page at a time. Counts come from the broker's stats; a page is one listing call, never all rows.
 import { api } from './app.js'
-import { ago, h, json, table, time, until } from './dom.js'
+import { ago, h, table, time, until } from './dom.js'
 
 const STATES = ['waiting', 'delayed', 'active', 'dead']
 const PAGE = 20
@@ -81,7 +81,13 @@ export async function queueJobs(q, stats) {
                 h('td', { class: 'num' }, String(j.priority)),
                 h('td', { class: 'num hide-narrow' }, String(j.deliveries)),
                 state === 'waiting' ? null : h('td', {}, when(j)),
-                h('td', { class: 'hide-narrow wrap' }, state === 'dead' ? (j.reason ?? '') : json(j.args)),
+                h(
+                  'td',
+                  { class: 'hide-narrow wrap' },
+                  state === 'dead'
+                    ? (j.reason ?? '')
+                    : h('code', { class: 'mono args' }, JSON.stringify(j.args)),
+                ),
               ),
             ),
             `no ${state} job in ${queue}`,
