@@ -177,9 +177,9 @@ export interface BrokerCapabilities {
    */
   readonly marksChosenIds?: boolean
   /**
-   * `listJobs` reads the jobs of a queue in one state a page at a time (memory, SQLite,
+   * `listJobs` reads the jobs of a queue in one state a page at a time (memory, SQLite, Redis,
    * PostgreSQL). Absent or false: the engine cannot list what it holds without taking it
-   * (RabbitMQ: a queue is read only by consuming; Redis: not built yet).
+   * (RabbitMQ: a queue is read only by consuming it).
    */
   readonly listJobs?: boolean
 }

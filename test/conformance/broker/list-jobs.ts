@@ -1,7 +1,7 @@
 /** Listing jobs by state, a page at a time (`listJobs`, engines with the `listJobs` flag). */
 import assert from 'node:assert/strict'
 import { canListJobs, type Broker, type JobLister } from '../../../src/contracts/broker.js'
-import { jobs, q, take, test, type OpenBroker } from './support.js'
+import { jobs, q, sleep, take, test, type OpenBroker } from './support.js'
 
 const lists = { when: (c: { listJobs?: boolean }) => c.listJobs === true, why: 'the engine cannot list jobs' }
 
@@ -68,6 +68,42 @@ export function listJobsTests(open: OpenBroker): void {
       assert.equal(waiting.length, 1)
       assert.ok(!waiting.some((j) => j.id === held!.id))
       assert.deepEqual(await b.ack([held!]), [true])
+      await b.purge(queue)
+    },
+    lists,
+  )
+
+  test(
+    open,
+    'lists a released job and a delayed job that came due as waiting, as stats counts them',
+    async () => {
+      const b = lister(await open())
+      const queue = q()
+      const ready = jobs(queue, 2)
+      const soon = jobs(queue, 1, { availableAt: Date.now() + 200 })
+      await b.publish([...ready, ...soon])
+      const [held] = await take(b, [queue], 1)
+      assert.deepEqual(await b.release([held!]), [true])
+      // Wait for the delayed job's time on the engine's own count, not on a sleep.
+      for (;;) {
+        const [s] = await b.stats([queue])
+        if (s!.delayed === 0) break
+        await sleep(50)
+      }
+      const waiting = await b.listJobs({ queue, state: 'waiting' })
+      assert.deepEqual(new Set(waiting.map((j) => j.id)), new Set([...ready, ...soon].map((j) => j.id)))
+      assert.equal(waiting.length, 3)
+      assert.equal((await b.stats([queue]))[0]!.waiting, 3)
+      assert.deepEqual(await b.listJobs({ queue, state: 'delayed' }), [])
+      assert.deepEqual(await b.listJobs({ queue, state: 'active' }), [])
+      const paged = [
+        ...(await b.listJobs({ queue, state: 'waiting', limit: 2 })),
+        ...(await b.listJobs({ queue, state: 'waiting', limit: 2, offset: 2 })),
+      ]
+      assert.deepEqual(
+        paged.map((j) => j.id),
+        waiting.map((j) => j.id),
+      )
       await b.purge(queue)
     },
     lists,
