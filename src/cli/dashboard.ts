@@ -12,6 +12,8 @@ export interface DashboardFlags {
   readonly port?: number
   readonly host?: string
   readonly insecureNoAuth?: boolean
+  /** Serve below this path (`--base-path /jobs`), as when a reverse proxy forwards /jobs here. */
+  readonly basePath?: string
 }
 
 export async function runDashboard(
@@ -29,6 +31,7 @@ export async function runDashboard(
   const dashboard = await startDashboard(app, {
     port: flags.port ?? 5555,
     host: flags.host ?? '127.0.0.1',
+    basePath: flags.basePath,
     // The Schedules page shows the beat the app module exports, as `celeriac beat list` does.
     beat: await beatOf(app, file),
     credentials: password ? { user: process.env.CELERIAC_DASHBOARD_USER || 'admin', password } : null,

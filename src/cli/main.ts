@@ -232,6 +232,7 @@ program
   .option('-p, --port <port>', 'port (default 5555; 0: any free port)', int('--port'))
   .option('--host <host>', 'address to listen on (default 127.0.0.1)')
   .option('--insecure-no-auth', 'no authentication; refused unless --host is a loopback address')
+  .option('--base-path <path>', 'serve below this path, such as /jobs (behind a reverse proxy)')
   .action(async (flags: DashboardFlags) => {
     const { app, file } = await appFromFlags(globals())
     await runDashboard(app, flags, file)

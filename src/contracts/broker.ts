@@ -176,6 +176,51 @@ export interface BrokerCapabilities {
    * once (src/dedup, run claims). Workflows and beat rely on this where publish is not idempotent.
    */
   readonly marksChosenIds?: boolean
+  /**
+   * `listJobs` reads the jobs of a queue in one state a page at a time (memory, SQLite, Redis,
+   * PostgreSQL). Absent or false: the engine cannot list what it holds without taking it
+   * (RabbitMQ: a queue is read only by consuming it).
+   */
+  readonly listJobs?: boolean
+}
+
+/** The states `listJobs` reads; dead jobs are read with `listDead`. */
+export type JobState = 'waiting' | 'delayed' | 'active'
+
+export interface ListJobsOptions {
+  readonly queue: string
+  readonly state: JobState
+  /** Default 0. */
+  readonly offset?: number
+  /** Default 100. */
+  readonly limit?: number
+}
+
+/** A job as `listJobs` shows it: what the broker stores, the body still encoded. */
+export interface ListedJob {
+  readonly id: string
+  readonly queue: string
+  readonly body: string
+  readonly priority: number
+  /** Delayed: when it becomes ready; active: when its lease lapses (timed leases); else null. */
+  readonly availableAt: number | null
+  readonly deliveries: number
+}
+
+/**
+ * Reading jobs without taking them, for operators (the dashboard's Queues page). Order: waiting
+ * in delivery order (priority, then oldest), delayed by due time, active by lease expiry.
+ * A page is one query; its rows may move between states while it is read.
+ */
+export interface JobLister {
+  listJobs(options: ListJobsOptions): Promise<ListedJob[]>
+}
+
+/** Whether the broker supplies `listJobs`. */
+export function canListJobs(broker: Broker): broker is Broker & JobLister {
+  return (
+    broker.capabilities.listJobs === true && typeof (broker as Partial<JobLister>).listJobs === 'function'
+  )
 }
 
 export interface ListDeadOptions {

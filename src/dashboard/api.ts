@@ -6,11 +6,15 @@
  */
 import type { Beat } from '../beat/beat.js'
 import type { App } from '../core/app.js'
+import { canListJobs, type JobState } from '../contracts/broker.js'
+import type { Coordination } from '../contracts/coordination.js'
 import { listWorkers, request } from '../control/index.js'
+import { CeleriacError } from '../core/errors.js'
 import { decodeMessage } from '../core/message.js'
 import { toJsonSafe } from '../core/render.js'
-import type { Coordination } from '../contracts/coordination.js'
-import { filterTasks, foldTasks, readLog, taskDetail } from './history.js'
+import { listRateLimits, setRateLimit, type LimitTarget } from '../flow/overrides.js'
+import { filterTasks, taskDetail } from './history.js'
+import { TaskIndex } from './task-index.js'
 
 export interface Reply {
   readonly status: number
@@ -35,6 +39,25 @@ function offsetOf(v: string | null): number {
   const n = Number(v)
   if (!Number.isInteger(n) || n < 0) throw new BadRequest(`offset must be a whole number, got "${v}"`)
   return n
+}
+
+function timeOf(v: string | null, what: string): number | undefined {
+  if (v === null || v === '') return undefined
+  const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v)
+  if (!Number.isFinite(n)) throw new BadRequest(`${what} must be epoch ms or an ISO date, got "${v}"`)
+  return n
+}
+
+const STATES: readonly string[] = ['waiting', 'delayed', 'active', 'dead']
+
+/** A stored body as the Queues page shows it: task name and arguments, or the raw text. */
+function described(body: string): { task: string | null; args: unknown } {
+  try {
+    const m = decodeMessage(body)
+    return { task: m.task, args: toJsonSafe([m.args, m.kwargs]) }
+  } catch {
+    return { task: null, args: { undecodable: body.slice(0, 4096) } }
+  }
 }
 
 function ids(body: unknown): string[] {
@@ -84,29 +107,104 @@ export class DashboardApi {
     return this.app.coordination()
   }
 
+  private taskIndex: TaskIndex | null = null
+  private indexedFor: Coordination | null = null
+
+  /** The event log folded up to now (read incrementally), or null without a coordination part. */
+  async index(): Promise<TaskIndex | null> {
+    const c = await this.coordination()
+    if (!c) return null
+    if (this.indexedFor !== c) {
+      this.taskIndex = new TaskIndex(c)
+      this.indexedFor = c
+    }
+    await this.taskIndex!.refresh()
+    return this.taskIndex
+  }
+
   async overview(): Promise<Reply> {
     const broker = await this.app.broker()
     const c = await this.coordination()
-    const [queues, workers, log] = await Promise.all([
+    const [queues, workers, index] = await Promise.all([
       broker.stats(),
       c ? listWorkers(c) : Promise.resolve([]),
-      c ? readLog(c) : Promise.resolve({ events: [] }),
+      this.index(),
     ])
-    const since = Date.now() - 60_000
-    const failedLastMinute = log.events.filter((e) => e.type === 'task-failed' && e.at >= since).length
-    const succeededLastMinute = log.events.filter((e) => e.type === 'task-succeeded' && e.at >= since).length
+    const recent = index?.recent(5 * 60_000) ?? { done: 0, failed: 0 }
     return ok({
       queues,
       workersOnline: workers.filter((w) => w.online).length,
       workers: workers.length,
-      failedLastMinute,
-      succeededLastMinute,
+      finishedLast5m: recent.done,
+      failedLast5m: recent.failed,
+      // Per queue and minute over the last hour, from the event log (tasks that finished).
+      series: index?.series() ?? [],
       events: c !== null,
     })
   }
 
   async queues(): Promise<Reply> {
-    return ok({ queues: await (await this.app.broker()).stats() })
+    const broker = await this.app.broker()
+    return ok({ queues: await broker.stats(), listJobs: canListJobs(broker) })
+  }
+
+  /** One page of a queue's jobs in one state; the total is the broker's count for that state. */
+  async queueJobs(queue: string, q: URLSearchParams): Promise<Reply> {
+    const state = q.get('state') ?? 'waiting'
+    if (!STATES.includes(state))
+      throw new BadRequest(`state must be waiting, delayed, active or dead, got "${state}"`)
+    const limit = limitOf(q.get('limit'), 20, 200)
+    const offset = offsetOf(q.get('offset'))
+    const broker = await this.app.broker()
+    const [stats] = await broker.stats([queue])
+    const total = stats ? stats[state as keyof typeof stats] : 0
+    if (state === 'dead') {
+      const jobs = await broker.listDead({ queue, limit, offset })
+      return ok({
+        queue,
+        state,
+        total,
+        offset,
+        limit,
+        listable: true,
+        jobs: jobs.map((d) => ({
+          id: d.id,
+          priority: d.priority,
+          deliveries: d.deliveries,
+          at: d.failedAt,
+          reason: d.reason,
+          ...described(d.body),
+        })),
+      })
+    }
+    if (!canListJobs(broker))
+      return ok({
+        queue,
+        state,
+        total,
+        offset,
+        limit,
+        listable: false,
+        jobs: [],
+        note: `the ${broker.scheme} broker cannot list ${state} jobs without taking them: only counts are shown`,
+      })
+    const jobs = await broker.listJobs({ queue, state: state as JobState, limit, offset })
+    return ok({
+      queue,
+      state,
+      total,
+      offset,
+      limit,
+      listable: true,
+      jobs: jobs.map((j) => ({
+        id: j.id,
+        priority: j.priority,
+        deliveries: j.deliveries,
+        at: j.availableAt,
+        reason: null,
+        ...described(j.body),
+      })),
+    })
   }
 
   async queueAction(queue: string, action: string): Promise<Reply> {
@@ -148,19 +246,59 @@ export class DashboardApi {
       : { status: 409, body: { error: reply.error } }
   }
 
-  async tasks(q: URLSearchParams): Promise<Reply> {
+  async rateLimits(): Promise<Reply> {
     const c = await this.coordination()
-    const limit = limitOf(q.get('limit'), 100, 1000)
+    if (!c) return ok({ limits: [], note: 'this broker has no coordination part: no run-time rate limits' })
+    return ok({ limits: await listRateLimits(c) })
+  }
+
+  /**
+   * Sets, turns off or clears the run-time rate limit of a task or a queue for every worker (what
+   * `celeriac rate-limit` and `celeriac control rate-limit` do). Body: `{ task }` or `{ queue }`,
+   * and `rate` (`50/s`, `off`) or `reset: true`.
+   */
+  async rateLimitAction(body: unknown): Promise<Reply> {
+    const c = await this.coordination()
+    if (!c) throw new BadRequest('rate limits live in the coordination part, which this broker has not')
+    const b = (body ?? {}) as { task?: unknown; queue?: unknown; rate?: unknown; reset?: unknown }
+    const target: LimitTarget | null =
+      typeof b.task === 'string' && b.task.trim()
+        ? { task: b.task.trim() }
+        : typeof b.queue === 'string' && b.queue.trim()
+          ? { queue: b.queue.trim() }
+          : null
+    if (!target) throw new BadRequest('give "task" or "queue"')
+    if (b.reset === true) {
+      await setRateLimit(c, target, null)
+      return ok({ ...target, rate: null })
+    }
+    if (typeof b.rate !== 'string' || !b.rate.trim())
+      throw new BadRequest('give "rate" (such as 50/s, 20/m or off) or "reset": true')
+    const rate = b.rate.trim()
+    try {
+      await setRateLimit(c, target, rate === 'off' ? 'off' : rate)
+    } catch (err) {
+      if (err instanceof CeleriacError || err instanceof RangeError) throw new BadRequest(err.message)
+      throw err
+    }
+    return ok({ ...target, rate })
+  }
+
+  async tasks(q: URLSearchParams): Promise<Reply> {
+    const limit = limitOf(q.get('limit'), 50, 500)
     const filters = {
       state: q.get('state') || undefined,
       task: q.get('task') || undefined,
       worker: q.get('worker') || undefined,
       queue: q.get('queue') || undefined,
       id: q.get('id')?.trim() || undefined,
+      from: timeOf(q.get('from'), 'from'),
+      to: timeOf(q.get('to'), 'to'),
+      offset: offsetOf(q.get('offset')),
       limit,
     }
-    const rows = c ? foldTasks((await readLog(c)).events) : []
-    const { rows: tasks, total } = filterTasks(rows, filters)
+    const index = await this.index()
+    const { rows: tasks, total } = filterTasks(index ? index.newestFirst() : [], filters)
     // An id the log does not hold (older, or sent to no worker yet) may still have a record.
     if (filters.id && !tasks.length) {
       const store = await this.app.resultStore()
@@ -183,19 +321,19 @@ export class DashboardApi {
     return ok({
       tasks,
       total,
-      names: [...new Set(rows.map((r) => r.task).filter((t): t is string => t !== null))].sort(),
-      workers: [...new Set(rows.map((r) => r.worker))].sort(),
+      offset: filters.offset,
+      limit,
+      ...(index?.choices() ?? { names: [], workers: [], queues: [] }),
     })
   }
 
   async task(id: string): Promise<Reply> {
     const store = await this.app.resultStore()
-    const c = await this.coordination()
-    const [[record], log] = await Promise.all([
+    const [[record], index] = await Promise.all([
       store ? store.get([id]) : Promise.resolve([null]),
-      c ? readLog(c) : Promise.resolve({ events: [] }),
+      this.index(),
     ])
-    const detail = taskDetail(id, record ?? null, log.events)
+    const detail = taskDetail(id, record ?? null, index?.eventsOf(id) ?? [])
     // Like Celery's AsyncResult, an id nothing has reported yet is PENDING: it may be waiting in a
     // queue (and can be revoked before it runs), or be unknown.
     return ok({ ...detail, seen: Boolean(record) || detail.events.length > 0 })
@@ -205,6 +343,23 @@ export class DashboardApi {
     const terminate = (body as { terminate?: unknown } | null)?.terminate === true
     await this.app.revoke([id], { terminate })
     return ok({ revoked: id, terminate })
+  }
+
+  /**
+   * "Retry now": a FAILURE whose job is in the dead-letter store goes back to its queue at once,
+   * with the same id and the very body it failed with (arguments included, types intact). The
+   * event log keeps only a cut preview of arguments, so a task without a dead-letter entry
+   * (revoked, or its entry deleted or pruned) is not re-sent from it: the reply says why.
+   */
+  async retryNow(id: string): Promise<Reply> {
+    const moved = await this.app.replayDead([id])
+    if (moved) return ok({ retried: id })
+    return {
+      status: 409,
+      body: {
+        error: `task ${id} has no dead-letter entry to re-run (only failed tasks that were dead-lettered can be retried, with the body they failed with; it may have been replayed, deleted or pruned already)`,
+      },
+    }
   }
 
   async dead(q: URLSearchParams): Promise<Reply> {

@@ -53,8 +53,8 @@ export function authenticated(req: IncomingMessage, c: Credentials | null): bool
 }
 
 /** The Set-Cookie value of a session (or of its removal). */
-export function sessionCookie(c: Credentials | null, secure: boolean): string {
-  const flags = `Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`
+export function sessionCookie(c: Credentials | null, secure: boolean, basePath = ''): string {
+  const flags = `Path=${basePath || '/'}; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`
   return c
     ? `${SESSION_COOKIE}=${sessionToken(c)}; ${flags}; Max-Age=43200`
     : `${SESSION_COOKIE}=; ${flags}; Max-Age=0`

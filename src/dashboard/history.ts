@@ -1,28 +1,16 @@
 /**
- * Tasks as the dashboard lists them, read from durable storage on every request: the event log
- * (bounded, kept in the broker's coordination part) for what happened recently, and the result
- * store for a task's state and result. Nothing is remembered by the dashboard process, so a
- * restarted dashboard, or one that was down while tasks ran, shows the same.
+ * Tasks as the dashboard lists them, from durable storage: the event log (bounded, kept in the
+ * broker's coordination part) for what happened recently, folded into rows by task-index.ts, and
+ * the result store for a task's state and result. A restarted dashboard, or one that was down
+ * while tasks ran, shows the same.
  */
-import type { Coordination, LoggedEvent } from '../contracts/coordination.js'
+import type { Coordination } from '../contracts/coordination.js'
 import type { ResultRecord } from '../contracts/result-store.js'
 import { decode } from '../core/codec.js'
 import { EVENTS_STREAM, parseEvents, type CeleriacEvent } from '../core/events.js'
 import { toJsonSafe } from '../core/render.js'
 
 const PAGE = 1000
-
-/** The whole event log, oldest first (it is bounded by the workers' eventsMaxLen). */
-export async function readLog(c: Coordination): Promise<{ events: CeleriacEvent[]; cursor: string | null }> {
-  const events: CeleriacEvent[] = []
-  let cursor: string | null = null
-  for (;;) {
-    const page: LoggedEvent[] = await c.read(EVENTS_STREAM, cursor, PAGE)
-    for (const e of page) events.push(...parseEvents(e.data))
-    if (page.length) cursor = page[page.length - 1]!.id
-    if (page.length < PAGE) return { events, cursor }
-  }
-}
 
 /** Events after `cursor`, and the cursor to continue from. */
 export async function readAfter(
@@ -65,62 +53,86 @@ export interface TaskFilters {
   readonly queue?: string
   /** A task id or the start of one. */
   readonly id?: string
+  /** Last activity at or after / at or before (epoch ms). */
+  readonly from?: number
+  readonly to?: number
+  readonly offset?: number
   readonly limit: number
 }
 
+/** A task's row before any event was applied to it. */
+export function newRow(e: CeleriacEvent): TaskRow & { fence: number } {
+  return {
+    id: e.id!,
+    task: null,
+    state: 'RECEIVED',
+    queue: null,
+    worker: e.worker,
+    retries: 0,
+    receivedAt: null,
+    startedAt: null,
+    updatedAt: e.at,
+    runtimeMs: null,
+    reason: null,
+    fence: -1,
+  }
+}
+
 /**
- * Folds events into one row per task, newest activity first. Events of a lower fence than one
- * already seen (a stale delivery) do not change the row's state.
+ * Applies one event of the task to its row. An event of a lower fence than one already seen (a
+ * stale delivery) does not change the row.
  */
+export function applyEvent(row: TaskRow & { fence: number }, e: CeleriacEvent): void {
+  const fence = e.fence ?? row.fence
+  if (fence < row.fence) return
+  row.fence = fence
+  row.task = e.task ?? row.task
+  row.queue = e.queue ?? row.queue
+  row.worker = e.worker
+  row.updatedAt = e.at
+  if (e.retries !== undefined) row.retries = e.retries
+  if (e.type === 'task-received') row.receivedAt ??= e.at
+  if (e.type === 'task-started') row.startedAt = e.at
+  if (e.runtimeMs !== undefined) row.runtimeMs = e.runtimeMs
+  if (e.reason !== undefined) row.reason = e.reason
+  row.state = STATE_OF[e.type] ?? row.state
+}
+
+/** Folds events into one row per task, newest activity first. */
 export function foldTasks(events: readonly CeleriacEvent[]): TaskRow[] {
   const rows = new Map<string, TaskRow & { fence: number }>()
   for (const e of events) {
     if (!e.id || !e.type.startsWith('task-')) continue
     let row = rows.get(e.id)
-    if (!row) {
-      row = {
-        id: e.id,
-        task: null,
-        state: 'RECEIVED',
-        queue: null,
-        worker: e.worker,
-        retries: 0,
-        receivedAt: null,
-        startedAt: null,
-        updatedAt: e.at,
-        runtimeMs: null,
-        reason: null,
-        fence: -1,
-      }
-      rows.set(e.id, row)
-    }
-    const fence = e.fence ?? row.fence
-    if (fence < row.fence) continue
-    row.fence = fence
-    row.task = e.task ?? row.task
-    row.queue = e.queue ?? row.queue
-    row.worker = e.worker
-    row.updatedAt = e.at
-    if (e.retries !== undefined) row.retries = e.retries
-    if (e.type === 'task-received') row.receivedAt ??= e.at
-    if (e.type === 'task-started') row.startedAt = e.at
-    if (e.runtimeMs !== undefined) row.runtimeMs = e.runtimeMs
-    if (e.reason !== undefined) row.reason = e.reason
-    row.state = STATE_OF[e.type] ?? row.state
+    if (!row) rows.set(e.id, (row = newRow(e)))
+    applyEvent(row, e)
   }
   return [...rows.values()].sort((a, b) => b.updatedAt - a.updatedAt).map(({ fence: _f, ...row }) => row)
 }
 
-export function filterTasks(rows: readonly TaskRow[], f: TaskFilters): { rows: TaskRow[]; total: number } {
-  const out = rows.filter(
-    (r) =>
-      (!f.state || r.state === f.state) &&
-      (!f.task || r.task === f.task) &&
-      (!f.worker || r.worker === f.worker) &&
-      (!f.queue || r.queue === f.queue) &&
-      (!f.id || r.id.startsWith(f.id)),
-  )
-  return { rows: out.slice(0, f.limit), total: out.length }
+/**
+ * One page of the rows that pass the filters, and how many pass. Rows come newest first; only
+ * the page is kept, whatever the number that pass.
+ */
+export function filterTasks(rows: Iterable<TaskRow>, f: TaskFilters): { rows: TaskRow[]; total: number } {
+  const page: TaskRow[] = []
+  const offset = f.offset ?? 0
+  let total = 0
+  for (const r of rows) {
+    if (
+      (f.state && r.state !== f.state) ||
+      (f.task && r.task !== f.task) ||
+      (f.worker && r.worker !== f.worker) ||
+      (f.queue && r.queue !== f.queue) ||
+      (f.id && !r.id.startsWith(f.id)) ||
+      (f.from !== undefined && r.updatedAt < f.from) ||
+      (f.to !== undefined && r.updatedAt > f.to)
+    )
+      continue
+    if (total >= offset && page.length < f.limit) page.push(r)
+    total++
+  }
+  return { rows: page, total }
 }
 
 /** A stored value shown as JSON, or the raw text when it cannot be decoded. */

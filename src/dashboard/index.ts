@@ -1,3 +1,5 @@
 export { startDashboard, type Dashboard, type DashboardOptions } from './server.js'
+export { dashboardHandler, type DashboardHandler, type DashboardHandlerOptions } from './handler.js'
+export { honoDashboard, mountFastify, type FastifyLike, type HonoContextLike } from './mount.js'
 export { DashboardApi, type Reply } from './api.js'
 export type { Credentials } from './auth.js'

@@ -16,6 +16,7 @@ import { consumerCreditTests } from './broker/consumer-credit.js'
 import { deadLetterTests } from './broker/dead-letters.js'
 import { deferTests } from './broker/defer.js'
 import { leaseTests } from './broker/leases-settle.js'
+import { listJobsTests } from './broker/list-jobs.js'
 import { orderTests } from './broker/order.js'
 import { producerConsumerTests } from './broker/producer-consumer.js'
 import { pullTests } from './broker/pull.js'
@@ -49,6 +50,7 @@ export function brokerConformance(target: ConformanceTarget): void {
     describe('leases and settling', () => leaseTests(open))
     describe('queue administration', () => adminTests(open))
     describe('dead letters', () => deadLetterTests(open))
+    describe('listing jobs by state', () => listJobsTests(open))
     describe('defer', () => deferTests(open))
     describe('credit-based consumer', () => consumerCreditTests(open))
     describe('place in line and refs', () => orderTests(open))

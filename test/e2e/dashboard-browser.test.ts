@@ -4,7 +4,9 @@
  * process on SQLite. Signs in, watches a task sent by the test appear on the tasks page without a
  * reload, opens its detail, pauses a queue and sees the worker stop taking from it, revokes the
  * task waiting there, replays a dead letter, and checks that a task whose arguments and error
- * carry `<script>` shows them as text with no script run.
+ * carry `<script>` shows them as text with no script run. Also: the Overview's per-queue chart,
+ * paging through a queue's waiting jobs, a filter on the tasks page, "retry now" on a failed
+ * task, and a run-time rate limit set from the Workers page.
  *
  * Screenshots of every page (light and dark, laptop and phone width) go to a temp dir printed as
  * a test diagnostic; with DASHBOARD_SCREENSHOTS=<dir> they also go there (docs/dashboard/ holds
@@ -87,7 +89,7 @@ describe('dashboard in a real browser (chromium, real worker and dashboard proce
     await page.locator('#live.on').waitFor()
     await page.evaluate(() => ((globalThis as unknown as { __sameDocument: number }).__sameDocument = 1))
     const echo = await app.sendTask('echo', ['hello from the test'])
-    const row = page.locator('tr', { has: page.locator(`a[href="/tasks/${echo.id}"]`) })
+    const row = page.locator('tr', { has: page.locator(`a[href="tasks/${echo.id}"]`) })
     await row.getByText('SUCCESS').waitFor({ timeout: 20_000 })
     assert.equal(
       await page.evaluate(() => (globalThis as unknown as { __sameDocument?: number }).__sameDocument),
@@ -105,7 +107,7 @@ describe('dashboard in a real browser (chromium, real worker and dashboard proce
     const boom = await app.sendTask('boom', [XSS])
     await assert.rejects(boom.get({ timeout: 20_000 }))
     await page.goto(`${base}/tasks`)
-    await page.locator(`a[href="/tasks/${boom.id}"]`).click()
+    await page.locator(`a[href="tasks/${boom.id}"]`).click()
     await page.waitForURL(`${base}/tasks/${boom.id}`)
     await page
       .locator('pre', { hasText: `boom ${XSS}` })
@@ -128,6 +130,21 @@ describe('dashboard in a real browser (chromium, real worker and dashboard proce
     assert.equal(await held.state(), 'PENDING', 'a paused queue delivers nothing to the worker')
     await shoot(page, 'queues')
 
+    // The queue's waiting jobs, a page of 20 at a time: 25 wait while it is paused.
+    for (let i = 0; i < 24; i++) await app.sendTask('echo', [`waiting ${i}`])
+    await queueRow.getByRole('link', { name: 'default' }).click()
+    await page.waitForURL(/\/queues\?queue=default&state=waiting$/)
+    const range = page.locator('.queue-jobs [data-range]')
+    await range.getByText('1–20 of 25').waitFor()
+    assert.equal(await page.locator('.queue-jobs tbody tr').count(), 20)
+    await page.getByRole('link', { name: 'waiting (25)' }).waitFor()
+    await shoot(page, 'queue-jobs')
+    await page.locator('.queue-jobs').getByRole('link', { name: 'Next →' }).click()
+    await range.getByText('21–25 of 25').waitFor()
+    assert.equal(await page.locator('.queue-jobs tbody tr').count(), 5)
+    await page.locator('.queue-jobs', { hasText: 'waiting 23' }).waitFor()
+    await page.locator('.queue-jobs').getByRole('link', { name: '← Previous' }).waitFor()
+
     // Revoke the task waiting there, from its detail page.
     await page.goto(`${base}/tasks/${held.id}`)
     await page.getByText('No worker has reported this task yet').waitFor()
@@ -145,7 +162,7 @@ describe('dashboard in a real browser (chromium, real worker and dashboard proce
 
     // Dead letters: the failed task with its markup as text; replay runs it again.
     await page.getByRole('navigation').getByRole('link', { name: 'Dead letters' }).click()
-    const deadRow = page.locator('tr', { has: page.locator(`a[href="/tasks/${boom.id}"]`) })
+    const deadRow = page.locator('tr', { has: page.locator(`a[href="tasks/${boom.id}"]`) })
     await deadRow.getByText(`failed: Error: boom ${XSS}`).waitFor()
     const broker = await app.broker()
     const before = (await broker.listDead({ limit: 10, offset: 0 })).find((d) => d.id === boom.id)!
@@ -160,6 +177,56 @@ describe('dashboard in a real browser (chromium, real worker and dashboard proce
       20_000,
       'the replayed task ran (and failed again)',
     )
+
+    // Retry now, from the failed task's page: its dead-letter entry runs again (and fails again).
+    const replayed = (await broker.listDead({ limit: 10, offset: 0 })).find((d) => d.id === boom.id)!
+    await page.goto(`${base}/tasks/${boom.id}`)
+    await page.getByText('FAILURE').first().waitFor()
+    page.once('dialog', (d) => void d.accept())
+    await page.getByRole('button', { name: 'Retry now…' }).click()
+    await page.locator('#toast', { hasText: 'retry now: done' }).waitFor()
+    await until(
+      async () =>
+        (await broker.listDead({ limit: 10, offset: 0 })).some(
+          (d) => d.id === boom.id && d.failedAt > replayed.failedAt,
+        ),
+      20_000,
+      'the task retried now ran (and failed again)',
+    )
+
+    // A filter on the tasks page: failures only, by state; then by task name.
+    await page.goto(`${base}/tasks`)
+    await page.locator(`a[href="tasks/${echo.id}"]`).waitFor()
+    await page.getByLabel('state', { exact: true }).selectOption('FAILURE')
+    await page.waitForURL(/\/tasks\?state=FAILURE$/)
+    await page.locator(`a[href="tasks/${boom.id}"]`).waitFor()
+    // The redraw after the filter drops the succeeded task that was listed before it.
+    await page.locator(`a[href="tasks/${echo.id}"]`).waitFor({ state: 'detached' })
+    await shoot(page, 'tasks-filtered')
+    await page.getByLabel('task', { exact: true }).selectOption('echo')
+    await page.waitForURL(/\/tasks\?state=FAILURE&task=echo$/)
+    await page.locator('.pager [data-range]', { hasText: '0 of 0' }).waitFor()
+
+    // The Overview charts the last hour per queue, from the event log.
+    await page.getByRole('navigation').getByRole('link', { name: 'Overview' }).click()
+    const chart = page.locator('figure.chart-card[data-queue="default"] svg.chart')
+    await chart.waitFor()
+    assert.ok((await chart.locator('rect.bar-done').count()) > 0, 'bars for finished tasks')
+    assert.ok((await chart.locator('rect.bar-failed').count()) > 0, 'bars for failures')
+    assert.match(
+      (await chart.getAttribute('aria-label')) ?? '',
+      /^default: \d+ finished, \d+ failed in the last hour/,
+    )
+
+    // A run-time rate limit from the Workers page, read back from the coordination records.
+    await page.getByRole('navigation').getByRole('link', { name: 'Workers' }).click()
+    await page.getByLabel('task or queue name').fill('echo')
+    await page.getByLabel('rate', { exact: true }).fill('100/s')
+    await page.getByRole('button', { name: 'Set rate limit' }).click()
+    await page.locator('#toast', { hasText: 'rate limit echo: done' }).waitFor()
+    await page.locator('td', { hasText: /^task:echo$/ }).waitFor()
+    await page.locator('tr', { hasText: 'task:echo' }).getByRole('button', { name: 'Reset' }).click()
+    await page.getByText('no run-time rate limit').waitFor()
 
     // No markup from task data made it into the DOM as elements, and nothing ran.
     for (const path of ['/tasks', `/tasks/${boom.id}`, '/dead']) {
@@ -203,6 +270,7 @@ describe('dashboard in a real browser (chromium, real worker and dashboard proce
     const pagesToShoot: [string, string][] = [
       ['overview', '/'],
       ['queues', '/queues'],
+      ['queue-dead', '/queues?queue=default&state=dead'],
       ['workers', '/workers'],
       ['tasks', '/tasks'],
       ['task', `/tasks/${echo.id}`],
@@ -234,5 +302,42 @@ describe('dashboard in a real browser (chromium, real worker and dashboard proce
       await p.screenshot({ path: join(shots, `${name}.png`), fullPage: true })
       if (keep) await p.screenshot({ path: join(keep, `${name}.png`), fullPage: true })
     }
+  })
+  it('works below a base path (--base-path /jobs): sign-in, navigation, a queue list, sign-out', async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install chromium`)
+    const url = `sqlite://${join(tempDir(), 'queue.db')}`
+    const app = createApp({ broker: url })
+    apps.push(app)
+    await app.sendTask('echo', ['below a base path'], { queue: 'based' })
+    const env = { CELERIAC_BROKER: url, CELERIAC_DASHBOARD_PASSWORD: PASSWORD }
+    const dash = run(['-A', FIXTURE, 'dashboard', '--port', '0', '--base-path', '/jobs'], env)
+    procs.push(dash)
+    await dash.waitFor(/celeriac dashboard on http:\/\/\S+/)
+    const base = /celeriac dashboard on (http:\/\/\S+)/.exec(dash.output())![1]!.replace(/\/$/, '')
+    assert.match(base, /\/jobs$/)
+    browser ??= await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
+    const page = await browser.newPage({ viewport: SIZES.laptop })
+    const pageErrors: string[] = []
+    page.on('pageerror', (e) => pageErrors.push(e.message))
+    await page.goto(`${base}/queues`)
+    assert.equal(new URL(page.url()).pathname, '/jobs/login')
+    await page.fill('input[name=password]', PASSWORD)
+    await page.click('button[type=submit]')
+    await page.waitForURL(`${base}/`)
+    await page.locator('#live.on').waitFor()
+    await page.getByRole('navigation').getByRole('link', { name: 'Queues' }).click()
+    await page.waitForURL(`${base}/queues`)
+    await page.getByRole('link', { name: 'based' }).click()
+    await page.waitForURL(`${base}/queues?queue=based&state=waiting`)
+    await page.locator('.queue-jobs [data-range]', { hasText: '1–1 of 1' }).waitFor()
+    await page.locator('.queue-jobs a[href^="tasks/"]').click()
+    assert.match(new URL(page.url()).pathname, /^\/jobs\/tasks\/[^/]+$/)
+    await page.getByText('No worker has reported this task yet').waitFor()
+    await page.reload()
+    await page.getByText('No worker has reported this task yet').waitFor()
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.waitForURL(`${base}/login`)
+    assert.deepEqual(pageErrors, [])
+    dash.kill('SIGTERM')
   })
 })

@@ -5,6 +5,9 @@
 import type {
   PullBroker,
   BrokerCapabilities,
+  JobLister,
+  ListJobsOptions,
+  ListedJob,
   DeadJob,
   DeadLetterItem,
   Delivery,
@@ -80,7 +83,7 @@ interface Entry {
   seq: number
 }
 
-export class MemoryBroker implements PullBroker {
+export class MemoryBroker implements PullBroker, JobLister {
   readonly scheme = 'memory'
   readonly capabilities: BrokerCapabilities = {
     consumer: 'pull',
@@ -89,6 +92,7 @@ export class MemoryBroker implements PullBroker {
     blockingReserve: true,
     transactionalPublish: false,
     idempotentPublish: true,
+    listJobs: true,
   }
   /** The engine: shared by every client made with `client()`, as a server is by its connections. */
   private readonly s: MemoryState
@@ -416,6 +420,29 @@ export class MemoryBroker implements PullBroker {
     }
     this.s.ready.delete(queue)
     return n
+  }
+
+  async listJobs(options: ListJobsOptions): Promise<ListedJob[]> {
+    const now = Date.now()
+    const offset = options.offset ?? 0
+    const rows = [...this.s.jobs.values()].filter((j) => {
+      if (j.queue !== options.queue) return false
+      const due = j.state === 'ready' || (j.state === 'delayed' && j.availableAt <= now)
+      if (options.state === 'waiting') return due
+      if (options.state === 'delayed') return j.state === 'delayed' && !due
+      return j.state === 'leased'
+    })
+    rows.sort((a, b) =>
+      options.state === 'waiting' ? b.priority - a.priority || a.seq - b.seq : a.availableAt - b.availableAt,
+    )
+    return rows.slice(offset, offset + (options.limit ?? 100)).map((j) => ({
+      id: j.id,
+      queue: j.queue,
+      body: j.body,
+      priority: j.priority,
+      availableAt: options.state === 'waiting' ? null : j.availableAt,
+      deliveries: j.deliveries,
+    }))
   }
 
   async stats(queues?: readonly string[]): Promise<QueueStats[]> {

@@ -10,8 +10,11 @@ import type {
   DeadJob,
   DeadLetterItem,
   Delivery,
+  JobLister,
   LeaseRef,
   ListDeadOptions,
+  ListJobsOptions,
+  ListedJob,
   OutgoingJob,
   PruneDeadOptions,
   PublishOptions,
@@ -27,7 +30,7 @@ import { bucketOf, oldestBucket, ratePerSecond } from '../../core/throughput.js'
 import type { PgDatabase } from './database.js'
 import { DeadLetters } from './dead-letters.js'
 import { PgPart } from './part.js'
-import { PAUSE, PURGE, RESUME, STATS } from './sql/admin.js'
+import { LIST_JOBS, PAUSE, PURGE, RESUME, STATS } from './sql/admin.js'
 import { NEXT_DUE, PUBLISH, RESERVE } from './sql/jobs.js'
 import { ACK, DEAD_LETTER, DEFER, EXTEND, PRUNE_THROUGHPUT, RELEASE, RETRY } from './sql/settle.js'
 import { matched, refArrays, tokenOf } from './tokens.js'
@@ -55,7 +58,7 @@ interface RefRow {
   token: number
 }
 
-export class PostgresBroker extends PgPart implements PullBroker {
+export class PostgresBroker extends PgPart implements PullBroker, JobLister {
   readonly capabilities: BrokerCapabilities = {
     consumer: 'pull',
     crossQueueOrder: 'age',
@@ -63,6 +66,7 @@ export class PostgresBroker extends PgPart implements PullBroker {
     blockingReserve: true,
     transactionalPublish: true,
     idempotentPublish: true,
+    listJobs: true,
   }
   private readonly seenQueues = new Set<string>()
   private readonly wakeups = new Wakeups()
@@ -229,6 +233,16 @@ export class PostgresBroker extends PgPart implements PullBroker {
 
   async purge(queue: string): Promise<number> {
     return (await this.ready().run(PURGE, [queue])).rowCount ?? 0
+  }
+
+  async listJobs(options: ListJobsOptions): Promise<ListedJob[]> {
+    const { rows } = await this.ready().run<ListedJob>(LIST_JOBS, [
+      options.queue,
+      options.state,
+      options.limit ?? 100,
+      options.offset ?? 0,
+    ])
+    return rows
   }
 
   async stats(queues?: readonly string[]): Promise<QueueStats[]> {

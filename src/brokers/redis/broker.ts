@@ -10,8 +10,11 @@ import type {
   DeadJob,
   DeadLetterItem,
   Delivery,
+  JobLister,
   LeaseRef,
   ListDeadOptions,
+  ListJobsOptions,
+  ListedJob,
   OutgoingJob,
   PruneDeadOptions,
   PullBroker,
@@ -62,7 +65,7 @@ function unlimited(c: AbortController): AbortController {
   return c
 }
 
-export class RedisBroker implements PullBroker {
+export class RedisBroker implements PullBroker, JobLister {
   readonly scheme: string
   readonly capabilities: BrokerCapabilities = {
     consumer: 'pull',
@@ -71,6 +74,7 @@ export class RedisBroker implements PullBroker {
     blockingReserve: true,
     transactionalPublish: false,
     idempotentPublish: true,
+    listJobs: true,
   }
   readonly prefix: string
   private readonly target: RedisTarget
@@ -331,6 +335,31 @@ export class RedisBroker implements PullBroker {
     } catch (e) {
       throw brokerError(this.target, 'listing queues', e)
     }
+  }
+
+  async listJobs(options: ListJobsOptions): Promise<ListedJob[]> {
+    const offset = Math.max(0, options.offset ?? 0)
+    const limit = Math.max(0, options.limit ?? 100)
+    if (!limit) return []
+    const [reply] = await this.run('listing jobs', [
+      {
+        script: S.listJobs,
+        keys: this.keys(options.queue).listJobs,
+        args: [options.state, offset, limit],
+      },
+    ])
+    const r = reply as (string | number)[]
+    const out: ListedJob[] = []
+    for (let i = 0; i + 4 < r.length; i += 5)
+      out.push({
+        id: String(r[i]),
+        queue: options.queue,
+        priority: Number(r[i + 1]),
+        deliveries: Number(r[i + 2]),
+        availableAt: r[i + 3] === '' ? null : Number(r[i + 3]),
+        body: String(r[i + 4]),
+      })
+    return out
   }
 
   async listDead(options: ListDeadOptions = {}): Promise<DeadJob[]> {

@@ -154,6 +154,8 @@ export class QueueKeys {
   readonly replay: readonly string[]
   /** ready 0..9, delayed, active, dead index, settled, paused, returned */
   readonly stats: readonly string[]
+  /** ready 0..9, returned, delayed, active, leases */
+  readonly listJobs: readonly string[]
 
   constructor(
     prefix: string,
@@ -192,6 +194,7 @@ export class QueueKeys {
       this.paused,
       this.returned,
     ]
+    this.listJobs = [...this.ready, this.returned, this.delayed, this.active, this.leases]
   }
 }
 

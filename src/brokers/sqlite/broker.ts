@@ -13,8 +13,11 @@ import type {
   DeadJob,
   DeadLetterItem,
   Delivery,
+  JobLister,
   LeaseRef,
   ListDeadOptions,
+  ListJobsOptions,
+  ListedJob,
   OutgoingJob,
   PruneDeadOptions,
   PublishOptions,
@@ -57,7 +60,7 @@ interface Prepared extends Statements {
   reserveTx: Tx<(queues: readonly string[], max: number, leaseMs: number) => { rows: Row[]; fence: number }>
 }
 
-export class SqliteBroker extends SqlitePart<Prepared> implements PullBroker {
+export class SqliteBroker extends SqlitePart<Prepared> implements PullBroker, JobLister {
   readonly capabilities: BrokerCapabilities = {
     consumer: 'pull',
     crossQueueOrder: 'age',
@@ -65,6 +68,7 @@ export class SqliteBroker extends SqlitePart<Prepared> implements PullBroker {
     blockingReserve: false,
     transactionalPublish: true,
     idempotentPublish: true,
+    listJobs: true,
   }
   private readonly seenQueues = new Set<string>()
   private readonly dead = new DeadLetters(this.database, () => this.st)
@@ -305,6 +309,20 @@ export class SqliteBroker extends SqlitePart<Prepared> implements PullBroker {
   async purge(queue: string): Promise<number> {
     const st = this.st
     return this.database.run(() => st.purge.run(queue).changes)
+  }
+
+  async listJobs(options: ListJobsOptions): Promise<ListedJob[]> {
+    const st = this.st
+    const statement =
+      options.state === 'waiting'
+        ? st.listWaiting
+        : options.state === 'delayed'
+          ? st.listDelayed
+          : st.listActive
+    return this.database.run(
+      () =>
+        statement.all(options.queue, Date.now(), options.limit ?? 100, options.offset ?? 0) as ListedJob[],
+    )
   }
 
   async stats(queues?: readonly string[]): Promise<QueueStats[]> {

@@ -127,6 +127,20 @@ export function prepareStatements(db: Db): Statements {
               sum(state = 2) AS active
        FROM celeriac_jobs WHERE queue = ?`,
     ),
+    // listJobs: one page of a queue in one state (the same split as countQueue).
+    listWaiting: db.prepare(
+      `SELECT id, queue, body, priority, NULL AS availableAt, deliveries FROM celeriac_jobs
+       WHERE queue = ? AND (state = 0 OR (state = 1 AND available_at <= ?))
+       ORDER BY priority DESC, seq LIMIT ? OFFSET ?`,
+    ),
+    listDelayed: db.prepare(
+      `SELECT id, queue, body, priority, available_at AS availableAt, deliveries FROM celeriac_jobs
+       WHERE queue = ? AND state = 1 AND available_at > ? ORDER BY available_at, seq LIMIT ? OFFSET ?`,
+    ),
+    listActive: db.prepare(
+      `SELECT id, queue, body, priority, available_at AS availableAt, deliveries FROM celeriac_jobs
+       WHERE queue = ? AND state = 2 AND ? IS NOT NULL ORDER BY available_at, seq LIMIT ? OFFSET ?`,
+    ),
     countDead: db.prepare('SELECT count(*) FROM celeriac_dead WHERE queue = ?').pluck(),
     anyPaused: db.prepare('SELECT EXISTS (SELECT 1 FROM celeriac_paused)').pluck(),
     isPaused: db.prepare('SELECT EXISTS (SELECT 1 FROM celeriac_paused WHERE queue = ?)').pluck(),
@@ -174,6 +188,9 @@ type StatementName =
   | 'listQueues'
   | 'countQueue'
   | 'countDead'
+  | 'listWaiting'
+  | 'listDelayed'
+  | 'listActive'
   | 'anyPaused'
   | 'isPaused'
   | 'pause'

@@ -7,6 +7,10 @@ const main = document.getElementById('main')
 const liveEl = document.getElementById('live')
 let current = null
 let redrawTimer = null
+// The path the dashboard is mounted under, from the <base> the server writes ('/' at the root).
+const BASE = new URL(document.baseURI).pathname
+/** A dashboard path ('/api/x', '/tasks') as a URL below the base. */
+const below = (path) => path.replace(/^\//, '') || './'
 
 export async function api(path, options = {}) {
   const init = { credentials: 'same-origin', headers: {} }
@@ -16,9 +20,9 @@ export async function api(path, options = {}) {
     init.headers['x-celeriac-csrf'] = '1'
     init.body = JSON.stringify(options.body)
   }
-  const res = await fetch(path, init)
+  const res = await fetch(below(path), init)
   if (res.status === 401) {
-    location.assign('/login')
+    location.assign(below('/login'))
     throw new Error('signed out')
   }
   const data = await res.json().catch(() => ({}))
@@ -38,12 +42,12 @@ export async function act(label, path, body = {}) {
 }
 
 export function go(url) {
-  history.pushState(null, '', url)
+  history.pushState(null, '', new URL(below(url), document.baseURI))
   draw()
 }
 
 function route() {
-  const path = location.pathname
+  const path = location.pathname.startsWith(BASE) ? `/${location.pathname.slice(BASE.length)}` : '/'
   if (path === '/' || path === '') return { page: 'overview' }
   if (path === '/queues') return { page: 'queues' }
   if (path === '/workers') return { page: 'workers' }
@@ -77,7 +81,7 @@ async function draw(live = false) {
 
 /** Live updates: redraw on news, at most every second. */
 function connect() {
-  const es = new EventSource('/api/live')
+  const es = new EventSource(below('/api/live'))
   es.addEventListener('open', () => {
     liveEl.textContent = 'live'
     liveEl.className = 'live on'
@@ -111,7 +115,7 @@ document.addEventListener('click', (e) => {
 window.addEventListener('popstate', () => draw())
 document.getElementById('logout').addEventListener('click', async () => {
   await api('/logout', { body: {} }).catch(() => {})
-  location.assign('/login')
+  location.assign(below('/login'))
 })
 
 draw()

@@ -1,6 +1,9 @@
 // One function per page: fetch what the page shows from the API, return its DOM.
 import { act, api, go } from './app.js'
+import { chartFigure } from './chart.js'
 import { ago, badge, h, json, table, time, until } from './dom.js'
+import { rateLimits } from './limits.js'
+import { queueJobs } from './queues.js'
 
 const num = (n) => h('td', { class: 'num' }, typeof n === 'number' ? n.toLocaleString() : String(n ?? ''))
 const rate = (n) => `${(n ?? 0).toFixed(n >= 10 ? 0 : 2)}/s`
@@ -10,6 +13,7 @@ const confirmAct = (question, label, path, body) => () => {
   if (confirm(question)) act(label, path, body)
 }
 const enc = encodeURIComponent
+const TASKS_PAGE = 50
 
 function queueTable(queues, withActions) {
   return table(
@@ -27,7 +31,11 @@ function queueTable(queues, withActions) {
       h(
         'tr',
         {},
-        h('td', { class: 'mono' }, q.queue),
+        h(
+          'td',
+          { class: 'mono' },
+          withActions ? h('a', { href: `queues?queue=${enc(q.queue)}&state=waiting` }, q.queue) : q.queue,
+        ),
         num(q.waiting),
         num(q.delayed),
         num(q.active),
@@ -111,24 +119,50 @@ export const pages = {
         card(sum('dead').toLocaleString(), 'dead'),
         card(rate(sum('throughput')), 'throughput'),
         card(`${o.workersOnline} / ${o.workers}`, 'workers online'),
-        card(o.succeededLastMinute, 'succeeded last minute'),
-        card(o.failedLastMinute, 'failed last minute'),
+        card(o.finishedLast5m, 'finished, last 5 min'),
+        card(o.failedLast5m, 'failed, last 5 min'),
       ),
       o.events
         ? null
         : h('p', { class: 'muted' }, 'This broker has no event log: tasks and workers are not shown.'),
       h('h2', {}, 'Queues'),
       queueTable(o.queues, false),
+      o.events
+        ? [
+            h('h2', {}, 'Last hour, per minute'),
+            o.series.length
+              ? h(
+                  'div',
+                  { class: 'charts' },
+                  o.series.map((x) => chartFigure(x, h)),
+                )
+              : h('p', { class: 'muted' }, 'no task finished in the last hour'),
+          ]
+        : null,
     )
   },
 
-  async queues() {
-    const { queues } = await api('/api/queues')
-    return h('section', {}, h('h1', {}, 'Queues'), queueTable(queues, true))
+  async queues(_r, q) {
+    const { queues, listJobs } = await api('/api/queues')
+    return h(
+      'section',
+      {},
+      h('h1', {}, 'Queues'),
+      queueTable(queues, true),
+      q.get('queue')
+        ? await queueJobs(q, queues)
+        : h(
+            'p',
+            { class: 'muted' },
+            listJobs
+              ? 'Choose a queue to list its jobs by state.'
+              : 'Choose a queue to see its dead letters; this broker cannot list its other jobs without taking them.',
+          ),
+    )
   },
 
   async workers() {
-    const { workers, note } = await api('/api/workers')
+    const [{ workers, note }, limits] = await Promise.all([api('/api/workers'), api('/api/rate-limits')])
     return h(
       'section',
       {},
@@ -205,11 +239,23 @@ export const pages = {
         ),
         'no worker has registered in the last hour',
       ),
+      rateLimits(limits),
     )
   },
 
   async tasks(_r, q) {
-    const data = await api(`/api/tasks?${q}`)
+    // Times are picked in the browser's zone and sent as epoch ms.
+    const sent = new URLSearchParams(q)
+    for (const k of ['from', 'to']) if (q.get(k)) sent.set(k, String(new Date(q.get(k)).getTime()))
+    sent.set('limit', String(TASKS_PAGE))
+    const data = await api(`/api/tasks?${sent}`)
+    const offset = data.offset
+    const pageLink = (o) => {
+      const p = new URLSearchParams(q)
+      if (o) p.set('offset', String(o))
+      else p.delete('offset')
+      return `tasks?${p}`
+    }
     const select = (name, label, options) =>
       h(
         'select',
@@ -238,7 +284,30 @@ export const pages = {
       }),
       select('state', 'state', ['RECEIVED', 'STARTED', 'RETRY', 'SUCCESS', 'FAILURE', 'REVOKED']),
       select('task', 'task', data.names),
+      select('queue', 'queue', data.queues),
       select('worker', 'worker', data.workers),
+      h(
+        'label',
+        { class: 'muted' },
+        'from ',
+        h('input', {
+          type: 'datetime-local',
+          name: 'from',
+          value: q.get('from') ?? '',
+          'aria-label': 'updated from',
+        }),
+      ),
+      h(
+        'label',
+        { class: 'muted' },
+        'to ',
+        h('input', {
+          type: 'datetime-local',
+          name: 'to',
+          value: q.get('to') ?? '',
+          'aria-label': 'updated until',
+        }),
+      ),
       h('button', { type: 'submit' }, 'Filter'),
     )
     for (const s of form.querySelectorAll('select')) s.addEventListener('change', () => form.requestSubmit())
@@ -261,7 +330,7 @@ export const pages = {
           h(
             'tr',
             {},
-            h('td', { class: 'mono' }, h('a', { href: `/tasks/${enc(t.id)}` }, t.id.slice(0, 13) + '…')),
+            h('td', { class: 'mono' }, h('a', { href: `tasks/${enc(t.id)}` }, t.id.slice(0, 13) + '…')),
             h('td', { class: 'mono' }, t.task ?? '?'),
             h('td', {}, badge(t.state)),
             h('td', { class: 'hide-narrow mono' }, t.worker),
@@ -272,7 +341,23 @@ export const pages = {
         ),
         'no task in the event log matches (workers send events with --events)',
       ),
-      h('p', { class: 'muted' }, `${data.tasks.length} of ${data.total} shown`),
+      h(
+        'div',
+        { class: 'pager' },
+        offset > 0
+          ? h('a', { class: 'button', href: pageLink(Math.max(0, offset - TASKS_PAGE)) }, '← Newer')
+          : null,
+        h(
+          'span',
+          { class: 'muted', 'data-range': '' },
+          data.tasks.length
+            ? `${offset + 1}–${offset + data.tasks.length} of ${data.total}`
+            : `0 of ${data.total}`,
+        ),
+        offset + TASKS_PAGE < data.total
+          ? h('a', { class: 'button', href: pageLink(offset + TASKS_PAGE) }, 'Older →')
+          : null,
+      ),
     )
   },
 
@@ -282,7 +367,7 @@ export const pages = {
     return h(
       'section',
       {},
-      h('p', {}, h('a', { href: '/tasks' }, '← Tasks')),
+      h('p', {}, h('a', { href: 'tasks' }, '← Tasks')),
       h('h1', { class: 'mono' }, t.task ?? 'task', ' ', badge(t.state)),
       t.seen
         ? null
@@ -308,6 +393,25 @@ export const pages = {
           h('dt', {}, 'Done'),
           h('dd', {}, time(t.doneAt)),
         ),
+        t.state === 'FAILURE'
+          ? h(
+              'div',
+              { class: 'actions' },
+              h(
+                'button',
+                {
+                  type: 'button',
+                  onclick: confirmAct(
+                    `Run ${t.id} again now, with the arguments it failed with?`,
+                    'retry now',
+                    `/api/tasks/${enc(t.id)}/retry`,
+                    {},
+                  ),
+                },
+                'Retry now…',
+              ),
+            )
+          : null,
         ready
           ? null
           : h(
@@ -372,10 +476,10 @@ export const pages = {
         'div',
         { class: 'actions' },
         offset > 0
-          ? h('a', { class: 'button', href: `/dead?offset=${Math.max(0, offset - 50)}` }, '← Newer')
+          ? h('a', { class: 'button', href: `dead?offset=${Math.max(0, offset - 50)}` }, '← Newer')
           : null,
         data.dead.length === 50
-          ? h('a', { class: 'button', href: `/dead?offset=${offset + 50}` }, 'Older →')
+          ? h('a', { class: 'button', href: `dead?offset=${offset + 50}` }, 'Older →')
           : null,
       ),
       table(
@@ -384,7 +488,7 @@ export const pages = {
           h(
             'tr',
             {},
-            h('td', { class: 'mono' }, h('a', { href: `/tasks/${enc(d.id)}` }, d.id.slice(0, 13) + '…')),
+            h('td', { class: 'mono' }, h('a', { href: `tasks/${enc(d.id)}` }, d.id.slice(0, 13) + '…')),
             h('td', { class: 'mono' }, d.task ?? '?'),
             h('td', { class: 'mono' }, d.queue),
             h('td', {}, ago(d.failedAt)),

@@ -32,3 +32,22 @@ SELECT n.name AS queue, c.waiting, c.delayed, c.active,
                   count(*) FILTER (WHERE state = 2)::int AS active
              FROM {s}.jobs j WHERE j.queue = n.name) c
  ORDER BY n.name`
+
+/**
+ * One page of a queue's jobs in one state (the split STATS counts): $1 queue, $2 'waiting',
+ * 'delayed' or 'active', $3 limit, $4 offset. Waiting in delivery order, the others by due time.
+ */
+export const LIST_JOBS = `
+WITH clock AS (SELECT {s}.now_ms() AS t)
+SELECT j.id, j.queue, j.body, j.priority,
+       CASE WHEN $2 = 'waiting' THEN NULL ELSE j.available_at::float8 END AS "availableAt",
+       j.deliveries
+  FROM {s}.jobs j CROSS JOIN clock
+ WHERE j.queue = $1
+   AND CASE $2::text
+         WHEN 'waiting' THEN j.state = 0 OR (j.state = 1 AND j.available_at <= clock.t)
+         WHEN 'delayed' THEN j.state = 1 AND j.available_at > clock.t
+         ELSE j.state = 2 END
+ ORDER BY CASE WHEN $2 = 'waiting' THEN -j.priority ELSE 0 END,
+          CASE WHEN $2 = 'waiting' THEN 0 ELSE j.available_at END, j.seq
+ LIMIT $3 OFFSET $4`
