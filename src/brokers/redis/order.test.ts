@@ -109,9 +109,11 @@ describe('redis broker: place in line', () => {
       2,
       `6:${entry(3, old2, 'old delayed 2')}`,
     )
-    await b.publish(jobs(queue, 1, { priority: 6, body: 'new delayed', availableAt: Date.now() + 1 }))
+    // Delayed when published (a loaded machine may take a while to get there), due when reserved.
+    const due = Date.now() + 300
+    await b.publish(jobs(queue, 1, { priority: 6, body: 'new delayed', availableAt: due }))
     assert.deepEqual(await b.release([dc!, da!]), [true, true])
-    await sleep(20)
+    await sleep(due - Date.now() + 20)
     const got = await b.reserve([queue], 10, lease)
     assert.deepEqual(
       got.map((d) => [d.body, d.deliveries, d.priority]),

@@ -16,12 +16,16 @@ export function deferTests(open: OpenBroker): void {
     const at = Date.now() + 1200 // past the wait of a push engine's empty take
     assert.deepEqual(await b.defer([{ id: d!.id, token: d!.token, delayMs: at - Date.now() }]), [true])
     assert.deepEqual(await b.defer([{ id: d!.id, token: d!.token, delayMs: 10 }]), [false], 'stale after')
-    assert.deepEqual(await take(b, [queue], 1), [], 'not before the delay')
-    const s = await oneDelayed(b, queue)
-    assert.equal(s.delayed, 1)
-    assert.equal(s.active, 0)
-    await sleep(at - Date.now() + 100)
-    const [again] = await take(b, [queue], 1, { waitMs: 1000 })
+    // A take that a loaded machine ran past the delay may get it; one before the delay may not.
+    const early = await take(b, [queue], 1)
+    assert.ok(early.length === 0 || Date.now() >= at, 'not before the delay')
+    if (!early.length) {
+      const s = await oneDelayed(b, queue)
+      assert.ok(s.delayed === 1 || Date.now() >= at, 'counted as delayed')
+      assert.equal(s.active, 0)
+      await sleep(at - Date.now() + 100)
+    }
+    const [again] = early.length ? early : await take(b, [queue], 1, { waitMs: 1000 })
     assert.equal(again!.id, d!.id)
     assert.equal(again!.body, 'same body')
     assert.equal(again!.deliveries, 1, 'the deferred delivery is not counted')
