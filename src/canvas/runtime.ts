@@ -55,7 +55,27 @@ export function errorInfo(err: unknown): TaskFailure['error'] {
 }
 
 export class FlowRuntime {
+  /** Ids asked for in the same tick (the deliveries of one reserve), read in one call. */
+  private reads: { ids: string[]; done: Promise<(ResultRecord | null)[]> } | null = null
+
   constructor(private readonly deps: FlowDeps) {}
+
+  private async read(id: string): Promise<ResultRecord | null> {
+    let batch = this.reads
+    if (!batch) {
+      const ids: string[] = []
+      const store = this.deps.store!
+      batch = this.reads = {
+        ids,
+        done: Promise.resolve().then(() => {
+          this.reads = null
+          return store.get(ids)
+        }),
+      }
+    }
+    const i = batch.ids.push(id) - 1
+    return (await batch.done)[i] ?? null
+  }
 
   /**
    * For a message a workflow sent: the follow-up of an earlier run that finished, or null when
@@ -63,15 +83,20 @@ export class FlowRuntime {
    */
   async finished(msg: Message): Promise<FollowUp | null> {
     if (!msg.once || !this.deps.store) return null
-    const [rec] = await this.deps.store.get([msg.id])
+    const rec = await this.read(msg.id)
     if (!rec || !isReady(rec.state)) return null
     if (rec.state === 'SUCCESS')
       return { kind: 'success', msg, value: rec.result === null ? null : decode(rec.result) }
     return { kind: 'failure', msg, error: errorInfo(decodeError(rec.error, rec.state)) }
   }
 
-  /** Carries out the follow-ups of one batch of outcomes. Throws to have the batch tried again. */
-  async run(items: readonly FollowUp[]): Promise<void> {
+  /**
+   * Carries out the follow-ups of one batch of outcomes, while the batch's results are being
+   * written (`written`): sends that need no result read go out alongside the write; a chord join
+   * waits for it, since the member that completes the join reads every member's result. Throws
+   * to have the batch tried again.
+   */
+  async run(items: readonly FollowUp[], written: Promise<void> = Promise.resolve()): Promise<void> {
     // Without a result store or a coordination part no follow-up can be done; trying again would
     // hold the batch for ever. The producer refuses such workflows; this is a worker set up
     // otherwise than its producers.
@@ -128,6 +153,7 @@ export class FlowRuntime {
         if (msg.chord) await this.chordFailed(msg, msg.chord, failure, base.rootId, sends, records)
       }
     }
+    if (joins.size) await written
     for (const j of joins.values()) await this.joined(j.chord, [...j.ids], j.rootId, sends)
     if (records.length && this.deps.store) await this.deps.store.set(records)
     await this.publish(sends)
