@@ -253,6 +253,21 @@ describe('canvas (in process, memory broker)', () => {
       ['callbacks', [{ id: 'a', task: 't', args: [], callbacks: [] }], /unknown field/],
       ['chord', { id: 'c', size: 0, body: { id: 'c', task: 't', args: [] } }, /"chord.size"/],
       ['once', 1, /"once" must be true/],
+      ['rest', 3, /"rest" must be a non-empty string/],
+      [
+        'chain',
+        [{ id: 'g', group: [{ steps: [{ id: 'a', task: 't', args: [] }] }] }],
+        /not followed by a signature/,
+      ],
+      [
+        'chain',
+        [
+          { id: 'g', group: [{ steps: [{ id: 'a', task: 't', args: [] }], x: 1 }] },
+          { id: 'b', task: 't', args: [] },
+        ],
+        /unknown field/,
+      ],
+      ['chord', { id: 'c', size: 1, body: { id: 'c', task: 't', args: [] }, chain: 'x' }, /"chord.chain"/],
     ] as const) {
       assert.throws(
         () => decodeMessage(JSON.stringify({ ...base, [field]: value })),
