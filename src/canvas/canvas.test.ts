@@ -202,6 +202,47 @@ describe('canvas (in process, memory broker)', () => {
     assert.deepEqual(ran, ['a', 'b', 'c'])
   })
 
+  it('runs a long chain stored in segments, and fails the stored steps after a failed one', async () => {
+    const { app, add, boom } = setup()
+    await start(app)
+    const steps = Array.from({ length: 39 }, () => add.s(1))
+    const r = await chain(add.s(0, 0), ...(steps as [ReturnType<typeof add.s>])).apply()
+    assert.equal(await r.get({ timeout: 10_000 }), 39)
+    const bad = await chain(add.s(0, 0), boom.s(), ...(steps as [ReturnType<typeof add.s>])).apply()
+    await assert.rejects(bad.get({ timeout: 10_000 }), /not run: an earlier step of the chain, boom/)
+  })
+
+  it('nests: a group inside a chain, chains inside a group and inside a chord header', async () => {
+    const { app, add, mul, sum } = setup()
+    await start(app)
+    const c = await chain(add.s(1, 1), group([mul.s(2), mul.s(3)]), sum.s(), add.s(1)).apply()
+    assert.equal(await c.get({ timeout: 5000 }), 2 * 2 + 2 * 3 + 1)
+    const g = await group([chain(add.s(1, 2), mul.s(3)), add.s(5, 5)]).apply()
+    assert.deepEqual(await g.get({ timeout: 5000 }), [9, 10])
+    const h = await chord(group([chain(add.s(1, 2), mul.s(3), add.s(1)), add.s(1, 1)]), sum.s()).apply()
+    assert.equal(await h.get({ timeout: 5000 }), 12)
+    const first = await chain(group([add.s(1, 1), chain(add.s(2, 2), mul.s(2))]), sum.s()).apply()
+    assert.equal(await first.get({ timeout: 5000 }), 10)
+    const tree = await workflowTree(app, c.id)
+    assert.equal(tree?.kind, 'chain')
+    assert.deepEqual(tree?.children?.[1]?.counts, { SUCCESS: 2 })
+  })
+
+  it('a failed member of a group inside a chain fails the steps after it, once', async () => {
+    const { app, add, mul, sum, boom, report, calls } = setup()
+    await start(app)
+    const r = await chain(
+      add.s(1, 1),
+      group([mul.s(2), boom.s()]),
+      sum.s().linkError(report.s()),
+      add.s(1),
+    ).apply()
+    await assert.rejects(r.get({ timeout: 5000 }), /not run|chord .* failed: member 1, boom/)
+    await assert.rejects(app.asyncResult(`${r.id}.2`).get({ timeout: 5000 }), /member 1, boom/)
+    await new Promise((res) => setTimeout(res, 200))
+    assert.equal(calls.filter((c) => c.startsWith('report')).length, 1)
+  })
+
   it('keeps the decoder strict for workflow fields and reads old messages', () => {
     const base = { v: 1, id: 'x', task: 't', queue: 'q', sent_at: new Date().toISOString() }
     assert.equal(decodeMessage(JSON.stringify(base)).chain, undefined)
@@ -212,6 +253,21 @@ describe('canvas (in process, memory broker)', () => {
       ['callbacks', [{ id: 'a', task: 't', args: [], callbacks: [] }], /unknown field/],
       ['chord', { id: 'c', size: 0, body: { id: 'c', task: 't', args: [] } }, /"chord.size"/],
       ['once', 1, /"once" must be true/],
+      ['rest', 3, /"rest" must be a non-empty string/],
+      [
+        'chain',
+        [{ id: 'g', group: [{ steps: [{ id: 'a', task: 't', args: [] }] }] }],
+        /not followed by a signature/,
+      ],
+      [
+        'chain',
+        [
+          { id: 'g', group: [{ steps: [{ id: 'a', task: 't', args: [] }], x: 1 }] },
+          { id: 'b', task: 't', args: [] },
+        ],
+        /unknown field/,
+      ],
+      ['chord', { id: 'c', size: 1, body: { id: 'c', task: 't', args: [] }, chain: 'x' }, /"chord.chain"/],
     ] as const) {
       assert.throws(
         () => decodeMessage(JSON.stringify({ ...base, [field]: value })),

@@ -15,12 +15,20 @@ import type { ResultRecord, ResultStore } from '../contracts/result-store.js'
 import type { App } from '../core/app.js'
 import { decode, encode } from '../core/codec.js'
 import { WorkflowFailedError } from '../core/errors.js'
-import { memberId, type ChordWire, type TaskFailure } from '../core/flow.js'
+import {
+  decodeSegment,
+  isGroupStep,
+  memberId,
+  type ChainSegment,
+  type ChordWire,
+  type StepWire,
+  type TaskFailure,
+} from '../core/flow.js'
 import type { Message } from '../core/message.js'
 import { decodeError } from '../core/result.js'
 import { isReady } from '../core/states.js'
-import { toJob, type Send } from './publish.js'
-import { chordFailedKey, chordJoinKey } from './keys.js'
+import { continueWith, toJob, type Continuation, type Send } from './publish.js'
+import { chainOfSegment, chordFailedKey, chordJoinKey, SEGMENTS } from './keys.js'
 
 /** What a finished task leaves for the workflow, carried on its outcome to the Settler. */
 export type FollowUp =
@@ -47,7 +55,27 @@ export function errorInfo(err: unknown): TaskFailure['error'] {
 }
 
 export class FlowRuntime {
+  /** Ids asked for in the same tick (the deliveries of one reserve), read in one call. */
+  private reads: { ids: string[]; done: Promise<(ResultRecord | null)[]> } | null = null
+
   constructor(private readonly deps: FlowDeps) {}
+
+  private async read(id: string): Promise<ResultRecord | null> {
+    let batch = this.reads
+    if (!batch) {
+      const ids: string[] = []
+      const store = this.deps.store!
+      batch = this.reads = {
+        ids,
+        done: Promise.resolve().then(() => {
+          this.reads = null
+          return store.get(ids)
+        }),
+      }
+    }
+    const i = batch.ids.push(id) - 1
+    return (await batch.done)[i] ?? null
+  }
 
   /**
    * For a message a workflow sent: the follow-up of an earlier run that finished, or null when
@@ -55,15 +83,20 @@ export class FlowRuntime {
    */
   async finished(msg: Message): Promise<FollowUp | null> {
     if (!msg.once || !this.deps.store) return null
-    const [rec] = await this.deps.store.get([msg.id])
+    const rec = await this.read(msg.id)
     if (!rec || !isReady(rec.state)) return null
     if (rec.state === 'SUCCESS')
       return { kind: 'success', msg, value: rec.result === null ? null : decode(rec.result) }
     return { kind: 'failure', msg, error: errorInfo(decodeError(rec.error, rec.state)) }
   }
 
-  /** Carries out the follow-ups of one batch of outcomes. Throws to have the batch tried again. */
-  async run(items: readonly FollowUp[]): Promise<void> {
+  /**
+   * Carries out the follow-ups of one batch of outcomes, while the batch's results are being
+   * written (`written`): sends that need no result read go out alongside the write; a chord join
+   * waits for it, since the member that completes the join reads every member's result. Throws
+   * to have the batch tried again.
+   */
+  async run(items: readonly FollowUp[], written: Promise<void> = Promise.resolve()): Promise<void> {
     // Without a result store or a coordination part no follow-up can be done; trying again would
     // hold the batch for ever. The producer refuses such workflows; this is a worker set up
     // otherwise than its producers.
@@ -77,21 +110,27 @@ export class FlowRuntime {
     const sends: Send[] = []
     const records: ResultRecord[] = []
     const joins = new Map<string, { chord: ChordWire; rootId: string; ids: Set<string> }>()
+    // Chains whose inline steps ran out: their next segments, read in one call for the batch.
+    const segments = await this.segments(
+      items.flatMap((f) => (f.kind === 'success' && !f.msg.chain && f.msg.rest ? [f.msg.rest] : [])),
+    )
     for (const f of items) {
       const { msg } = f
       const base = { rootId: msg.root_id ?? msg.id, parentId: msg.id }
       if (f.kind === 'success') {
         const input = [f.value] as const
         for (const cb of msg.callbacks ?? []) sends.push({ wire: cb, input, ...base, flow: { once: true } })
-        const [next, ...rest] = msg.chain ?? []
-        if (next)
-          sends.push({
-            wire: next,
-            input,
-            ...base,
-            flow: { once: true, ...(rest.length ? { chain: rest } : {}) },
-          })
-        if (msg.chord) {
+        let next: Continuation = { steps: msg.chain ?? [], rest: msg.rest, chord: msg.chord }
+        if (!msg.chain && msg.rest) {
+          const seg = segments.get(msg.rest)
+          if (!seg) {
+            records.push(...this.lostSegment(msg.rest))
+            continue
+          }
+          next = { steps: seg.steps, rest: seg.rest, chord: msg.chord }
+        }
+        if (next.steps.length) continueWith(next, input, base, sends)
+        else if (msg.chord) {
           const j = joins.get(msg.chord.id) ?? { chord: msg.chord, rootId: base.rootId, ids: new Set() }
           j.ids.add(msg.id)
           joins.set(msg.chord.id, j)
@@ -105,33 +144,80 @@ export class FlowRuntime {
             ...base,
             flow: { once: true },
           })
-        for (const step of msg.chain ?? [])
-          records.push(
-            this.failedRecord(
-              step.id,
-              step.task,
-              new WorkflowFailedError(
-                `not run: an earlier step of the chain, ${msg.task} (${msg.id}), failed: ${f.error.name}: ${f.error.message}`,
-                msg.id,
-                msg.task,
-              ),
-            ),
-          )
+        const why = new WorkflowFailedError(
+          `not run: an earlier step of the chain, ${msg.task} (${msg.id}), failed: ${f.error.name}: ${f.error.message}`,
+          msg.id,
+          msg.task,
+        )
+        await this.failSteps(msg.chain ?? [], msg.rest, why, records)
         if (msg.chord) await this.chordFailed(msg, msg.chord, failure, base.rootId, sends, records)
       }
     }
+    if (joins.size) await written
     for (const j of joins.values()) await this.joined(j.chord, [...j.ids], j.rootId, sends)
     if (records.length && this.deps.store) await this.deps.store.set(records)
     await this.publish(sends)
+  }
+
+  /** Stored chain segments by key; a key with no segment (lapsed) is absent. */
+  private async segments(keys: string[]): Promise<Map<string, ChainSegment>> {
+    const found = new Map<string, ChainSegment>()
+    if (!keys.length) return found
+    const unique = [...new Set(keys)]
+    const values = await (await this.coordination()).get(SEGMENTS, unique)
+    unique.forEach((k, i) => {
+      const v = values[i]
+      if (v === null || v === undefined) return
+      try {
+        found.set(k, decodeSegment(decode(v)))
+      } catch (err) {
+        this.deps.log.error({ key: k, err: (err as Error).message }, 'stored chain segment is malformed')
+      }
+    })
+    return found
+  }
+
+  /** The chain's result fails when the rest of it cannot be read (lapsed or malformed). */
+  private lostSegment(key: string): ResultRecord[] {
+    const chainId = chainOfSegment(key)
+    this.deps.log.error({ key, chain: chainId }, 'the rest of a chain is not stored any more')
+    return [
+      this.failedRecord(
+        chainId,
+        null,
+        new WorkflowFailedError(
+          `chain ${chainId} failed: the rest of its steps (${key}) is not stored any more (kept for resultExpires)`,
+          chainId,
+          '',
+        ),
+      ),
+    ]
+  }
+
+  /** FAILURE for every task of these steps and of the stored segments after them. */
+  private async failSteps(
+    steps: readonly StepWire[],
+    rest: string | undefined,
+    why: Error,
+    records: ResultRecord[],
+  ): Promise<void> {
+    for (const step of steps) {
+      if (!isGroupStep(step)) records.push(this.failedRecord(step.id, step.task, why))
+      else for (const m of step.group) await this.failSteps(m.steps, m.rest, why, records)
+    }
+    if (rest === undefined) return
+    const seg = (await this.segments([rest])).get(rest)
+    if (seg) await this.failSteps(seg.steps, seg.rest, why, records)
+    else records.push(this.failedRecord(chainOfSegment(rest), null, why))
   }
 
   private keepMs(task: string): number {
     return this.deps.app.getTask(task)?.settings.resultExpiresMs ?? this.deps.app.resultExpiresMs
   }
 
-  private failedRecord(id: string, task: string, error: Error): ResultRecord {
+  private failedRecord(id: string, task: string | null, error: Error): ResultRecord {
     const now = Date.now()
-    const keep = this.keepMs(task)
+    const keep = task === null ? this.deps.app.resultExpiresMs : this.keepMs(task)
     return {
       id,
       state: 'FAILURE',
@@ -168,12 +254,24 @@ export class FlowRuntime {
     const recs = await this.deps.store!.get(memberIds)
     if (!recs.every((r) => r?.state === 'SUCCESS')) return
     const results = recs.map((r) => (r!.result === null ? null : decode(r!.result)))
-    sends.push({ wire: chord.body, input: [results], rootId, parentId: chord.id, flow: { once: true } })
+    sends.push({
+      wire: chord.body,
+      input: [results],
+      rootId,
+      parentId: chord.id,
+      flow: {
+        once: true,
+        ...(chord.chain ? { chain: [...chord.chain] } : {}),
+        ...(chord.rest !== undefined ? { rest: chord.rest } : {}),
+        ...(chord.chord ? { chord: chord.chord } : {}),
+      },
+    })
   }
 
   /**
    * A member failed for good: the first member to claim the chord's failure (a lock that its own
-   * redelivery claims again) records FAILURE as the chord's result and sends its errbacks.
+   * redelivery claims again) records FAILURE as the body's result and for the steps after it,
+   * sends the chord's errbacks, and fails the chord this one is part of, if any.
    */
   private async chordFailed(
     msg: Message,
@@ -187,20 +285,18 @@ export class FlowRuntime {
       await this.coordination()
     ).acquire(chordFailedKey(chord.id), msg.id, Math.max(this.keepMs(chord.body.task), 60_000))
     if (!lock) return
-    const index = msg.id.slice(chord.id.length + 1)
-    records.push(
-      this.failedRecord(
-        chord.id,
-        chord.body.task,
-        new WorkflowFailedError(
-          `chord ${chord.id} failed: member ${index}, ${msg.task} (${msg.id}), failed: ${failure.error.name}: ${failure.error.message}`,
-          msg.id,
-          msg.task,
-        ),
-      ),
+    // A member's own id, or a step of a member's chain: `<chord>.<i>[.<k>…]`.
+    const index = msg.id.startsWith(`${chord.id}.`) ? msg.id.slice(chord.id.length + 1).split('.')[0] : '?'
+    const why = new WorkflowFailedError(
+      `chord ${chord.id} failed: member ${index}, ${msg.task} (${msg.id}), failed: ${failure.error.name}: ${failure.error.message}`,
+      msg.id,
+      msg.task,
     )
+    records.push(this.failedRecord(chord.body.id, chord.body.task, why))
+    await this.failSteps(chord.chain ?? [], chord.rest, why, records)
     for (const eb of chord.errbacks ?? [])
       sends.push({ wire: eb, input: [failure], rootId, parentId: chord.id, flow: { once: true } })
+    if (chord.chord) await this.chordFailed(msg, chord.chord, failure, rootId, sends, records)
   }
 
   private async publish(sends: Send[]): Promise<void> {

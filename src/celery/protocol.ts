@@ -11,7 +11,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import { ConfigError, MalformedMessageError } from '../core/errors.js'
-import type { MessageFlow, SigWire } from '../core/flow.js'
+import { isGroupStep, type MessageFlow, type SigWire } from '../core/flow.js'
 import { ENVELOPE_VERSION, decodeMessage, encodeMessage, type Message } from '../core/message.js'
 import { bindingMember } from './layout.js'
 
@@ -57,6 +57,10 @@ export function toKombu(celeriacBody: string): KombuOut {
     throw new ConfigError(
       `task "${msg.task}": chords are not carried on the Celery wire (Celery joins a chord in its result backend with a counter celeriac does not keep); send the members and the body yourself`,
     )
+  if (msg.rest !== undefined || msg.chain?.some(isGroupStep))
+    throw new ConfigError(
+      `task "${msg.task}": a chain with a group inside, or one stored in parts, is not carried on the Celery wire; send its parts yourself`,
+    )
   const [soft, hard] = msg.timelimit
   const headers: Record<string, unknown> = { ...msg.headers }
   Object.assign(headers, {
@@ -83,7 +87,7 @@ export function toKombu(celeriacBody: string): KombuOut {
     callbacks: msg.callbacks ? msg.callbacks.map(toCelerySig) : null,
     errbacks: msg.errbacks ? msg.errbacks.map(toCelerySig) : null,
     // Celery pops the next step from the end.
-    chain: msg.chain ? msg.chain.map(toCelerySig).reverse() : null,
+    chain: msg.chain ? (msg.chain as SigWire[]).map(toCelerySig).reverse() : null,
     chord: null,
   }
   const body = json([msg.args, msg.kwargs, embed], `task "${msg.task}"`)

@@ -73,6 +73,7 @@ export function encodeMessage(msg: Message, maxBytes = DEFAULT_MAX_MESSAGE_BYTES
   wire.sent_at = msg.sent_at
   if (hasKeys(msg.headers)) wire.headers = msg.headers
   if (msg.chain) wire.chain = msg.chain
+  if (msg.rest) wire.rest = msg.rest
   if (msg.callbacks) wire.callbacks = msg.callbacks
   if (msg.errbacks) wire.errbacks = msg.errbacks
   if (msg.chord) wire.chord = msg.chord

@@ -45,8 +45,11 @@ export interface SettlerHooks {
   failed(error: unknown, count: number): void
   /** A batch was written. */
   ok(): void
-  /** Carries out the follow-ups of a batch whose results are written (workflows). */
-  followUps?(items: readonly FollowUp[]): Promise<void>
+  /**
+   * Carries out the follow-ups of a batch (workflows), called while its results are being
+   * written: `written` resolves when they are.
+   */
+  followUps?(items: readonly FollowUp[], written: Promise<void>): Promise<void>
 }
 
 /**
@@ -157,9 +160,13 @@ export class Settler {
         else if (o.kind === 'defer') defers.push(o)
         else deads.push(o)
       }
-      if (records.length && this.results) await this.results.set(records)
+      const written = records.length && this.results ? this.results.set(records) : null
       const followUps = batch.flatMap((o) => (o.followUp ? [o.followUp] : []))
-      if (followUps.length && this.hooks.followUps) await this.hooks.followUps(followUps)
+      // Workflow sends go out alongside the result write (one round trip on a pipelined engine);
+      // the hook waits for `written` where it reads results (chord joins).
+      if (followUps.length && this.hooks.followUps)
+        await Promise.all([written, this.hooks.followUps(followUps, written ?? Promise.resolve())])
+      else if (written) await written
       const [a, r, d, f] = await Promise.all([
         acks.length ? this.broker.ack(acks.map((o) => o.delivery)) : [],
         retries.length

@@ -306,7 +306,7 @@ export class Worker extends EventEmitter {
         : undefined,
     }
     this.settler = new Settler(this.broker, this.results, {
-      followUps: (items) => flow.runtime.run(items),
+      followUps: (items, written) => flow.runtime.run(items, written),
       settled: (o, live) => this.settled(o, live),
       failed: (err, n) => this.outages.failed('settling finished tasks', err, { pending: n }),
       ok: () => this.outages.ok('settling finished tasks'),

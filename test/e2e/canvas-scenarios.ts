@@ -103,6 +103,55 @@ export function canvasScenarios(
     assert.equal(events(jfile, 'report').length, 1, 'linkError ran once')
   })
 
+  it('a group inside a chain: the step after it gets the list once, when a worker is SIGKILLed in the group', async () => {
+    const jfile = join(tempDir(), 'journal.log')
+    const ps = await start(jfile, 2)
+    const r = await chain(
+      slowAdd.s(0, 1),
+      group([slowAdd.s(1), slowAdd.s(2), slowAdd.s(3), slowAdd.s(4)]),
+      sum.s(),
+      slowAdd.s(10),
+    ).apply()
+    const member = `${r.id}.1.2`
+    await until(() => events(jfile, 'start', member).length > 0, 20_000, 'a group member started')
+    killRunner(ps, events(jfile, 'start', member)[0]!.pid)
+    // 1 → [2, 3, 4, 5] → 14 → 24; a fresh worker joins the survivor.
+    procs.push(
+      run(['-A', CANVAS_FIXTURE, 'worker', '--no-banner', ...WORKER_ARGS], { ...urls, JOURNAL: jfile }),
+    )
+    assert.equal(await r.get({ timeout: 40_000 }), 24)
+    assert.equal(events(jfile, 'done', `${r.id}.2`).length, 1, 'the step after the group ran once')
+    assert.equal(events(jfile, 'done', r.id).length, 1, 'the last step ran once')
+    for (let i = 0; i < 4; i++)
+      assert.equal(events(jfile, 'done', `${r.id}.1.${i}`).length, 1, `member ${i} ran to the end once`)
+  })
+
+  it('a chord whose header holds chains completes once when a worker is SIGKILLed mid-chain', async () => {
+    const jfile = join(tempDir(), 'journal.log')
+    const ps = await start(jfile, 2)
+    const n = 4
+    const r = await chord(
+      group(Array.from({ length: n }, (_, i) => chain(slowAdd.s(i, 0), slowAdd.s(1), slowAdd.s(1)))),
+      sum.s(),
+    ).apply()
+    const step = `${r.id}.1.1`
+    await until(
+      () => events(jfile, 'start', step).length > 0,
+      20_000,
+      'a member chain reached its second step',
+    )
+    killRunner(ps, events(jfile, 'start', step)[0]!.pid)
+    procs.push(
+      run(['-A', CANVAS_FIXTURE, 'worker', '--no-banner', ...WORKER_ARGS], { ...urls, JOURNAL: jfile }),
+    )
+    // Each member i gives i + 2.
+    assert.equal(await r.get({ timeout: 40_000 }), (n * (n - 1)) / 2 + 2 * n)
+    assert.equal(events(jfile, 'done', r.id).length, 1, 'the body ran once')
+    for (let i = 0; i < n; i++)
+      for (const id of [`${r.id}.${i}.0`, `${r.id}.${i}.1`, `${r.id}.${i}`])
+        assert.equal(events(jfile, 'done', id).length, 1, `${id} ran to the end once`)
+  })
+
   it('a 5-step durable task SIGKILLed mid-run completes with each step run once', async () => {
     const jfile = join(tempDir(), 'journal.log')
     const ps = await start(jfile, 2)

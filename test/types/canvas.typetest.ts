@@ -22,6 +22,7 @@ const sum = app.task('sum', (_ctx, xs: number[]) => xs.reduce((a, b) => a + b, 0
 const pair = app.task('pair', (_ctx, xs: [number, string]) => `${xs[0]}${xs[1]}`)
 const report = app.task('report', (_ctx, f: TaskFailure) => f.id)
 const tick = app.task('tick', () => 1)
+const pair2 = app.task('pair2', (_ctx, xs: number[]) => xs.join(','))
 
 export async function typeFlow(): Promise<void> {
   const r: FlowResult<number> = await chain(add.s(2, 2), mul.s(4)).apply()
@@ -50,8 +51,35 @@ export async function typeFlow(): Promise<void> {
   void sb
   const many: GroupResult<number[]> = await group([1, 2, 3].map((x) => add.s(x, x))).apply()
   void many
-  // @ts-expect-error group members must have all their arguments
-  group([mul.s(4)])
+  // @ts-expect-error a group sent by itself needs members with all their arguments
+  await group([mul.s(4)]).apply()
+  // @ts-expect-error a chord's header too
+  chord(group([mul.s(4)]), sum.s())
+
+  // Nesting: a group inside a chain gets the previous result; the next step gets their list.
+  const nested: FlowResult<number> = await chain(add.s(1, 1), group([mul.s(2), mul.s(3)]), sum.s()).apply()
+  void nested
+  const first: FlowResult<string> = await chain(group([add.s(1, 1), add.s(2, 2)]), pair2.s()).apply()
+  void first
+  await chain(add.s(1, 1), group([mul.s(2), tick.si()]), sum.s()).apply()
+  // @ts-expect-error the members must take the previous result (a number, not a string)
+  chain(add.s(1, 1), group([len.s()]), sum.s())
+  // @ts-expect-error a complete member would get the previous result as one argument too many
+  chain(add.s(1, 1), group([mul.s(2), add.s(1, 2)]), sum.s())
+  // @ts-expect-error the step after the group takes the list of results (numbers, not strings)
+  chain(add.s(1, 1), group([mul.s(2)]), len.s())
+  // @ts-expect-error a group cannot end a chain
+  chain(add.s(1, 1), group([mul.s(2)]))
+  // Chains inside groups and chord headers.
+  const gc: GroupResult<[number, string]> = await group([chain(add.s(1, 2), mul.s(3)), shout.s('x')]).apply()
+  void gc
+  const cc: FlowResult<number> = await chord(
+    group([chain(add.s(1, 2), mul.s(3)), add.s(1, 1)]),
+    sum.s(),
+  ).apply()
+  void cc
+  // @ts-expect-error the chord body takes numbers; the chain member gives a string
+  chord(group([chain(shout.s('a'), shout.s()), add.s(1, 1)]), sum.s())
 
   const c: FlowResult<number> = await chord(group([1, 2].map((x) => add.s(x, 1))), sum.s()).apply()
   void c
