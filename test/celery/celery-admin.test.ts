@@ -3,7 +3,7 @@
  * the real servers: malformed protocol messages (a pickled body, a body that is not JSON) are
  * dead-lettered with a reason by a celeriac worker; `celeriac stats` counts waiting, delayed and
  * dead; `celeriac dead list/prune/replay` read, trim and send them back. No Python needed: the
- * messages are written as kombu lays them out. Redis database 10; unique RabbitMQ queue names.
+ * messages are written as kombu lays them out. Redis database 15; unique RabbitMQ queue names.
  */
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
@@ -16,7 +16,7 @@ import { cli, until } from '../e2e/helpers.js'
 
 const REDIS = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0')
 const HOST = `${REDIS.hostname}:${REDIS.port || '6379'}`
-const DB = 10
+const DB = 15
 const AMQP = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
 
 interface Row {
