@@ -1,6 +1,8 @@
 """Celery side of the benchmark: the app and its no-op task.
 
-BENCH_CELERY_URL is the Redis database used as broker (and result backend when BENCH_RESULTS=1).
+BENCH_CELERY_URL is the broker: a Redis database (also the result backend when BENCH_RESULTS=1)
+or RabbitMQ (amqp://; then BENCH_RESULT_URL names the Redis result backend). BENCH_QUEUE names
+the queue (default "celery").
 Settings that differ from Celery's defaults, and why: acks_late, so that a job leaves Redis only
 after it ran (celeriac's and BullMQ's at-least-once); no result backend and ignore_result when
 results are not kept.
@@ -12,7 +14,9 @@ from celery import Celery
 URL = os.environ["BENCH_CELERY_URL"]
 RESULTS = os.environ.get("BENCH_RESULTS") == "1"
 
-app = Celery("bench", broker=URL, backend=URL if RESULTS else None)
+RESULT_URL = os.environ.get("BENCH_RESULT_URL", URL)
+
+app = Celery("bench", broker=URL, backend=RESULT_URL if RESULTS else None)
 app.conf.update(
     task_acks_late=True,
     task_ignore_result=not RESULTS,
@@ -21,6 +25,7 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     task_serializer="json",
     accept_content=["json"],
+    task_default_queue=os.environ.get("BENCH_QUEUE", "celery"),
 )
 
 

@@ -13,8 +13,8 @@
  * - `--broker flow`: flow control on Redis (bench/flow.ts): the cost of a rate limit on
  *   throughput, and three workers holding rateLimit '50/s' together.
  * - `--broker celery`: Python-produced Celery tasks drained by a celeriac worker in Celery mode and
- *   by a Python Celery worker on the same Redis (bench/celery-mode.ts; database --db, 100,000
- *   tasks, `--n` for fewer).
+ *   by a Python Celery worker on the same Redis, then on RabbitMQ ($AMQP_URL) when it answers
+ *   (bench/celery-mode.ts; database --db, 100,000 tasks, `--n` for fewer).
  * - `--pools` (and `--broker all`): thread and process pools against async slots (bench/pools.ts).
  * - `--matrix [--broker redis|sqlite|all] [--payloads 1k,16k] [--workers 1,2]`: only the payload
  *   matrix (bench/matrix.ts): argument size (empty, 1 KB string, 16 KB and 64 KB JSON objects) ×
@@ -211,16 +211,27 @@ if (values.broker === 'celery' || values.broker === 'all') {
   if (!celeryInstalled()) console.log('Celery not installed for /usr/bin/python3 (python3-celery): skipped')
   else {
     const n = Number(values.n ?? (values.quick ? 10_000 : 100_000))
-    const rows = await benchCeleryMode(redisUrl, Number(values.db), n)
-    const celeriac = rows[0]!.jobsPerSec
-    const celery = rows[1]!.jobsPerSec
+    const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
+    const rows = await benchCeleryMode(redisUrl, Number(values.db), n, amqpUrl)
+    const ratioOf = (t: string) => {
+      const [ours, theirs] = [
+        rows.find((r) => r.transport === t && r.system === 'celeriac'),
+        rows.find((r) => r.transport === t && r.system !== 'celeriac'),
+      ]
+      return ours && theirs && theirs.jobsPerSec > 0
+        ? `${(ours.jobsPerSec / theirs.jobsPerSec).toFixed(2)}×`
+        : '–'
+    }
     printTable(
-      `Celery mode: ${n.toLocaleString('en-US')} Python-produced no-op tasks on Redis (database ${values.db}), one worker at concurrency 50, results in Celery's format (goal ≥ 10×)`,
-      ['worker', 'jobs/s', 'worker CPU %'],
-      [
-        ...rows.map((r) => [r.system, r.jobsPerSec, r.workerCpuPct]),
-        ['celeriac / Celery', celery > 0 ? `${(celeriac / celery).toFixed(2)}×` : '–', ''],
-      ],
+      `Celery mode: ${n.toLocaleString('en-US')} Python-produced no-op tasks (Redis database ${values.db}; RabbitMQ on a queue of its own), one worker at concurrency 50, results in Celery's Redis format (goal ≥ 10×)`,
+      ['transport', 'worker', 'jobs/s', 'worker CPU %', 'celeriac / Celery'],
+      rows.map((r) => [
+        r.transport,
+        r.system,
+        r.jobsPerSec,
+        r.workerCpuPct,
+        r.system === 'celeriac' ? ratioOf(r.transport) : '',
+      ]),
     )
   }
 }

@@ -7,55 +7,35 @@
  * Celery keeps them in Redis: `results=` names the server (celery-task-meta-<id>, the same
  * format as celery+redis://); without it, give the app a `resultBackend: 'celery+redis://…'`.
  *
- * A pull broker on `basic.get`: a delivery stays unacknowledged on this process's channel until
- * the task ran (acks late); if the process dies RabbitMQ delivers it again. A message due later
- * (Celery's eta/countdown, a retry, a deferral) is held unacknowledged in memory until due, as
- * Celery's own worker holds ETA messages. Dead letters go to the durable queue
+ * A push broker (amqp-consumer.ts): `basic.consume` with the worker's credit as the prefetch
+ * window; a delivery stays unacknowledged on its consumer channel until the task ran (acks late);
+ * if the process dies RabbitMQ delivers it again. A message due later (Celery's eta/countdown, a
+ * retry, a deferral) is held unacknowledged in memory until due, as Celery's own worker holds ETA
+ * messages. Dead letters go to the durable queue
  * `celeriac.celery.dead` (ours; kombu never reads it).
  */
-import type { Channel, GetMessage } from 'amqplib'
 import type {
   Broker,
   BrokerCapabilities,
   DeadJob,
   DeadLetterItem,
   DeferItem,
-  Delivery,
   LeaseRef,
   ListDeadOptions,
   OutgoingJob,
   PruneDeadOptions,
   QueueStats,
-  ReserveOptions,
   RetryItem,
 } from '../contracts/broker.js'
 import type { ConsumeOptions, Consumption } from '../contracts/consumer.js'
-import { pullConsume } from '../contracts/pull-consumer.js'
-import { BrokerError, ConfigError, MalformedMessageError } from '../core/errors.js'
+import { BrokerError } from '../core/errors.js'
 import { decodeMessage, encodeMessage } from '../core/message.js'
 import type { AmqpConnection } from '../brokers/amqp/connection.js'
-import { fromKombu, peekKombu, toKombu } from './protocol.js'
+import { CeleryAmqpConsumption, type Held } from './amqp-consumer.js'
+import { AMQP_DEAD, CeleryAmqpDead } from './amqp-dead.js'
+import { toKombu } from './protocol.js'
 
-export const AMQP_DEAD = 'celeriac.celery.dead'
-const POLL_MS = 50
-
-interface Held {
-  readonly msg: GetMessage
-  readonly queue: string
-  readonly channel: Channel
-}
-
-/** kombu's envelope for a message read from RabbitMQ, for the shared codec (protocol.ts). */
-function envelopeOf(msg: GetMessage): string {
-  const p = msg.properties
-  return JSON.stringify({
-    body: msg.content.toString('utf8'),
-    'content-type': p.contentType ?? null,
-    'content-encoding': p.contentEncoding ?? null,
-    headers: p.headers ?? {},
-    properties: { priority: p.priority ?? 0, delivery_info: { redelivered: msg.fields.redelivered } },
-  })
-}
+export { AMQP_DEAD } from './amqp-dead.js'
 
 /** The AMQP form of a celeriac body: content and properties as Celery's producer writes them. */
 function amqpOf(celeriacBody: string): {
@@ -86,7 +66,7 @@ function amqpOf(celeriacBody: string): {
 export class CeleryAmqpBroker implements Broker {
   readonly scheme = 'celery+amqp'
   readonly capabilities: BrokerCapabilities = {
-    consumer: 'pull',
+    consumer: 'push',
     crossQueueOrder: 'none',
     leases: 'connection',
     blockingReserve: false,
@@ -95,21 +75,25 @@ export class CeleryAmqpBroker implements Broker {
   }
   private readonly declared = new Set<string>()
   private generation = -1
-  private channel: Channel | null = null
+  /** Messages held unacknowledged by this process's consumers, by token. */
   private readonly held = new Map<string, Held>()
-  /** Held messages not yet due (eta, retry, defer): token → due time (ms). */
-  private readonly waiting = new Map<string, number>()
-  private seq = 0
+  private readonly running = new Set<CeleryAmqpConsumption>()
+  private readonly dead: CeleryAmqpDead
 
-  constructor(private readonly conn: AmqpConnection) {}
+  constructor(private readonly conn: AmqpConnection) {
+    this.dead = new CeleryAmqpDead(conn, (queues) => this.declare(queues))
+  }
 
   connect(): Promise<void> {
     return this.conn.connect()
   }
 
   async close(): Promise<void> {
-    await this.channel?.close().catch(() => {})
-    this.channel = null
+    await Promise.all([...this.running].map((c) => c.stop()))
+    this.running.clear()
+    const channels = new Set([...this.held.values()].map((h) => h.session.channel))
+    this.held.clear()
+    await Promise.all([...channels].map((ch) => ch.close().catch(() => {})))
   }
 
   /** Declares Celery's layout for `queues` (exchange q, queue q, key q), once per connection. */
@@ -127,25 +111,6 @@ export class CeleryAmqpBroker implements Broker {
       await ch.bindQueue(q, q, q)
       this.declared.add(q)
     }
-  }
-
-  /** This process's channel for gets and acks; a new one after a reconnect (held ones are gone). */
-  private async getChannel(): Promise<Channel> {
-    if (this.channel && this.generation === this.conn.generation) return this.channel
-    this.held.clear()
-    this.waiting.clear()
-    const ch = await this.conn.ownChannel()
-    ch.on('close', () => {
-      if (this.channel === ch) {
-        this.channel = null
-        this.held.clear()
-        this.waiting.clear()
-      }
-    })
-    ch.on('error', () => {})
-    this.channel = ch
-    this.generation = this.conn.generation
-    return ch
   }
 
   async publish(jobs: readonly OutgoingJob[]): Promise<void> {
@@ -173,93 +138,47 @@ export class CeleryAmqpBroker implements Broker {
   }
 
   consume(options: ConsumeOptions): Consumption {
-    return pullConsume(this, options)
-  }
-
-  async reserve(queues: readonly string[], max: number, options: ReserveOptions): Promise<Delivery[]> {
-    const deadline = Date.now() + (options.waitMs ?? 0)
-    await this.declare(queues)
-    for (;;) {
-      const out = this.due(max)
-      const ch = await this.getChannel()
-      for (const q of queues) {
-        while (out.length < max) {
-          const msg = await ch.get(q, { noAck: false })
-          if (!msg) break
-          const d = await this.admit(ch, msg, q)
-          if (d) out.push(d)
-        }
-      }
-      if (out.length || Date.now() >= deadline || options.signal?.aborted) return out
-      await new Promise((r) => setTimeout(r, Math.min(POLL_MS, Math.max(0, deadline - Date.now()))))
-    }
-  }
-
-  /** Held messages whose time has come, as deliveries. */
-  private due(max: number): Delivery[] {
-    const now = Date.now()
-    const out: Delivery[] = []
-    for (const [token, at] of this.waiting) {
-      if (out.length >= max) break
-      if (at > now) continue
-      this.waiting.delete(token)
-      const h = this.held.get(token)
-      if (h) out.push(this.delivery(token, h))
-    }
-    return out
-  }
-
-  private delivery(token: string, h: Held): Delivery {
-    const m = fromKombu(envelopeOf(h.msg), h.queue)
+    const c = new CeleryAmqpConsumption(
+      {
+        conn: this.conn,
+        held: this.held,
+        declare: (queues) => this.declare(queues),
+        deadLetter: (items) => this.deadLetter(items),
+      },
+      options,
+    )
+    this.running.add(c)
     return {
-      id: m.id,
-      token,
-      fence: this.seq,
-      queue: h.queue,
-      body: m.body,
-      priority: m.priority,
-      deliveries: m.redelivered ? 2 : 1,
-      ...(m.once ? { chosenId: true } : {}),
+      grant: (n) => c.grant(n),
+      stop: async () => {
+        this.running.delete(c)
+        await c.stop()
+      },
     }
   }
 
-  /** A message just taken: dead-lettered when unreadable, held when due later, else a delivery. */
-  private async admit(ch: Channel, msg: GetMessage, queue: string): Promise<Delivery | null> {
-    const token = `${this.generation}:${msg.fields.deliveryTag}`
-    this.seq++
-    const h: Held = { msg, queue, channel: ch }
-    this.held.set(token, h)
-    let m
-    try {
-      m = fromKombu(envelopeOf(msg), queue)
-    } catch (err) {
-      if (!(err instanceof MalformedMessageError)) throw err
-      const id = peekKombu(envelopeOf(msg)).id ?? token
-      await this.deadLetter([{ id, token, reason: `malformed Celery message: ${err.message}` }])
-      return null
-    }
-    if (m.etaMs !== null && m.etaMs > Date.now()) {
-      this.waiting.set(token, m.etaMs)
-      return null
-    }
-    return this.delivery(token, h)
-  }
-
+  /** Takes a held message out to settle it; undefined when its channel closed (stale token). */
   private take(token: string): Held | undefined {
     const h = this.held.get(token)
+    if (!h) return undefined
     this.held.delete(token)
-    this.waiting.delete(token)
-    return h && h.channel === this.channel ? h : undefined
+    h.session.settled(token)
+    return h.session.live ? h : undefined
+  }
+
+  private live(token: string): Held | undefined {
+    const h = this.held.get(token)
+    return h?.session.live ? h : undefined
   }
 
   async extend(refs: readonly LeaseRef[]): Promise<boolean[]> {
-    return refs.map((r) => this.held.get(r.token)?.channel === this.channel && this.channel !== null)
+    return refs.map((r) => this.live(r.token) !== undefined)
   }
 
   async release(refs: readonly LeaseRef[]): Promise<boolean[]> {
     return refs.map((r) => {
       const h = this.take(r.token)
-      if (h) h.channel.nack(h.msg, false, true)
+      if (h) h.session.channel.nack(h.msg, false, true)
       return h !== undefined
     })
   }
@@ -267,7 +186,7 @@ export class CeleryAmqpBroker implements Broker {
   async ack(refs: readonly LeaseRef[]): Promise<boolean[]> {
     return refs.map((r) => {
       const h = this.take(r.token)
-      if (h) h.channel.ack(h.msg)
+      if (h) h.session.channel.ack(h.msg)
       return h !== undefined
     })
   }
@@ -275,16 +194,15 @@ export class CeleryAmqpBroker implements Broker {
   /** Held in memory, unacknowledged, until due (Celery's worker does the same with ETA messages). */
   async defer(items: readonly DeferItem[]): Promise<boolean[]> {
     return items.map((it) => {
-      const h = this.held.get(it.token)
-      if (!h || h.channel !== this.channel) return false
-      this.waiting.set(it.token, Date.now() + Math.max(0, it.delayMs))
-      return true
+      const h = this.live(it.token)
+      h?.session.hold(it.token, Date.now() + Math.max(0, it.delayMs))
+      return h !== undefined
     })
   }
 
   /** Celery's retry: the same id published again with `retries` raised and an eta; then the ack. */
   async retry(items: readonly RetryItem[]): Promise<boolean[]> {
-    const live = items.filter((it) => this.held.get(it.token)?.channel === this.channel)
+    const live = items.filter((it) => this.live(it.token))
     const jobs = live.map((it) => {
       const msg = decodeMessage(it.body)
       msg.queue = this.held.get(it.token)!.queue
@@ -305,11 +223,11 @@ export class CeleryAmqpBroker implements Broker {
   }
 
   async deadLetter(items: readonly DeadLetterItem[]): Promise<boolean[]> {
-    const live = items.map((it) => ({ it, h: this.held.get(it.token) }))
+    const live = items.map((it) => ({ it, h: this.live(it.token) }))
     const ch = await this.conn.channel('confirm')
     await (await this.conn.channel('admin')).assertQueue(AMQP_DEAD, { durable: true })
     for (const { it, h } of live) {
-      if (!h || h.channel !== this.channel) continue
+      if (!h) continue
       ch.sendToQueue(AMQP_DEAD, h.msg.content, {
         ...h.msg.properties,
         persistent: true,
@@ -327,11 +245,10 @@ export class CeleryAmqpBroker implements Broker {
     } catch (cause) {
       throw this.conn.error('dead letter not confirmed', cause)
     }
-    return live.map(({ it, h }) => {
-      if (!h || h.channel !== this.channel) return false
-      this.take(it.token)
-      h.channel.ack(h.msg)
-      return true
+    return live.map(({ it }) => {
+      const h = this.take(it.token)
+      h?.session.channel.ack(h.msg)
+      return h !== undefined
     })
   }
 
@@ -352,80 +269,52 @@ export class CeleryAmqpBroker implements Broker {
     return (await (await this.conn.channel('admin')).purgeQueue(queue)).messageCount
   }
 
+  /**
+   * Waiting is RabbitMQ's ready count; active and delayed are the messages this process holds
+   * unacknowledged (AMQP tells no one else's), delayed being those with an eta still ahead.
+   */
   async stats(queues?: readonly string[]): Promise<QueueStats[]> {
-    const list = queues ? [...queues] : [...this.declared]
+    const dead = await this.dead.counts()
+    const list = queues ? [...queues] : [...new Set([...this.declared, ...dead.keys()])].filter(Boolean)
     await this.declare(list)
     const ch = await this.conn.channel('admin')
+    const now = Date.now()
     return Promise.all(
-      list.map(async (queue) => ({
-        queue,
-        waiting: (await ch.checkQueue(queue)).messageCount,
-        delayed: [...this.held.values()].filter((h) => h.queue === queue).length,
-        active: 0,
-        dead: 0,
-        throughput: 0,
-        paused: false,
-      })),
+      list.map(async (queue) => {
+        let active = 0
+        let delayed = 0
+        for (const h of this.held.values()) {
+          if (h.queue !== queue || !h.session.live) continue
+          const eta = h.msg.properties.headers?.eta as unknown
+          if (typeof eta === 'string' && Date.parse(eta) > now) delayed++
+          else active++
+        }
+        return {
+          queue,
+          waiting: (await ch.checkQueue(queue)).messageCount,
+          delayed,
+          active,
+          dead: dead.get(queue) ?? 0,
+          throughput: 0,
+          paused: false,
+        }
+      }),
     )
   }
 
-  /** Reads the dead queue (every message is taken and put back unacknowledged). */
-  async listDead(options: ListDeadOptions = {}): Promise<DeadJob[]> {
-    const ch = await this.conn.ownChannel()
-    try {
-      await ch.assertQueue(AMQP_DEAD, { durable: true })
-      const all: DeadJob[] = []
-      for (;;) {
-        const m = await ch.get(AMQP_DEAD, { noAck: false })
-        if (!m) break
-        const h = m.properties.headers ?? {}
-        all.push({
-          id: String(h['celeriac-id'] ?? m.properties.correlationId ?? ''),
-          queue: String(h['celeriac-queue'] ?? ''),
-          body: m.content.toString('utf8'),
-          priority: Number(m.properties.priority ?? 0),
-          reason: String(h['celeriac-reason'] ?? ''),
-          failedAt: Number(h['celeriac-failed-at'] ?? 0),
-          deliveries: 1,
-        })
-      }
-      const off = options.offset ?? 0
-      return all
-        .filter((d) => options.queue === undefined || d.queue === options.queue)
-        .slice(off, off + (options.limit ?? all.length))
-    } finally {
-      await ch.close().catch(() => {})
-    }
+  listDead(options: ListDeadOptions = {}): Promise<DeadJob[]> {
+    return this.dead.list(options)
   }
 
-  replayDead(): Promise<number> {
-    return Promise.reject(new ConfigError('replaying dead letters is not built for celery+amqp:// yet'))
+  replayDead(ids?: readonly string[]): Promise<number> {
+    return this.dead.replay(ids)
   }
 
-  /** Deletes dead letters: all of them, or those with these ids. */
-  async deleteDead(ids?: readonly string[]): Promise<number> {
-    const ch = await this.conn.ownChannel()
-    try {
-      await ch.assertQueue(AMQP_DEAD, { durable: true })
-      if (!ids) return (await ch.purgeQueue(AMQP_DEAD)).messageCount
-      let n = 0
-      const keep: GetMessage[] = []
-      for (;;) {
-        const m = await ch.get(AMQP_DEAD, { noAck: false })
-        if (!m) break
-        if (ids.includes(String(m.properties.headers?.['celeriac-id']))) {
-          ch.ack(m)
-          n++
-        } else keep.push(m)
-      }
-      for (const m of keep) ch.nack(m, false, true)
-      return n
-    } finally {
-      await ch.close().catch(() => {})
-    }
+  deleteDead(ids?: readonly string[]): Promise<number> {
+    return this.dead.delete(ids)
   }
 
-  pruneDead(_options: PruneDeadOptions): Promise<number> {
-    return Promise.reject(new ConfigError('pruning dead letters is not built for celery+amqp:// yet'))
+  pruneDead(options: PruneDeadOptions): Promise<number> {
+    return this.dead.prune(options)
   }
 }

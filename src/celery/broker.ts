@@ -30,7 +30,7 @@ import { BrokerError, MalformedMessageError } from '../core/errors.js'
 import { decodeMessage, encodeMessage } from '../core/message.js'
 import { runScripts, type RedisClient } from '../brokers/redis/connection.js'
 import type { RedisConnection } from '../brokers/redis/shared.js'
-import { DEAD, PRIORITY_STEPS, UNACKED, UNACKED_INDEX, bindingKey, listKey } from './layout.js'
+import { DEAD, PRIORITY_STEPS, SEP, UNACKED, UNACKED_INDEX, bindingKey, listKey } from './layout.js'
 import { defaultBinding, fromKombu, peekKombu, toKombu } from './protocol.js'
 // One atomic operation each (scripts/*.lua), keeping kombu's invariant: a message is in a queue
 // list, or in `unacked` with its time in `unacked_index`, or in our dead hash; never two, never none.
@@ -299,22 +299,59 @@ export class CeleryRedisBroker implements Broker {
     return r.slice(0, PRIORITY_STEPS.length).reduce<number>((a, b) => a + Number(b), 0)
   }
 
-  /** Waiting and dead per queue; active and delayed are not split by queue in kombu's layout (0). */
+  /**
+   * Per queue: waiting (its lists), active and delayed (its messages filed in `unacked`, by any
+   * worker, kombu's or ours: delayed when the message's eta is still ahead) and dead. All queues
+   * means those with a kombu binding, a filed message or a dead letter.
+   */
   async stats(queues?: readonly string[]): Promise<QueueStats[]> {
-    const dead = await this.deadRecords()
-    const names = queues ?? [...new Set(dead.map((d) => d.queue).filter(Boolean))]
+    const [dead, filed] = await Promise.all([this.deadRecords(), this.redis.hvals(UNACKED)])
+    const now = Date.now()
+    const active = new Map<string, number>()
+    const delayed = new Map<string, number>()
+    for (const entry of filed) {
+      const f = filedOf(entry)
+      if (!f) continue
+      const into = f.etaMs !== null && f.etaMs > now ? delayed : active
+      into.set(f.queue, (into.get(f.queue) ?? 0) + 1)
+    }
+    const names = queues ?? [
+      ...new Set([
+        ...(await this.boundQueues()),
+        ...active.keys(),
+        ...delayed.keys(),
+        ...dead.map((d) => d.queue).filter(Boolean),
+      ]),
+    ]
     const multi = this.redis.multi()
     for (const q of names) for (const s of PRIORITY_STEPS) multi.llen(listKey(q, s))
     const r = await exec(multi)
+    const n = PRIORITY_STEPS.length
     return names.map((queue, i) => ({
       queue,
-      waiting: r.slice(i * 4, i * 4 + 4).reduce<number>((a, b) => a + Number(b), 0),
-      delayed: 0,
-      active: 0,
+      waiting: r.slice(i * n, i * n + n).reduce<number>((a, b) => a + Number(b), 0),
+      delayed: delayed.get(queue) ?? 0,
+      active: active.get(queue) ?? 0,
       dead: dead.filter((d) => d.queue === queue).length,
       throughput: 0,
       paused: false,
     }))
+  }
+
+  /** Queues named in kombu's bindings (`_kombu.binding.*`: routing key, pattern, queue). */
+  private async boundQueues(): Promise<string[]> {
+    const keys: string[] = []
+    let cursor = '0'
+    do {
+      const [next, batch] = await this.redis.scan(cursor, 'MATCH', bindingKey('*'), 'COUNT', 1000)
+      cursor = next
+      keys.push(...batch)
+    } while (cursor !== '0' && keys.length < 10_000)
+    if (!keys.length) return []
+    const multi = this.redis.multi()
+    for (const k of keys) multi.smembers(k)
+    const members = (await exec(multi)).flat() as string[]
+    return [...new Set(members.map((m) => m.split(SEP)[2] ?? '').filter(Boolean))]
   }
 
   private async deadRecords(): Promise<DeadRecord[]> {
@@ -370,6 +407,17 @@ export class CeleryRedisBroker implements Broker {
       )
     })
     return drop.length ? this.redis.hdel(DEAD, ...drop.map((d) => d.id)) : 0
+  }
+}
+
+/** The queue (routing key) and eta of an unacked entry `[payload, exchange, routing key]`. */
+function filedOf(entry: string): { queue: string; etaMs: number | null } | null {
+  try {
+    const [payload, , rk] = JSON.parse(entry) as [{ headers?: { eta?: unknown } }, string, string]
+    const eta = payload.headers?.eta
+    return { queue: String(rk), etaMs: typeof eta === 'string' ? Date.parse(eta) : null }
+  } catch {
+    return null
   }
 }
 

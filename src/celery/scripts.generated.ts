@@ -48,13 +48,13 @@ export const revive: LuaScript = {
     "-- KEYS: dead, list. ARGV: id, payload. Moves a dead message back onto its list. 1, or 0.\nif redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end\nredis.call('LPUSH', KEYS[2], ARGV[2])\nreturn 1\n",
 }
 
-/** scripts/set-meta-1.lua */
-export const setMeta: LuaScript = {
-  name: 'celery-set-meta',
-  keys: 1,
-  sha: '4d4d104349f6563c2506f2ec855e426074f0f81d',
+/** scripts/set-metas-n.lua */
+export const setMetas: LuaScript = {
+  name: 'celery-set-metas',
+  keys: null,
+  sha: '80970861e80693678c1ac219c931e77a022eaa8d',
   source:
-    "-- KEYS: the meta key. ARGV: meta JSON, fence ('' for none), ready ('1'/'0'), ttl ms ('' keeps).\n-- Writes unless fenced off: a lower fence, or a state that is not ready over a ready one of the\n-- same or a higher fence. Publishes what it wrote on the key's channel. Returns 1 or 0.\nlocal cur = redis.call('GET', KEYS[1])\nlocal nf = tonumber(ARGV[2])\nif cur then\n  local ok, m = pcall(cjson.decode, cur)\n  if ok and type(m) == 'table' then\n    local cf = type(m.celeriac) == 'table' and tonumber(m.celeriac.fence) or nil\n    local ready = m.status == 'SUCCESS' or m.status == 'FAILURE' or m.status == 'REVOKED'\n    if nf and cf and nf < cf then return 0 end\n    if ARGV[3] == '0' and ready and not (nf and cf and nf > cf) then return 0 end\n  end\nend\nif ARGV[4] ~= '' then\n  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])\nelse\n  redis.call('SET', KEYS[1], ARGV[1])\nend\nredis.call('PUBLISH', KEYS[1], ARGV[1])\nreturn 1\n",
+    "-- KEYS: meta keys. ARGV: four per key, in order: meta JSON, fence ('' for none), ready ('1'/'0'),\n-- ttl ms ('' keeps). The records a worker settles together, in one call: each written unless\n-- fenced off (includes/write-meta.lua). Returns 1 or 0 per key.\n-- include write-meta\n-- writeMeta(key, meta JSON, fence ('' for none), ready ('1'/'0'), ttl ms ('' keeps)): writes\n-- unless fenced off (a lower fence, or a state that is not ready over a ready one of the same or\n-- a higher fence) and publishes what it wrote on the key's channel. Returns 1 or 0.\nlocal function writeMeta(key, meta, fence, ready, ttl)\n  local cur = redis.call('GET', key)\n  local nf = tonumber(fence)\n  if cur then\n    local ok, m = pcall(cjson.decode, cur)\n    if ok and type(m) == 'table' then\n      local cf = type(m.celeriac) == 'table' and tonumber(m.celeriac.fence) or nil\n      local done = m.status == 'SUCCESS' or m.status == 'FAILURE' or m.status == 'REVOKED'\n      if nf and cf and nf < cf then return 0 end\n      if ready == '0' and done and not (nf and cf and nf > cf) then return 0 end\n    end\n  end\n  if ttl ~= '' then\n    redis.call('SET', key, meta, 'PX', ttl)\n  else\n    redis.call('SET', key, meta)\n  end\n  redis.call('PUBLISH', key, meta)\n  return 1\nend\nlocal out = {}\nfor i = 1, #KEYS do\n  local a = (i - 1) * 4\n  out[i] = writeMeta(KEYS[i], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])\nend\nreturn out\n",
 }
 
 /** scripts/take-n.lua */
