@@ -15,7 +15,7 @@ import type { DeadLetterItem, Delivery } from '../contracts/broker.js'
 import type { ConsumeOptions, Consumption } from '../contracts/consumer.js'
 import { MalformedMessageError } from '../core/errors.js'
 import type { AmqpConnection } from '../brokers/amqp/connection.js'
-import { fromKombu, peekKombu } from './protocol.js'
+import { fromKombu, peekKombu, type KombuIn } from './protocol.js'
 
 const RESTART_MS = 500
 
@@ -58,14 +58,15 @@ export function envelopeOf(msg: Message): string {
   })
 }
 
-export function deliveryOf(token: string, h: Held, fence: number): Delivery {
-  const m = fromKombu(envelopeOf(h.msg), h.queue)
+export function deliveryOf(token: string, h: Held, fence: number, read?: KombuIn): Delivery {
+  const m = read ?? fromKombu(envelopeOf(h.msg), h.queue)
   return {
     id: m.id,
     token,
     fence,
     queue: h.queue,
     body: m.body,
+    message: m.message,
     priority: m.priority,
     deliveries: m.redelivered ? 2 : 1,
     ...(m.once ? { chosenId: true } : {}),
@@ -208,7 +209,7 @@ export class CeleryAmqpConsumption implements Consumption {
       this.retune()
       return
     }
-    this.pending.push(deliveryOf(token, h, this.fence++))
+    this.pending.push(deliveryOf(token, h, this.fence++, m))
     this.schedule()
   }
 

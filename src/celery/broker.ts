@@ -157,6 +157,7 @@ export class CeleryRedisBroker implements Broker {
         fence: fence + deliveries.length,
         queue,
         body: m.body,
+        message: m.message,
         priority: m.priority,
         deliveries: m.redelivered ? 2 : 1,
         // A workflow step may have been sent twice (no idempotent publish here): claim it first.

@@ -26,6 +26,8 @@ export interface KombuOut {
 export interface KombuIn {
   readonly id: string
   readonly body: string
+  /** What the body holds (so the worker need not decode it again). */
+  readonly message: Message
   readonly priority: number
   readonly redelivered: boolean
   /** Epoch ms before which it must not run, or null. */
@@ -346,6 +348,7 @@ export function fromKombu(raw: string, queue: string): KombuIn {
   return {
     id,
     body: encodeMessage(msg, Number.MAX_SAFE_INTEGER),
+    message: msg,
     priority,
     redelivered:
       headers.redelivered === true ||

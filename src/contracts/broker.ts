@@ -11,6 +11,7 @@
  * maps onto SQLite, Redis, RabbitMQ and PostgreSQL.
  */
 import type { Consumer } from './consumer.js'
+import type { Message } from '../core/message.js'
 
 /** A job to enqueue. */
 export interface OutgoingJob {
@@ -70,6 +71,12 @@ export interface Delivery extends LeaseRef {
    * belongs to one copy, so a second publish of the id never runs while the claim lasts.
    */
   readonly copy?: string
+  /**
+   * The message the body holds, when the engine read it already (an engine that builds the
+   * body from another wire format, such as Celery's): the worker then does not decode the body
+   * again. It must be what `decodeMessage(body)` gives.
+   */
+  readonly message?: Message
 }
 
 export interface ReserveOptions {

@@ -311,7 +311,7 @@ export class Pool implements TaskRunner {
     run.child = child
     run.startedAt = Date.now()
     const { delivery, msg, args } = run.job
-    const { body: _body, ...d } = delivery
+    const { body: _body, message: _message, ...d } = delivery
     let job: string
     try {
       job = encode({ d, m: msg, a: args })

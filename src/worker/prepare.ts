@@ -62,7 +62,7 @@ export function prepare(env: WorkerEnv, delivery: Delivery): PreparedJob | Outco
   }
   let msg: Message
   try {
-    msg = decodeMessage(delivery.body)
+    msg = delivery.message ?? decodeMessage(delivery.body)
   } catch (err) {
     const peek = peekMessage(delivery.body)
     env.log.error(
