@@ -25,6 +25,7 @@ import type { AmqpConnection } from './connection.js'
 import { AmqpConsumption, type ConsumerDeps } from './consumer.js'
 import { DeadLetters } from './dead-letters.js'
 import { LEVELS } from './delays.js'
+import { Leases } from './leases.js'
 import { send, type Outgoing } from './message.js'
 import { Sessions } from './sessions.js'
 import * as settle from './settle.js'
@@ -47,6 +48,7 @@ export class AmqpBroker implements Broker {
   private readonly throughput = new ThroughputCounter()
   private readonly consumptions = new Set<AmqpConsumption>()
   private readonly dead: DeadLetters
+  private readonly leases: Leases
   private readonly deps: SettleDeps & ConsumerDeps
 
   constructor(private readonly conn: AmqpConnection) {
@@ -57,10 +59,12 @@ export class AmqpBroker implements Broker {
       () => [...this.topology.known],
       (jobs) => this.send(jobs),
     )
+    this.leases = new Leases({ conn, topology: this.topology, publish: (jobs) => this.send(jobs) })
     this.deps = {
       conn,
       topology: this.topology,
       sessions: this.sessions,
+      leases: this.leases,
       throughput: this.throughput,
       running: this.consumptions,
       publish: (jobs, dead) => this.send(jobs, dead),
@@ -80,6 +84,7 @@ export class AmqpBroker implements Broker {
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.consumptions].map((c) => c.stop()))
+    this.leases.close()
     await this.conn.close()
   }
 
@@ -148,9 +153,12 @@ export class AmqpBroker implements Broker {
     return new AmqpConsumption(this.deps, options)
   }
 
-  /** Connection leases need no extension: true while the delivery's channel lives. */
+  /**
+   * Connection leases need no extension: true while the delivery's channel lives, or while its
+   * lease queue holds its copy (leases.ts; renewed by the broker itself).
+   */
   async extend(refs: readonly LeaseRef[]): Promise<boolean[]> {
-    return refs.map((r) => this.sessions.find(r) !== undefined)
+    return refs.map((r) => this.sessions.find(r) !== undefined || this.leases.find(r) !== undefined)
   }
 
   async release(refs: readonly LeaseRef[]): Promise<boolean[]> {
@@ -225,7 +233,7 @@ export class AmqpBroker implements Broker {
           queue: q,
           waiting: work!.messageCount,
           delayed: levels.reduce((s, l) => s + l.messageCount, 0),
-          active: this.sessions.active(q),
+          active: this.sessions.active(q) + this.leases.active(q),
           dead: dead!.messageCount,
           throughput: this.throughput.rate(q, now),
           paused: paused!.messageCount > 0,

@@ -113,11 +113,12 @@ export class AmqpConnection {
 
   /**
    * A shared channel by role ('confirm' for publishing, 'admin' for declares, purges and
-   * counts), opened on first use and again after it or the connection closed.
+   * counts, 'lease' for lease queues, whose errors must not close the admin channel), opened on
+   * first use and again after it or the connection closed.
    */
-  channel(role: 'admin'): Promise<Channel>
+  channel(role: 'admin' | 'lease'): Promise<Channel>
   channel(role: 'confirm'): Promise<ConfirmChannel>
-  channel(role: 'admin' | 'confirm'): Promise<Channel> {
+  channel(role: 'admin' | 'confirm' | 'lease'): Promise<Channel> {
     const model = this.live()
     let ch = this.channels.get(role)
     if (!ch) {
