@@ -26,7 +26,7 @@ import { AmqpConsumption, type ConsumerDeps } from './consumer.js'
 import { DeadLetters } from './dead-letters.js'
 import { LEVELS } from './delays.js'
 import { Leases } from './leases.js'
-import { send, type Outgoing } from './message.js'
+import { confirmations, send, type Outgoing } from './message.js'
 import { Sessions } from './sessions.js'
 import * as settle from './settle.js'
 import type { DeadCopy, SettleDeps } from './settle.js'
@@ -88,7 +88,7 @@ export class AmqpBroker implements Broker {
     await this.conn.close()
   }
 
-  /** Publishes copies (and dead-letter copies) on the confirm channel: one confirm wait. */
+  /** Publishes copies (and dead-letter copies) on the confirm channel: one confirm wait for the batch. */
   private async send(jobs: readonly Outgoing[], dead: readonly DeadCopy[] = []): Promise<void> {
     const asked = Date.now()
     const queues = [...jobs.map((j) => j.queue), ...dead.map((d) => d.held.queue)]
@@ -99,28 +99,35 @@ export class AmqpBroker implements Broker {
     // Delays count from the call: the time spent declaring (36 levels on a queue's first delayed
     // job, hundreds of ms) is taken off, or every first delay would be late by that much.
     const lag = Date.now() - asked
+    // One confirm callback for the batch (see confirmations: not amqplib's waitForConfirms).
+    const { confirmed, all } = confirmations(jobs.length + dead.length)
     for (const j of jobs)
-      send(ch, this.topology, lag > 0 && j.delayMs >= 1 ? { ...j, delayMs: j.delayMs - lag } : j)
+      send(ch, this.topology, lag > 0 && j.delayMs >= 1 ? { ...j, delayMs: j.delayMs - lag } : j, confirmed)
     const now = Date.now()
     for (const d of dead) {
       const m = d.held.msg
-      ch.sendToQueue(this.topology.dead(d.held.queue), m.content, {
-        persistent: true,
-        messageId: m.properties.messageId,
-        priority: m.properties.priority,
-        contentType: 'text/plain',
-        headers: {
-          ...m.properties.headers,
-          'celeriac-queue': d.held.queue,
-          'celeriac-reason': d.reason,
-          'celeriac-failed-at': now,
-          'celeriac-deliveries': d.deliveries,
-          'x-death': undefined,
+      ch.sendToQueue(
+        this.topology.dead(d.held.queue),
+        m.content,
+        {
+          persistent: true,
+          messageId: m.properties.messageId,
+          priority: m.properties.priority,
+          contentType: 'text/plain',
+          headers: {
+            ...m.properties.headers,
+            'celeriac-queue': d.held.queue,
+            'celeriac-reason': d.reason,
+            'celeriac-failed-at': now,
+            'celeriac-deliveries': d.deliveries,
+            'x-death': undefined,
+          },
         },
-      })
+        confirmed,
+      )
     }
     try {
-      await ch.waitForConfirms()
+      await all
     } catch (cause) {
       throw this.conn.error('publish not confirmed', cause)
     }
