@@ -1,6 +1,8 @@
 """Celery side of the benchmark: the app and its no-op task.
 
-BENCH_CELERY_URL is the Redis database used as broker (and result backend when BENCH_RESULTS=1).
+BENCH_CELERY_URL is the broker: a Redis database (also the result backend when BENCH_RESULTS=1) or
+an amqp:// URL (bench/rabbitmq.ts: then BENCH_CELERY_BACKEND names the Redis result backend,
+BENCH_CELERY_QUEUE the queue, and publishes wait for RabbitMQ's confirms, as celeriac's do).
 Settings that differ from Celery's defaults, and why: acks_late, so that a job leaves Redis only
 after it ran (celeriac's and BullMQ's at-least-once); no result backend and ignore_result when
 results are not kept.
@@ -12,7 +14,14 @@ from celery import Celery
 URL = os.environ["BENCH_CELERY_URL"]
 RESULTS = os.environ.get("BENCH_RESULTS") == "1"
 
-app = Celery("bench", broker=URL, backend=URL if RESULTS else None)
+BACKEND = os.environ.get("BENCH_CELERY_BACKEND", URL)
+QUEUE = os.environ.get("BENCH_CELERY_QUEUE")
+
+app = Celery("bench", broker=URL, backend=BACKEND if RESULTS else None)
+if QUEUE:
+    app.conf.task_default_queue = QUEUE
+if URL.startswith("amqp"):
+    app.conf.broker_transport_options = {"confirm_publish": True}
 app.conf.update(
     task_acks_late=True,
     task_ignore_result=not RESULTS,
