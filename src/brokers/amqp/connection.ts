@@ -58,7 +58,13 @@ export class AmqpConnection {
     this.lib ??= await amqplib()
     let model: ChannelModel
     try {
-      model = await this.lib.connect(this.target.url, { clientProperties: { connection_name: this.name } })
+      // noDelay: amqplib leaves Nagle's algorithm on, which holds a lone publish or ack back
+      // until the previous segment is acknowledged (tens of ms with delayed ACKs): every
+      // enqueue→start would wait for it.
+      model = await this.lib.connect(this.target.url, {
+        clientProperties: { connection_name: this.name },
+        noDelay: true,
+      })
     } catch (cause) {
       throw this.error('cannot connect', cause)
     }
