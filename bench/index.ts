@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --broker sqlite|redis|postgres|events|canvas|flow|celery|all] [--pools] [--n 100000]
+ * `npm run bench [-- --broker sqlite|redis|postgres|rabbitmq|events|canvas|flow|celery|all] [--pools] [--n 100000]
  * [--quick] [--db 10] [--cpu-prof dir] [--rounds 5]`: benchmarks, printed as tables.
  *
  * - The default is the SQLite benchmark.
@@ -8,6 +8,9 @@
  * - `--broker postgres`: celeriac, Graphile Worker (unbatched, batched), pg-boss and BullMQ's
  *   PostgreSQL backend against $DATABASE_URL, 1,000,000 jobs by default (`--n` for fewer,
  *   `--systems a,b` for some of them).
+ * - `--broker rabbitmq`: celeriac, Celery over AMQP (when installed) and amqplib alone against
+ *   $AMQP_URL's server, results in Redis databases --db and --db + 2 (bench/rabbitmq.ts; 20,000
+ *   jobs, `--n` for fewer).
  * - `--broker events`: what task events cost on Redis "results kept" (bench/events.ts).
  * - `--broker canvas`: workflows (bench/canvas.ts: a chord of 10,000, a chain of 1,000).
  * - `--broker flow`: flow control on Redis (bench/flow.ts): the cost of a rate limit on
@@ -37,6 +40,7 @@ import { benchStartDelay, printStartDelay } from './start-delay.js'
 import { benchCanvas, printCanvas } from './canvas.js'
 import { benchEvents, summarize } from './events.js'
 import { benchCeleryMode } from './celery-mode.js'
+import { benchRabbit, rabbitVersion } from './rabbitmq.js'
 import { printTable } from './run.js'
 import { benchMatrix, matrixHeader, matrixRows, type MatrixSystem } from './matrix.js'
 import { isPayloadKind, PAYLOADS } from './payload.js'
@@ -146,6 +150,33 @@ if (values.broker === 'redis' || values.broker === 'all') {
     'Where the time goes: CPU of the worker process and of redis-server during each processing run (% of one core)',
     ['system', 'run', 'jobs/s', 'worker CPU %', 'Redis CPU %'],
     cpu.map((r) => [r.system, r.run, r.jobsPerSec, r.workerCpu, r.redisCpu]),
+  )
+}
+
+if (values.broker === 'rabbitmq' || values.broker === 'all') {
+  const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
+  const n = Number(values.n ?? (values.quick ? 2000 : 20_000))
+  console.log(`RabbitMQ ${await rabbitVersion(amqpUrl)} at ${new URL(amqpUrl).host}`)
+  const figures = await benchRabbit({
+    amqpUrl,
+    redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0',
+    db: Number(values.db),
+    n,
+    steadySeconds: values.quick ? 3 : 10,
+  })
+  const ratio = (a?: number, b?: number) =>
+    a !== undefined && b !== undefined && b > 0 ? `${(a / b).toFixed(2)}×` : '–'
+  printTable(
+    'RabbitMQ: one producer process, one worker process at concurrency 50 (goals: processing ≥ 10× Celery, enqueue ≥ 0.8× amqplib)',
+    ['figure', 'celeriac', 'Celery', 'amqplib alone', 'celeriac/Celery', 'celeriac/amqplib'],
+    figures.map(({ name, values: v }) => [
+      name,
+      v.celeriac ?? '–',
+      v.celery ?? '–',
+      v.amqplib ?? '–',
+      ratio(v.celeriac, v.celery),
+      ratio(v.celeriac, v.amqplib),
+    ]),
   )
 }
 

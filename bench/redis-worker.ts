@@ -3,6 +3,7 @@
  * consuming, then after n tasks have settled {"processed","ms","cpuMs"} measured from the first
  * task's start to the n-th settle; mode `latency` adds p50/p95/p99 of enqueue → start (ms).
  * Modes: results (results stored), no-results (no result store), latency (results stored).
+ * BENCH_RESULT_BACKEND: the result store's URL when the broker has none (bench/rabbitmq.ts).
  * BENCH_EVENTS=1 turns task and worker events on; BENCH_QUEUE names the queue to drain.
  * BENCH_GATED=1 (the matrix, bench/matrix.ts): n is ignored, the task returns its argument (its
  * result is the payload again) and the process shares the queue with other workers (see
@@ -17,7 +18,7 @@ const [url, nArg, cArg, mode] = process.argv.slice(2)
 const n = Number(nArg)
 const app = createApp({
   broker: url!,
-  resultBackend: mode === 'no-results' ? false : undefined,
+  resultBackend: mode === 'no-results' ? false : process.env.BENCH_RESULT_BACKEND,
   // BENCH_QUEUE: the queue to drain (bench/celery-mode.ts drains Celery's "celery").
   ...(process.env.BENCH_QUEUE ? { defaultQueue: process.env.BENCH_QUEUE } : {}),
 })

@@ -25,7 +25,8 @@ import type { AmqpConnection } from './connection.js'
 import { AmqpConsumption, type ConsumerDeps } from './consumer.js'
 import { DeadLetters } from './dead-letters.js'
 import { LEVELS } from './delays.js'
-import { send, type Outgoing } from './message.js'
+import { Leases } from './leases.js'
+import { confirmations, send, type Outgoing } from './message.js'
 import { Sessions } from './sessions.js'
 import * as settle from './settle.js'
 import type { DeadCopy, SettleDeps } from './settle.js'
@@ -47,6 +48,7 @@ export class AmqpBroker implements Broker {
   private readonly throughput = new ThroughputCounter()
   private readonly consumptions = new Set<AmqpConsumption>()
   private readonly dead: DeadLetters
+  private readonly leases: Leases
   private readonly deps: SettleDeps & ConsumerDeps
 
   constructor(private readonly conn: AmqpConnection) {
@@ -57,10 +59,12 @@ export class AmqpBroker implements Broker {
       () => [...this.topology.known],
       (jobs) => this.send(jobs),
     )
+    this.leases = new Leases({ conn, topology: this.topology, publish: (jobs) => this.send(jobs) })
     this.deps = {
       conn,
       topology: this.topology,
       sessions: this.sessions,
+      leases: this.leases,
       throughput: this.throughput,
       running: this.consumptions,
       publish: (jobs, dead) => this.send(jobs, dead),
@@ -80,10 +84,11 @@ export class AmqpBroker implements Broker {
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.consumptions].map((c) => c.stop()))
+    this.leases.close()
     await this.conn.close()
   }
 
-  /** Publishes copies (and dead-letter copies) on the confirm channel: one confirm wait. */
+  /** Publishes copies (and dead-letter copies) on the confirm channel: one confirm wait for the batch. */
   private async send(jobs: readonly Outgoing[], dead: readonly DeadCopy[] = []): Promise<void> {
     const asked = Date.now()
     const queues = [...jobs.map((j) => j.queue), ...dead.map((d) => d.held.queue)]
@@ -94,28 +99,35 @@ export class AmqpBroker implements Broker {
     // Delays count from the call: the time spent declaring (36 levels on a queue's first delayed
     // job, hundreds of ms) is taken off, or every first delay would be late by that much.
     const lag = Date.now() - asked
+    // One confirm callback for the batch (see confirmations: not amqplib's waitForConfirms).
+    const { confirmed, all } = confirmations(jobs.length + dead.length)
     for (const j of jobs)
-      send(ch, this.topology, lag > 0 && j.delayMs >= 1 ? { ...j, delayMs: j.delayMs - lag } : j)
+      send(ch, this.topology, lag > 0 && j.delayMs >= 1 ? { ...j, delayMs: j.delayMs - lag } : j, confirmed)
     const now = Date.now()
     for (const d of dead) {
       const m = d.held.msg
-      ch.sendToQueue(this.topology.dead(d.held.queue), m.content, {
-        persistent: true,
-        messageId: m.properties.messageId,
-        priority: m.properties.priority,
-        contentType: 'text/plain',
-        headers: {
-          ...m.properties.headers,
-          'celeriac-queue': d.held.queue,
-          'celeriac-reason': d.reason,
-          'celeriac-failed-at': now,
-          'celeriac-deliveries': d.deliveries,
-          'x-death': undefined,
+      ch.sendToQueue(
+        this.topology.dead(d.held.queue),
+        m.content,
+        {
+          persistent: true,
+          messageId: m.properties.messageId,
+          priority: m.properties.priority,
+          contentType: 'text/plain',
+          headers: {
+            ...m.properties.headers,
+            'celeriac-queue': d.held.queue,
+            'celeriac-reason': d.reason,
+            'celeriac-failed-at': now,
+            'celeriac-deliveries': d.deliveries,
+            'x-death': undefined,
+          },
         },
-      })
+        confirmed,
+      )
     }
     try {
-      await ch.waitForConfirms()
+      await all
     } catch (cause) {
       throw this.conn.error('publish not confirmed', cause)
     }
@@ -148,9 +160,12 @@ export class AmqpBroker implements Broker {
     return new AmqpConsumption(this.deps, options)
   }
 
-  /** Connection leases need no extension: true while the delivery's channel lives. */
+  /**
+   * Connection leases need no extension: true while the delivery's channel lives, or while its
+   * lease queue holds its copy (leases.ts; renewed by the broker itself).
+   */
   async extend(refs: readonly LeaseRef[]): Promise<boolean[]> {
-    return refs.map((r) => this.sessions.find(r) !== undefined)
+    return refs.map((r) => this.sessions.find(r) !== undefined || this.leases.find(r) !== undefined)
   }
 
   async release(refs: readonly LeaseRef[]): Promise<boolean[]> {
@@ -225,7 +240,7 @@ export class AmqpBroker implements Broker {
           queue: q,
           waiting: work!.messageCount,
           delayed: levels.reduce((s, l) => s + l.messageCount, 0),
-          active: this.sessions.active(q),
+          active: this.sessions.active(q) + this.leases.active(q),
           dead: dead!.messageCount,
           throughput: this.throughput.rate(q, now),
           paused: paused!.messageCount > 0,

@@ -58,7 +58,13 @@ export class AmqpConnection {
     this.lib ??= await amqplib()
     let model: ChannelModel
     try {
-      model = await this.lib.connect(this.target.url, { clientProperties: { connection_name: this.name } })
+      // noDelay: amqplib leaves Nagle's algorithm on, which holds a lone publish or ack back
+      // until the previous segment is acknowledged (tens of ms with delayed ACKs): every
+      // enqueue→start would wait for it.
+      model = await this.lib.connect(this.target.url, {
+        clientProperties: { connection_name: this.name },
+        noDelay: true,
+      })
     } catch (cause) {
       throw this.error('cannot connect', cause)
     }
@@ -113,11 +119,12 @@ export class AmqpConnection {
 
   /**
    * A shared channel by role ('confirm' for publishing, 'admin' for declares, purges and
-   * counts), opened on first use and again after it or the connection closed.
+   * counts, 'lease' for lease queues, whose errors must not close the admin channel), opened on
+   * first use and again after it or the connection closed.
    */
-  channel(role: 'admin'): Promise<Channel>
+  channel(role: 'admin' | 'lease'): Promise<Channel>
   channel(role: 'confirm'): Promise<ConfirmChannel>
-  channel(role: 'admin' | 'confirm'): Promise<Channel> {
+  channel(role: 'admin' | 'confirm' | 'lease'): Promise<Channel> {
     const model = this.live()
     let ch = this.channels.get(role)
     if (!ch) {

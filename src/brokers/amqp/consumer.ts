@@ -14,12 +14,18 @@
  * The channel closing (RabbitMQ restart, a network cut, `consumer_timeout`) puts every unacked
  * message back in RabbitMQ: their tokens turn stale, and the consumer opens a new channel by
  * itself (after the connection is back, or after a short pause for a channel-level close).
+ *
+ * So that `consumer_timeout` never closes it, a watch looks at the held deliveries every sixth of
+ * the timeout: one held for half of it is handed over to a lease queue if the worker has it
+ * (leases.ts), or given back uncounted if it still waits here for credit. A handed over delivery
+ * frees a place in RabbitMQ's window that the worker has not granted, so the window shrinks.
  */
 import type { Channel, ConsumeMessage } from 'amqplib'
 import type { Delivery } from '../../contracts/broker.js'
 import type { ConsumeOptions, Consumption } from '../../contracts/consumer.js'
 import type { AmqpConnection } from './connection.js'
-import { toDelivery, type Outgoing } from './message.js'
+import type { Leases } from './leases.js'
+import { parseToken, toDelivery, type Outgoing } from './message.js'
 import type { Held, Session, Sessions } from './sessions.js'
 import { giveBackCopy } from './settle.js'
 import type { Topology } from './topology.js'
@@ -31,6 +37,7 @@ export interface ConsumerDeps {
   readonly conn: AmqpConnection
   readonly topology: Topology
   readonly sessions: Sessions
+  readonly leases: Leases
   /** Publishes copies on the confirm channel and waits for their confirms. */
   republish(jobs: readonly Outgoing[]): Promise<void>
   /** The queues among `queues` whose pause flag is set. */
@@ -55,6 +62,8 @@ export class AmqpConsumption implements Consumption {
   private checking: Promise<void> = Promise.resolve()
   private readonly unlisten: () => void
   private readonly poll: NodeJS.Timeout
+  /** Hands over deliveries held too long (when the server has a consumer_timeout). */
+  private readonly watch: NodeJS.Timeout | null = null
 
   constructor(
     private readonly deps: ConsumerDeps,
@@ -66,6 +75,11 @@ export class AmqpConsumption implements Consumption {
     )
     this.poll = setInterval(() => void this.checkPaused(), PAUSE_POLL_MS)
     this.poll.unref()
+    const timeout = deps.conn.target.consumerTimeoutMs
+    if (timeout > 0) {
+      this.watch = setInterval(() => this.handOverOld(timeout / 2), Math.max(100, timeout / 6))
+      this.watch.unref()
+    }
     deps.running.add(this)
     void this.start()
   }
@@ -159,7 +173,7 @@ export class AmqpConsumption implements Consumption {
       return
     }
     if (this.session !== session || !session.live) return
-    const held = { msg, queue }
+    const held = { msg, queue, at: Date.now() }
     session.held.set(msg.fields.deliveryTag, held)
     if (!this.running) {
       // Sent before the cancel took effect: given back uncounted, never handed over.
@@ -190,6 +204,70 @@ export class AmqpConsumption implements Consumption {
         if (session.take(h.msg.fields.deliveryTag)) session.channel.nack(h.msg, false, true)
     }
     session.closeIfDrained()
+  }
+
+  /**
+   * Deliveries held longer than `age`: the worker's are handed over to lease queues, the ones
+   * still waiting here for credit are given back uncounted (the worker never saw them).
+   */
+  private handOverOld(age: number): void {
+    const s = this.session
+    if (!s || !s.live || !s.held.size) return
+    const limit = Date.now() - age
+    let waiting: Set<number> | null = null
+    const back: Held[] = []
+    for (const [tag, h] of s.held) {
+      if (h.at > limit || h.leasing) continue
+      waiting ??= new Set(this.pending.map((d) => parseToken(d.token)!.tag))
+      if (waiting.has(tag)) {
+        back.push(h)
+        continue
+      }
+      h.leasing = true
+      this.deps.leases.handOver(s, tag, h, this.o.leaseMs).then(
+        (moved) => moved && this.narrow(s),
+        (err: unknown) => {
+          h.leasing = false
+          this.lastError = err
+        },
+      )
+    }
+    if (back.length) {
+      const tags = new Set(back.map((h) => h.msg.fields.deliveryTag))
+      this.pending = this.pending.filter((d) => !tags.has(parseToken(d.token)!.tag))
+      void this.giveBack(back, s)
+    }
+  }
+
+  /**
+   * After a hand-over: RabbitMQ's window counts one unacknowledged delivery fewer, but the worker
+   * granted no more credit, so the window shrinks to what the worker has room for (no consumers
+   * at all when that is nothing: a prefetch of 0 means no limit).
+   */
+  private narrow(s: Session): void {
+    if (this.session !== s || !this.running) return
+    const quorum = this.deps.conn.target.queueType === 'quorum'
+    const wanted = quorum ? this.credit : this.credit + s.held.size
+    if (wanted >= this.window) return
+    this.window = wanted
+    if (!quorum && wanted > 0) {
+      s.channel.prefetch(wanted, true).catch(() => {})
+      return
+    }
+    // Quorum consumers keep the window they were created with: cancelled, and created again.
+    this.checking = this.checking.then(async () => {
+      if (this.session !== s || !this.running) return
+      try {
+        for (const [q, tag] of [...this.tags]) {
+          this.tags.delete(q)
+          await s.channel.cancel(tag)
+        }
+        if (this.window > 0) await s.channel.prefetch(this.window, false)
+      } catch (err) {
+        this.lastError = err
+      }
+    })
+    if (this.window > 0) void this.checkPaused()
   }
 
   private schedule(): void {
@@ -258,6 +336,7 @@ export class AmqpConsumption implements Consumption {
     if (!this.running) return
     this.running = false
     clearInterval(this.poll)
+    if (this.watch) clearInterval(this.watch)
     this.unlisten()
     this.deps.running.delete(this)
     await this.starting

@@ -11,6 +11,10 @@ import { parseToken } from './message.js'
 export interface Held {
   readonly msg: Message
   readonly queue: string
+  /** When it arrived (epoch ms): held past half the consumer_timeout, it is handed over (leases.ts). */
+  readonly at: number
+  /** Being handed over to a lease queue now. */
+  leasing?: boolean
 }
 
 export class Session {

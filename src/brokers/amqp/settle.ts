@@ -12,11 +12,14 @@
  */
 import type { DeadLetterItem, DeferItem, LeaseRef, RetryItem } from '../../contracts/broker.js'
 import type { ThroughputCounter } from '../../core/throughput.js'
+import { deliveriesOf, type Lease, type Leases } from './leases.js'
 import { chosenOf, countersOf, num, type Outgoing } from './message.js'
 import type { Held, Session, Sessions } from './sessions.js'
 
 export interface SettleDeps {
   readonly sessions: Sessions
+  /** Deliveries handed over to lease queues (held past half the consumer_timeout). */
+  readonly leases: Leases
   readonly throughput: ThroughputCounter
   /** Publishes on the confirm channel and waits for the confirms (one wait for the batch). */
   publish(jobs: readonly Outgoing[], dead?: readonly DeadCopy[]): Promise<void>
@@ -29,29 +32,48 @@ export interface DeadCopy {
   readonly deliveries: number
 }
 
-type Found = { session: Session; held: Held; tag: number } | undefined
+type Found =
+  { session: Session; held: Held; tag: number; lease?: undefined } | { lease: Lease; held: Held } | undefined
 
-/** The live deliveries of a batch of refs; a ref repeated in the batch is stale after its first. */
+/**
+ * The live deliveries of a batch of refs: on a consumer channel, or handed over to a lease queue;
+ * a ref repeated in the batch is stale after its first.
+ */
 function findAll(deps: SettleDeps, refs: readonly LeaseRef[]): Found[] {
   const seen = new Set<string>()
   return refs.map((r) => {
     if (seen.has(r.token)) return undefined
     seen.add(r.token)
-    return deps.sessions.find(r)
+    const f = deps.sessions.find(r)
+    if (f) return f
+    const lease = deps.leases.find(r)
+    return lease && { lease, held: lease.held }
   })
 }
 
-function finish(found: Found[], deps: SettleDeps, count: boolean): boolean[] {
+/** Acknowledges the found deliveries (ends their leases); waits only when a lease is among them. */
+function finish(found: Found[], deps: SettleDeps, count: boolean): boolean[] | Promise<boolean[]> {
   const touched = new Set<Session>()
-  const out = found.map((f) => {
-    if (!f || !f.session.take(f.tag)) return false
+  let ends: Promise<void>[] | null = null
+  const out = found.map((f, i) => {
+    if (!f) return false
+    if (f.lease) {
+      ;(ends ??= []).push(
+        deps.leases.end(f.lease).then((live) => {
+          out[i] = live
+          if (live && count) deps.throughput.add(f.held.queue, 1)
+        }),
+      )
+      return false
+    }
+    if (!f.session.take(f.tag)) return false
     f.session.channel.ack(f.held.msg)
     if (count) deps.throughput.add(f.held.queue, 1)
     touched.add(f.session)
     return true
   })
   for (const s of touched) s.closeIfDrained()
-  return out
+  return ends ? Promise.all(ends as Promise<void>[]).then(() => out) : out
 }
 
 /**
@@ -61,11 +83,6 @@ function finish(found: Found[], deps: SettleDeps, count: boolean): boolean[] {
 export function priorOfCopy(held: Held, queueType: 'classic' | 'quorum'): number {
   if (queueType === 'quorum') return num(held.msg.properties.headers?.['x-delivery-count'])
   return held.msg.fields.redelivered ? 1 : 0
-}
-
-function deliveriesOf(held: Held): number {
-  const copy = num(held.msg.properties.headers?.['x-delivery-count']) + 1
-  return countersOf(held.msg).deliveries + copy
 }
 
 /**
@@ -87,7 +104,7 @@ export function giveBackCopy(held: Held, queueType: 'classic' | 'quorum'): Outgo
   }
 }
 
-export function ack(deps: SettleDeps, refs: readonly LeaseRef[]): boolean[] {
+export function ack(deps: SettleDeps, refs: readonly LeaseRef[]): boolean[] | Promise<boolean[]> {
   return finish(findAll(deps, refs), deps, true)
 }
 

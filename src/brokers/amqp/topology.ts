@@ -4,6 +4,7 @@
  * - `p.q.dead`: the dead-letter store of q (classic, durable)
  * - `p.q.paused`: the pause flag of q: paused while it holds a message
  * - `p.q.delay.<k>` for k in 0..LEVELS-1: the delay levels of q (see delays.ts)
+ * - `p.q.lease.<uuid>`: one per delivery held past half the consumer_timeout (see leases.ts)
  * Declared once per connection generation on first use; declaring is idempotent in RabbitMQ.
  */
 import type { Channel } from 'amqplib'
@@ -27,6 +28,10 @@ export class Topology {
   }
   paused(queue: string): string {
     return `${this.work(queue)}.paused`
+  }
+  /** A lease queue of q: holds one long-running delivery's copy (leases.ts). */
+  lease(queue: string, name: string): string {
+    return `${this.work(queue)}.lease.${name}`
   }
   level(queue: string, k: number): string {
     return `${this.work(queue)}.delay.${k}`

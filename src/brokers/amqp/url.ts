@@ -3,9 +3,16 @@
  * query string, removed before the URL reaches amqplib:
  * - `queue-type=classic` (default) or `quorum`: the kind of queue each celeriac queue is
  * - `prefix=name`: prepended (with a dot) to every queue and exchange celeriac declares
+ * - `consumer-timeout=30m`: the server's `consumer_timeout` (default 30m, RabbitMQ's own; `0` when
+ *   the server has none): deliveries held for half of it are handed over to a lease queue
+ *   (leases.ts) before RabbitMQ would close the channel
  * Other query parameters (`heartbeat`, `frameMax`, …) are amqplib's and passed on.
  */
+import { toMs } from '../../core/duration.js'
 import { BadUrlError } from '../../core/errors.js'
+
+/** RabbitMQ's default `consumer_timeout` (3.8.17 and later). */
+export const DEFAULT_CONSUMER_TIMEOUT_MS = 30 * 60_000
 
 export type QueueType = 'classic' | 'quorum'
 
@@ -15,6 +22,8 @@ export interface AmqpTarget {
   readonly queueType: QueueType
   /** '' or `name.`, prepended to every name. */
   readonly prefix: string
+  /** The server's consumer_timeout in ms; 0 when it has none (nothing is handed over). */
+  readonly consumerTimeoutMs: number
 }
 
 export function parseAmqpUrl(url: string): AmqpTarget {
@@ -28,7 +37,14 @@ export function parseAmqpUrl(url: string): AmqpTarget {
   if (queueType !== 'classic' && queueType !== 'quorum')
     throw new BadUrlError(url, ['amqp', 'amqps'], `queue-type must be classic or quorum, got "${queueType}"`)
   const prefix = u.searchParams.get('prefix') ?? ''
-  u.searchParams.delete('queue-type')
-  u.searchParams.delete('prefix')
-  return { url: u.toString(), queueType, prefix: prefix ? `${prefix}.` : '' }
+  let consumerTimeoutMs = DEFAULT_CONSUMER_TIMEOUT_MS
+  const timeout = u.searchParams.get('consumer-timeout')
+  if (timeout !== null)
+    try {
+      consumerTimeoutMs = toMs(timeout, 'consumer-timeout')
+    } catch (err) {
+      throw new BadUrlError(url, ['amqp', 'amqps'], (err as Error).message)
+    }
+  for (const k of ['queue-type', 'prefix', 'consumer-timeout']) u.searchParams.delete(k)
+  return { url: u.toString(), queueType, prefix: prefix ? `${prefix}.` : '', consumerTimeoutMs }
 }
