@@ -39,26 +39,13 @@ export interface CeleriacEvent {
   /** task-started: `[args, kwargs]` as JSON text, cut to ARGS_PREVIEW_CHARS (see argsPreview). */
   readonly args?: string
   /**
-   * Folded events (see foldable): when the task was received and started, for a later event of
-   * the same delivery written in their place. `expandEvent` gives them back as events.
+   * Folded events: when the task was received and started, carried by a later event of the same
+   * delivery that a worker wrote in their place (src/worker/events.ts). `expandEvent` gives them
+   * back as events.
    */
   readonly receivedAt?: number
   readonly startedAt?: number
 }
-
-/**
- * The events of one delivery that a worker may fold into the delivery's next event when none of
- * them has been written yet: a task that is received, started and done within one write of the
- * log costs one entry instead of three. Readers see all three again through `expandEvent`.
- */
-export const FOLDABLE: ReadonlySet<string> = new Set([
-  'task-received',
-  'task-started',
-  'task-succeeded',
-  'task-failed',
-  'task-retried',
-  'task-revoked',
-])
 
 /**
  * The events a stored one stands for, oldest first: a folded event (carrying `receivedAt` or

@@ -1,86 +1,123 @@
 /**
- * The event sink folds the events of one delivery that wait in its buffer into one stored entry,
- * and readers get every event back (expandEvent), with the times each happened.
+ * Task events: a delivery received, started and done within one announce interval is one stored
+ * entry that readers expand back into its three events; one that waits or runs longer is
+ * announced as it goes, and its outcome carries only what was not announced.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { pino } from 'pino'
 import { MemoryCoordination } from '../brokers/memory/coordination.js'
-import { EVENTS_STREAM, parseEvents, type CeleriacEvent } from '../core/events.js'
-import { EventSink } from './events.js'
+import type { Delivery } from '../contracts/broker.js'
+import { EVENTS_STREAM, parseEvents } from '../core/events.js'
+import { decodeMessage, encodeMessage } from '../core/message.js'
+import { EventSink, TaskEvents } from './events.js'
+import type { PreparedJob } from './prepare.js'
 
 const silent = pino({ level: 'silent' })
-const base = { worker: 'w@h:1', queue: 'q' }
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-async function stored(c: MemoryCoordination): Promise<string[]> {
+function delivery(id: string, fence = 1): Delivery {
+  const body = encodeMessage({
+    v: 1,
+    id,
+    task: 'add',
+    args: [1, 2],
+    kwargs: {},
+    queue: 'q',
+    priority: 0,
+    eta: null,
+    expires: null,
+    retries: 0,
+    timelimit: [null, null],
+    root_id: id,
+    parent_id: null,
+    group: null,
+    ignore_result: false,
+    sent_at: new Date().toISOString(),
+  } as never)
+  return { id, token: `t-${id}-${fence}`, fence, queue: 'q', body, priority: 0, deliveries: 1 }
+}
+
+function job(d: Delivery): PreparedJob {
+  const msg = decodeMessage(d.body)
+  return { delivery: d, msg, task: null as never, args: msg.args, storeResult: true }
+}
+
+async function stored(c: MemoryCoordination) {
   return (await c.read(EVENTS_STREAM, null, 1000)).map((e) => e.data)
 }
 
-describe('event sink', () => {
-  it('folds received, started and succeeded of one delivery into one entry; readers expand it', async () => {
+describe('task events', () => {
+  it('a short task is one entry; readers get received, started and its outcome back', async () => {
     const c = new MemoryCoordination()
     const sink = new EventSink(c, 100, silent, 60_000)
-    const ev = (e: Partial<CeleriacEvent> & Pick<CeleriacEvent, 'type' | 'at'>): CeleriacEvent => ({
-      ...base,
-      ...e,
-    })
-    sink.emit(ev({ type: 'task-received', at: 1, id: 'a', fence: 1 }))
-    sink.emit(ev({ type: 'task-received', at: 2, id: 'b', fence: 1 }))
-    sink.emit(ev({ type: 'task-started', at: 3, id: 'a', fence: 1, task: 'add', args: '[[1,2],{}]' }))
-    sink.emit(ev({ type: 'task-succeeded', at: 5, id: 'a', fence: 1, task: undefined, runtimeMs: 2 }))
-    // Another delivery of b (a later fence) is not folded into the first.
-    sink.emit(ev({ type: 'task-received', at: 6, id: 'b', fence: 2 }))
-    sink.emit(ev({ type: 'worker-heartbeat', at: 7 }))
+    const events = new TaskEvents(sink, 'w@h:1', 60_000)
+    const d = delivery('a')
+    events.received(d)
+    events.started(job(d))
+    events.settled({ kind: 'ack', delivery: d }, true)
     await sink.flush()
     const raw = await stored(c)
-    assert.equal(raw.length, 4)
-    const events = raw.flatMap(parseEvents)
+    assert.equal(raw.length, 1)
+    const all = raw.flatMap(parseEvents)
     assert.deepEqual(
-      events.map((e) => [e.type, e.id, e.at]),
-      [
-        ['task-received', 'a', 1],
-        ['task-started', 'a', 3],
-        ['task-succeeded', 'a', 5],
-        ['task-received', 'b', 2],
-        ['task-received', 'b', 6],
-        ['worker-heartbeat', undefined, 7],
-      ],
+      all.map((e) => e.type),
+      ['task-received', 'task-started', 'task-succeeded'],
     )
-    const started = events[1]!
-    assert.equal(started.task, 'add')
-    assert.equal(started.args, '[[1,2],{}]')
-    const done = events[2]!
-    assert.equal(done.task, 'add', 'a field the later event leaves out keeps the earlier value')
-    assert.equal(done.runtimeMs, 2)
-    assert.equal(done.args, undefined)
-    assert.equal(done.receivedAt, undefined)
+    assert.ok(all.every((e) => e.id === 'a' && e.fence === 1 && e.worker === 'w@h:1' && e.queue === 'q'))
+    assert.equal(all[1]!.task, 'add')
+    assert.equal(all[1]!.args, '[[1,2],{}]')
+    assert.equal(all[2]!.task, 'add')
+    assert.equal(all[2]!.args, undefined)
+    assert.ok(all[0]!.at <= all[1]!.at && all[1]!.at <= all[2]!.at)
+    assert.equal(typeof all[2]!.runtimeMs, 'number')
   })
 
-  it('progress in between keeps the order: events after it are new entries', async () => {
+  it('announces a task that waits, then one that runs, past the interval; the outcome carries the rest', async () => {
+    const c = new MemoryCoordination()
+    const sink = new EventSink(c, 100, silent, 5)
+    const events = new TaskEvents(sink, 'w@h:1', 20)
+    events.start()
+    const d = delivery('b')
+    events.received(d)
+    await sleep(60)
+    events.started(job(d))
+    await sleep(60)
+    events.settled({ kind: 'dead', delivery: d, reason: 'failed: boom' }, true)
+    events.stop()
+    await sink.flush()
+    const raw = await stored(c)
+    assert.equal(raw.length, 3)
+    const all = raw.flatMap(parseEvents)
+    assert.deepEqual(
+      all.map((e) => e.type),
+      ['task-received', 'task-started', 'task-failed'],
+    )
+    assert.equal(all[2]!.reason, 'failed: boom')
+    assert.equal(all[2]!.task, 'add')
+  })
+
+  it('a progress event comes after the start it belongs to; stale and deferred outcomes have none', async () => {
     const c = new MemoryCoordination()
     const sink = new EventSink(c, 100, silent, 60_000)
-    sink.emit({ ...base, type: 'task-started', at: 1, id: 'a', fence: 1, task: 't' })
-    sink.emit({ ...base, type: 'task-progress', at: 2, id: 'a', fence: 1, progress: 0.5 })
-    sink.emit({ ...base, type: 'task-succeeded', at: 3, id: 'a', fence: 1, task: 't' })
-    await sink.flush()
-    const events = (await stored(c)).flatMap(parseEvents)
-    assert.deepEqual(
-      events.map((e) => e.type),
-      ['task-started', 'task-progress', 'task-succeeded'],
-    )
-  })
-
-  it('writes on its own after flushMs, and what was written is not folded into again', async () => {
-    const c = new MemoryCoordination()
-    const sink = new EventSink(c, 100, silent, 20)
-    sink.emit({ ...base, type: 'task-started', at: 1, id: 'a', fence: 1, task: 't' })
-    for (let i = 0; i < 100 && (await stored(c)).length === 0; i++)
-      await new Promise((r) => setTimeout(r, 10))
-    sink.emit({ ...base, type: 'task-succeeded', at: 2, id: 'a', fence: 1, task: 't' })
+    const events = new TaskEvents(sink, 'w@h:1', 60_000)
+    const d = delivery('c')
+    events.received(d)
+    const j = job(d)
+    events.started(j)
+    events.progressOf(j)
+    sink.emit({ type: 'task-progress', at: Date.now(), worker: 'w@h:1', id: 'c', fence: 1, progress: 0.5 })
+    events.settled({ kind: 'ack', delivery: d }, true)
+    const e = delivery('e')
+    events.received(e)
+    events.settled({ kind: 'ack', delivery: e }, false)
+    const f = delivery('f')
+    events.received(f)
+    events.settled({ kind: 'defer', delivery: f, delayMs: 10 } as never, true)
     await sink.flush()
     assert.deepEqual(
-      (await stored(c)).flatMap(parseEvents).map((e) => e.type),
-      ['task-started', 'task-succeeded'],
+      (await stored(c)).flatMap(parseEvents).map((x) => `${x.id} ${x.type}`),
+      ['c task-received', 'c task-started', 'c task-progress', 'c task-succeeded'],
     )
   })
 })

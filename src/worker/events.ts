@@ -1,26 +1,30 @@
 /**
- * Sending events to the coordination part's event log. Events wait up to `flushMs` (default
- * 100 ms) and go in one `append` (one round trip); while they wait, the events of one delivery
- * are folded into one (received + started + succeeded become one task-succeeded carrying
- * `receivedAt` and `startedAt`; readers expand it again, see core/events.ts), so a short task
- * costs one entry, one JSON text and one stream write instead of three. The log is bounded by
- * `maxLen`, and a log that cannot be written never slows or stops the worker: the buffer is
- * bounded too, and what does not fit is counted and dropped (events are for watching, never for
- * correctness).
+ * Events to the coordination part's event log, cheap enough to leave on.
+ *
+ * EventSink: events wait up to `flushMs` (default 100 ms) and go in one `append` (one round
+ * trip). The log is bounded by `maxLen`, and a log that cannot be written never slows or stops
+ * the worker: the buffer is bounded too, and what does not fit is counted and dropped (events are
+ * for watching, never for correctness).
+ *
+ * TaskEvents: a delivery's events are made only when someone could see them apart. A task that
+ * is received, started and done within `announceMs` (default 100 ms, one write of the log) is
+ * one event: its outcome, carrying `receivedAt`, `startedAt` and the arguments; readers give back
+ * all three events with their own times (expandEvent in core/events.ts). A task still waiting or
+ * running after `announceMs` is announced then (task-received, task-started), so a live view
+ * shows it, and its outcome later carries only what was not announced.
  */
 import type { Coordination } from '../contracts/coordination.js'
-import { EVENTS_STREAM, FOLDABLE, type CeleriacEvent } from '../core/events.js'
+import type { Delivery } from '../contracts/broker.js'
+import { argsPreview, EVENTS_STREAM, type CeleriacEvent } from '../core/events.js'
 import type { Logger } from './logger.js'
 import { OutageLog } from './outage.js'
+import type { PreparedJob } from './prepare.js'
+import type { Outcome } from './settle.js'
 
 const MAX_BUFFERED = 10_000
 
-type Pending = { -readonly [K in keyof CeleriacEvent]: CeleriacEvent[K] }
-
 export class EventSink {
-  private buffer: Pending[] = []
-  /** Buffered events a later event of the same delivery may still fold into, by id and fence. */
-  private open = new Map<string, Pending>()
+  private buffer: CeleriacEvent[] = []
   private timer: NodeJS.Timeout | null = null
   private writing: Promise<void> | null = null
   /** Events dropped because the log could not take them fast enough. */
@@ -36,26 +40,12 @@ export class EventSink {
     this.outages = new OutageLog(log)
   }
 
-  /** Takes an event; it is the sink's from now on (it may be changed by a later fold). */
   emit(event: CeleriacEvent): void {
-    const e = event as Pending
-    if (e.id !== undefined && FOLDABLE.has(e.type)) {
-      const key = e.fence === undefined ? e.id : `${e.id}\u0000${e.fence}`
-      const earlier = this.open.get(key)
-      if (earlier) {
-        fold(earlier, e)
-        return
-      }
-      this.open.set(key, e)
-    } else if (e.id !== undefined) {
-      // Progress between start and end: later events of this delivery stay after it.
-      this.open.delete(e.fence === undefined ? e.id : `${e.id}\u0000${e.fence}`)
-    }
     if (this.buffer.length >= MAX_BUFFERED) {
       this.buffer.shift()
       this.dropped++
     }
-    this.buffer.push(e)
+    this.buffer.push(event)
     if (this.timer) return
     this.timer = setTimeout(() => void this.flush(), this.flushMs)
     this.timer.unref()
@@ -69,7 +59,6 @@ export class EventSink {
     if (!this.buffer.length) return
     const batch = this.buffer.map((e) => JSON.stringify(e))
     this.buffer = []
-    this.open.clear()
     this.writing = this.coordination
       .append(EVENTS_STREAM, batch, this.maxLen)
       .then(
@@ -84,12 +73,123 @@ export class EventSink {
   }
 }
 
-/** Folds a later event of the same delivery into the buffered one, which takes its place. */
-function fold(into: Pending, later: Pending): void {
-  if (into.type === 'task-received') into.receivedAt ??= into.at
-  else if (into.type === 'task-started') into.startedAt ??= into.at
-  const target = into as Record<string, unknown>
-  const source = later as Record<string, unknown>
-  // Fields the later event leaves out (undefined) keep what the earlier one said.
-  for (const k in source) if (source[k] !== undefined) target[k] = source[k]
+/** What TaskEvents knows of a delivery: when it came and started, and what was announced. */
+interface Seen {
+  readonly delivery: Delivery
+  readonly receivedAt: number
+  startedAt: number
+  job: PreparedJob | null
+  /** 0: nothing announced yet; 1: task-received; 2: task-started. */
+  shown: 0 | 1 | 2
+}
+
+export class TaskEvents {
+  private readonly seen = new Map<string, Seen>()
+  private timer: NodeJS.Timeout | null = null
+
+  constructor(
+    private readonly sink: EventSink,
+    private readonly worker: string,
+    private readonly announceMs = 100,
+  ) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => this.announce(Date.now()), this.announceMs)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+  }
+
+  received(d: Delivery): void {
+    this.seen.set(d.token, { delivery: d, receivedAt: Date.now(), startedAt: 0, job: null, shown: 0 })
+  }
+
+  started(job: PreparedJob): void {
+    const s = this.seen.get(job.delivery.token)
+    if (!s) return
+    s.startedAt = Date.now()
+    s.job = job
+  }
+
+  /** Before a progress event of the run: its start is announced first, so the log keeps order. */
+  progressOf(job: PreparedJob): void {
+    const s = this.seen.get(job.delivery.token)
+    if (s && s.startedAt && s.shown < 2) this.showStarted(s)
+  }
+
+  /** A delivery handed back unfinished (shutdown): it has no outcome here. */
+  forget(token: string): void {
+    this.seen.delete(token)
+  }
+
+  /** The outcome's event; none for a stale one (the run that took over reports) or a deferral. */
+  settled(o: Outcome, live: boolean): void {
+    const s = this.seen.get(o.delivery.token)
+    this.seen.delete(o.delivery.token)
+    if (!live || o.kind === 'defer') return
+    const d = o.delivery
+    const unshown = s !== undefined && s.shown < 2 && s.startedAt > 0
+    this.sink.emit({
+      type:
+        o.kind === 'ack'
+          ? o.result?.state === 'REVOKED'
+            ? 'task-revoked'
+            : 'task-succeeded'
+          : o.kind === 'retry'
+            ? 'task-retried'
+            : 'task-failed',
+      at: Date.now(),
+      worker: this.worker,
+      id: d.id,
+      task: s?.job?.msg.task ?? o.result?.task ?? undefined,
+      queue: d.queue,
+      fence: d.fence,
+      runtimeMs: s?.startedAt ? Date.now() - s.startedAt : undefined,
+      reason: o.kind === 'ack' ? undefined : o.reason,
+      receivedAt: s?.shown === 0 ? s.receivedAt : undefined,
+      startedAt: unshown ? s.startedAt : undefined,
+      args: unshown && s.job ? argsPreview(s.job.msg.args, s.job.msg.kwargs) : undefined,
+    })
+  }
+
+  /** Announces what has waited or run for announceMs without an event. */
+  private announce(now: number): void {
+    for (const s of this.seen.values()) {
+      if (s.shown === 2) continue
+      if (s.startedAt) {
+        if (now - s.startedAt >= this.announceMs) this.showStarted(s)
+      } else if (s.shown === 0 && now - s.receivedAt >= this.announceMs) {
+        s.shown = 1
+        const d = s.delivery
+        this.sink.emit({
+          type: 'task-received',
+          at: s.receivedAt,
+          worker: this.worker,
+          id: d.id,
+          queue: d.queue,
+          fence: d.fence,
+        })
+      }
+    }
+  }
+
+  private showStarted(s: Seen): void {
+    const d = s.delivery
+    const job = s.job!
+    this.sink.emit({
+      type: 'task-started',
+      at: s.startedAt,
+      worker: this.worker,
+      id: d.id,
+      task: job.msg.task,
+      queue: d.queue,
+      fence: d.fence,
+      args: argsPreview(job.msg.args, job.msg.kwargs),
+      receivedAt: s.shown === 0 ? s.receivedAt : undefined,
+    })
+    s.shown = 2
+  }
 }

@@ -161,7 +161,7 @@ export function workerProgress(env: {
   readonly results: ResultStore | null
   readonly coordination: Coordination | null
   /** Sends an event (when events are on). */
-  readonly event?: (e: Omit<CeleriacEvent, 'at' | 'worker'>) => void
+  readonly event?: (e: Omit<CeleriacEvent, 'at' | 'worker'>, job: PreparedJob) => void
 }): ProgressReporter {
   const { event } = env
   return new ProgressReporter({
@@ -172,13 +172,16 @@ export function workerProgress(env: {
       makeRecord(env, job.msg, job.delivery, 'STARTED', startedAt, { result: encoded }),
     written: event
       ? (job, encoded) =>
-          event({
-            type: 'task-progress',
-            id: job.msg.id,
-            task: job.msg.task,
-            fence: job.delivery.fence,
-            progress: toJsonSafe(decode(encoded)),
-          })
+          event(
+            {
+              type: 'task-progress',
+              id: job.msg.id,
+              task: job.msg.task,
+              fence: job.delivery.fence,
+              progress: toJsonSafe(decode(encoded)),
+            },
+            job,
+          )
       : undefined,
   })
 }

@@ -11,10 +11,10 @@ import type { App } from '../core/app.js'
 import { type Duration, toMs } from '../core/duration.js'
 import { ConfigError, redactUrl } from '../core/errors.js'
 import { execute, type ExecuteEnv } from './execute.js'
-import { EventSink } from './events.js'
+import { EventSink, TaskEvents } from './events.js'
 import { FlowGate } from '../flow/gate.js'
 import { Housekeeper } from './housekeeping.js'
-import { argsPreview, type CeleriacEvent } from '../core/events.js'
+import type { CeleriacEvent } from '../core/events.js'
 import { createLogger, type Logger } from './logger.js'
 import { OutageLog } from './outage.js'
 import { workerProgress, type ProgressReporter } from './progress.js'
@@ -239,8 +239,8 @@ export class Worker extends EventEmitter {
   private progress: ProgressReporter | null = null
   /** One run per caller-chosen id, on a broker without idempotent publish (src/dedup). */
   private claims: RunClaims | null = null
-  /** Task name and start time of running deliveries, by token (only while events are on). */
-  private readonly startedRuns = new Map<string, { task: string; at: number }>()
+  /** Task events (only while events are on). */
+  private taskEvents: TaskEvents | null = null
   private eventBeat: NodeJS.Timeout | null = null
   /** Finished deliveries whose outcome is not written yet, by token. */
   private readonly unsettled = new Set<string>()
@@ -295,15 +295,7 @@ export class Worker extends EventEmitter {
       started: (r) => this.recordStarted(r),
       progress: (job, encoded, at) => this.progress?.report(job, encoded, at),
       ran: (job) => this.progress?.end(job),
-      running: this.wantEvents
-        ? (job) => {
-            const e = this.taskEvent('task-started', job.delivery, job.msg.task, {
-              args: argsPreview(job.msg.args, job.msg.kwargs),
-            })
-            this.startedRuns.set(job.delivery.token, { task: job.msg.task, at: e.at })
-            this.events?.emit(e)
-          }
-        : undefined,
+      running: this.wantEvents ? (job) => this.taskEvents?.started(job) : undefined,
     }
     this.settler = new Settler(this.broker, this.results, {
       followUps: (items, written) => flow.runtime.run(items, written),
@@ -331,6 +323,8 @@ export class Worker extends EventEmitter {
           'events need a coordination part (a broker or result backend that has one: sqlite, redis)',
         )
       this.events = new EventSink(coordination, this.eventsMaxLen, this.log)
+      this.taskEvents = new TaskEvents(this.events, this.name)
+      this.taskEvents.start()
     }
     this.progress = workerProgress({
       app: this.app,
@@ -338,7 +332,12 @@ export class Worker extends EventEmitter {
       log: this.log,
       results: this.results,
       coordination,
-      event: this.events ? (e) => this.event(e) : undefined,
+      event: this.events
+        ? (e, job) => {
+            this.taskEvents?.progressOf(job)
+            this.event(e)
+          }
+        : undefined,
     })
     this.housekeeper = new Housekeeper({
       owner: this.name,
@@ -386,27 +385,6 @@ export class Worker extends EventEmitter {
     this.events.emit({ ...e, ...worker, at: Date.now(), worker: this.name })
   }
 
-  /** A task event, made in one object (one per event a task has: this is on every task's path). */
-  private taskEvent(
-    type: CeleriacEvent['type'],
-    d: Delivery,
-    task: string | undefined,
-    more?: { runtimeMs?: number; reason?: string; args?: string },
-  ): CeleriacEvent {
-    return {
-      type,
-      at: Date.now(),
-      worker: this.name,
-      id: d.id,
-      task,
-      queue: d.queue,
-      fence: d.fence,
-      runtimeMs: more?.runtimeMs,
-      reason: more?.reason,
-      args: more?.args,
-    }
-  }
-
   /** Resolves when the worker has stopped (at once if it never started). */
   get done(): Promise<void> {
     return this.started_ ? this.stopped : Promise.resolve()
@@ -425,7 +403,7 @@ export class Worker extends EventEmitter {
   private received(got: Delivery[]): void {
     this.counts.received += got.length
     for (const d of got) {
-      if (this.events) this.events.emit(this.taskEvent('task-received', d, undefined))
+      this.taskEvents?.received(d)
       this.held.set(d.token, d)
       if (this.running < this.concurrency) this.run(d)
       else this.buffer.push(d)
@@ -490,7 +468,7 @@ export class Worker extends EventEmitter {
     this.unsettled.delete(o.delivery.token)
     if (this.owed.delete(o.delivery.token)) this.giveBack()
     this.flowGate?.settled(o, live)
-    if (this.events) this.outcomeEvent(o, live)
+    this.taskEvents?.settled(o, live)
     if (!live) {
       this.counts.stale++
       this.log.warn(
@@ -499,27 +477,6 @@ export class Worker extends EventEmitter {
       )
     }
     this.emit('settled', o, live)
-  }
-
-  /** The event of a settled outcome; none for a stale one (the run that took over reports). */
-  private outcomeEvent(o: Outcome, live: boolean): void {
-    const run = this.startedRuns.get(o.delivery.token)
-    this.startedRuns.delete(o.delivery.token)
-    if (!live || o.kind === 'defer') return
-    const type =
-      o.kind === 'ack'
-        ? o.result?.state === 'REVOKED'
-          ? 'task-revoked'
-          : 'task-succeeded'
-        : o.kind === 'retry'
-          ? 'task-retried'
-          : 'task-failed'
-    this.events!.emit(
-      this.taskEvent(type, o.delivery, run?.task ?? o.result?.task ?? undefined, {
-        runtimeMs: run ? Date.now() - run.at : undefined,
-        reason: o.kind === 'ack' ? undefined : o.reason,
-      }),
-    )
   }
 
   private async extendLeases(): Promise<void> {
@@ -587,7 +544,10 @@ export class Worker extends EventEmitter {
       // Unfinished runs are handed back: forgotten first, so their outcomes are dropped.
       const settling = new Set(this.settler.tokens())
       const abandoned = [...this.held.values()].filter((d) => !settling.has(d.token))
-      for (const d of abandoned) this.held.delete(d.token)
+      for (const d of abandoned) {
+        this.held.delete(d.token)
+        this.taskEvents?.forget(d.token)
+      }
       this.log.warn(
         { count: abandoned.length },
         'grace period over; handing unfinished tasks back to the broker',
@@ -608,6 +568,7 @@ export class Worker extends EventEmitter {
     await this.pool?.close()
     if (this.heartbeat) clearInterval(this.heartbeat)
     if (this.eventBeat) clearInterval(this.eventBeat)
+    this.taskEvents?.stop()
     await this.progress?.close()
     await this.agent?.stop()
     this.event({ type: 'worker-offline' })
