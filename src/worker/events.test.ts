@@ -121,3 +121,30 @@ describe('task events', () => {
     )
   })
 })
+
+describe('eventText', () => {
+  it('reads back as JSON.stringify would write it, for every field and for odd strings', async () => {
+    const { eventText } = await import('../core/events.js')
+    const samples = [
+      { type: 'worker-heartbeat', at: 1, worker: 'w@h:1', running: 3, processed: 10 },
+      {
+        type: 'task-failed',
+        at: 5,
+        worker: 'w"@h\n:1',
+        id: 'a\u2028b',
+        task: 't\\x',
+        queue: 'q',
+        fence: 7,
+        retries: 2,
+        runtimeMs: 1.5,
+        reason: '<script>"boom"</script>',
+        args: '[[1],{}]',
+        receivedAt: 2,
+        startedAt: 3,
+      },
+      { type: 'task-succeeded', at: 5, worker: 'w', id: 'x', runtimeMs: Number.NaN, task: undefined },
+      { type: 'task-progress', at: 6, worker: 'w', id: 'x', progress: { done: 1, total: 2 } },
+    ] as const
+    for (const e of samples) assert.deepEqual(JSON.parse(eventText(e)), JSON.parse(JSON.stringify(e)))
+  })
+})

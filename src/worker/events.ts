@@ -15,7 +15,7 @@
  */
 import type { Coordination } from '../contracts/coordination.js'
 import type { Delivery } from '../contracts/broker.js'
-import { argsPreview, EVENTS_STREAM, type CeleriacEvent } from '../core/events.js'
+import { argsPreview, eventText, EVENTS_STREAM, type CeleriacEvent } from '../core/events.js'
 import type { Logger } from './logger.js'
 import { OutageLog } from './outage.js'
 import type { PreparedJob } from './prepare.js'
@@ -57,7 +57,7 @@ export class EventSink {
     this.timer = null
     await this.writing
     if (!this.buffer.length) return
-    const batch = this.buffer.map((e) => JSON.stringify(e))
+    const batch = this.buffer.map(eventText)
     this.buffer = []
     this.writing = this.coordination
       .append(EVENTS_STREAM, batch, this.maxLen)
