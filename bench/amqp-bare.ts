@@ -1,5 +1,7 @@
 /**
  * Bench child, the limit for RabbitMQ: amqplib alone, no task framework. Prints one JSON line.
+ * Optional trailing arguments <size> <max-priority> match the message size and queue type of a
+ * framework's messages.
  *
  *   bulk <url> <queue> <n> <batch>   persistent messages to a durable queue on a confirm channel,
  *                                    one confirm wait per batch: {"enqueued","ms","cpuMs"}
@@ -8,16 +10,20 @@
  */
 import { connect } from 'amqplib'
 
-const [mode, url, queue, nArg, kArg] = process.argv.slice(2)
+const [mode, url, queue, nArg, kArg, sizeArg, priorityArg] = process.argv.slice(2)
 const n = Number(nArg)
+// Optional: the body's size in bytes and the queue's x-max-priority, to match what a framework
+// sends (bench/rabbitmq.ts: celeriac's message size and its priority queues).
+const size = sizeArg ? Number(sizeArg) : 0
+const queueArgs = priorityArg ? { arguments: { 'x-max-priority': Number(priorityArg) } } : {}
 const conn = await connect(url!)
 const out = (o: object) => process.stdout.write(JSON.stringify(o) + '\n')
 
 if (mode === 'bulk') {
   const batch = Number(kArg ?? 1000)
   const ch = await conn.createConfirmChannel()
-  await ch.assertQueue(queue!, { durable: true })
-  const body = Buffer.from(JSON.stringify([[], {}, {}]))
+  await ch.assertQueue(queue!, { durable: true, ...queueArgs })
+  const body = size ? Buffer.alloc(size, 'x') : Buffer.from(JSON.stringify([[], {}, {}]))
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   for (let sent = 0; sent < n;) {
@@ -37,7 +43,7 @@ if (mode === 'bulk') {
   out({ enqueued: n, ms, cpuMs: (cpu.user + cpu.system) / 1000 })
 } else {
   const ch = await conn.createChannel()
-  await ch.assertQueue(queue!, { durable: true })
+  await ch.assertQueue(queue!, { durable: true, ...queueArgs })
   await ch.prefetch(Number(kArg ?? 100))
   let done = 0
   let t0 = 0

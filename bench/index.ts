@@ -167,15 +167,30 @@ if (values.broker === 'rabbitmq' || values.broker === 'all') {
   const ratio = (a?: number, b?: number) =>
     a !== undefined && b !== undefined && b > 0 ? `${(a / b).toFixed(2)}×` : '–'
   printTable(
-    'RabbitMQ: one producer process, one worker process at concurrency 50 (goals: processing ≥ 10× Celery, enqueue ≥ 0.8× amqplib)',
-    ['figure', 'celeriac', 'Celery', 'amqplib alone', 'celeriac/Celery', 'celeriac/amqplib'],
+    'RabbitMQ: one producer process, one worker process at concurrency 50 (goals: processing ≥ 10× Celery, enqueue ≥ 0.8× amqplib); "amqplib, same messages": celeriac\'s message size to a priority queue like celeriac\'s; "max-priority=0": celeriac on plain queues',
+    [
+      'figure',
+      'celeriac',
+      'celeriac, max-priority=0',
+      'Celery',
+      'amqplib alone',
+      'amqplib, same messages',
+      'celeriac/Celery',
+      'plain/Celery',
+      'celeriac/amqplib same messages',
+      'plain/amqplib alone',
+    ],
     figures.map(({ name, values: v }) => [
       name,
       v.celeriac ?? '–',
+      v['celeriac-plain'] ?? '–',
       v.celery ?? '–',
       v.amqplib ?? '–',
+      v['amqplib-like'] ?? '–',
       ratio(v.celeriac, v.celery),
-      ratio(v.celeriac, v.amqplib),
+      ratio(v['celeriac-plain'], v.celery),
+      ratio(v.celeriac, v['amqplib-like']),
+      ratio(v['celeriac-plain'], v.amqplib),
     ]),
   )
 }

@@ -15,7 +15,14 @@ import { Admin, targets } from './redis-admin.js'
 import { PYTHON, runChild, start, type ProducerReport, type WorkerReport } from './proc.js'
 import { rate } from './run.js'
 
-export type RabbitSystem = 'celeriac' | 'celery' | 'amqplib'
+export type RabbitSystem = 'celeriac' | 'celeriac-plain' | 'celery' | 'amqplib' | 'amqplib-like'
+
+/**
+ * The body of a celeriac no-op message (the envelope of bench/redis-producer.ts's task), in bytes,
+ * and its queues' x-max-priority: 'amqplib-like' sends the same to the same kind of queue.
+ */
+const LIKE_SIZE = 120
+const LIKE_PRIORITY = 9
 
 export interface RabbitFigure {
   readonly name: string
@@ -48,6 +55,7 @@ interface Driver {
 function drivers(o: RabbitBenchOptions, tag: string): Record<RabbitSystem, Driver> {
   const t = targets(o.redisUrl, o.db)
   const url = `${o.amqpUrl}${o.amqpUrl.includes('?') ? '&' : '?'}prefix=${tag}`
+  const plainUrl = `${o.amqpUrl}${o.amqpUrl.includes('?') ? '&' : '?'}prefix=${tag}-plain&max-priority=0`
   const celeriacEnv = { BENCH_RESULT_BACKEND: t.celeriac.url }
   const celeryEnv = {
     BENCH_CELERY_URL: o.amqpUrl,
@@ -62,6 +70,12 @@ function drivers(o: RabbitBenchOptions, tag: string): Record<RabbitSystem, Drive
       steady: (r, s) => runChild('redis-producer.ts', ['steady', url, r, s]),
       worker: (n, mode) => start('redis-worker.ts', [url, n, CONCURRENCY, mode], { env: celeriacEnv }),
     },
+    // The URL's max-priority=0: plain classic queues (no x-max-priority), under a prefix of its own.
+    'celeriac-plain': {
+      bulk: (n) => runChild('redis-producer.ts', ['bulk', plainUrl, n, BATCH]),
+      steady: (r, s) => runChild('redis-producer.ts', ['steady', plainUrl, r, s]),
+      worker: (n, mode) => start('redis-worker.ts', [plainUrl, n, CONCURRENCY, mode], { env: celeriacEnv }),
+    },
     celery: {
       bulk: (n) => runChild('celery_producer.py', ['bulk', n], { env: celeryEnv }),
       steady: (r, s) => runChild('celery_producer.py', ['steady', r, s], { env: celeryEnv }),
@@ -70,6 +84,12 @@ function drivers(o: RabbitBenchOptions, tag: string): Record<RabbitSystem, Drive
     amqplib: {
       bulk: (n) => runChild('amqp-bare.ts', ['bulk', o.amqpUrl, bare, n, BATCH]),
       worker: (n) => start('amqp-bare.ts', ['work', o.amqpUrl, bare, n, CONCURRENCY]),
+    },
+    'amqplib-like': {
+      bulk: (n) =>
+        runChild('amqp-bare.ts', ['bulk', o.amqpUrl, `${bare}.like`, n, BATCH, LIKE_SIZE, LIKE_PRIORITY]),
+      worker: (n) =>
+        start('amqp-bare.ts', ['work', o.amqpUrl, `${bare}.like`, n, CONCURRENCY, LIKE_SIZE, LIKE_PRIORITY]),
     },
   }
 }
@@ -80,7 +100,14 @@ async function cleanup(amqpUrl: string, tag: string): Promise<void> {
   const ch = await conn.createChannel()
   try {
     const work = `${tag}.default`
-    for (const q of [work, `${work}.dead`, `${work}.paused`, `${tag}.celery`, `${tag}.bare`])
+    for (const q of [
+      work,
+      `${work}.dead`,
+      `${work}.paused`,
+      `${tag}.celery`,
+      `${tag}.bare`,
+      `${tag}.bare.like`,
+    ])
       await ch.deleteQueue(q)
     for (let k = 0; k < LEVELS; k++) await ch.deleteQueue(`${work}.delay.${k}`)
     await ch.deleteExchange(`${tag}.celeriac.delay.ready`)
@@ -106,7 +133,9 @@ export async function benchRabbit(o: RabbitBenchOptions): Promise<RabbitFigure[]
   const put = (name: string, s: RabbitSystem, v: number) => (rows.get(name)![s] = v)
   const systems: RabbitSystem[] = [
     'amqplib',
+    'amqplib-like',
     'celeriac',
+    'celeriac-plain',
     ...(celeryAmqpInstalled() ? ['celery' as const] : []),
   ]
   const all = drivers(o, tag)
@@ -141,6 +170,7 @@ export async function benchRabbit(o: RabbitBenchOptions): Promise<RabbitFigure[]
     }
   } finally {
     await cleanup(o.amqpUrl, tag)
+    await cleanup(o.amqpUrl, `${tag}-plain`)
   }
   return [...rows].map(([name, values]) => ({ name, values }))
 }

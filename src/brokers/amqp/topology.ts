@@ -1,6 +1,7 @@
 /**
  * Names and declarations. Per celeriac queue `q` (with the URL's prefix `p.`):
- * - `p.q`: the work queue, durable; classic with `x-max-priority: 9`, or quorum (no priorities)
+ * - `p.q`: the work queue, durable; classic with `x-max-priority: 9` (the URL's `max-priority`; none
+ *   with `max-priority=0`), or quorum (no priorities)
  * - `p.q.dead`: the dead-letter store of q (classic, durable)
  * - `p.q.paused`: the pause flag of q: paused while it holds a message
  * - `p.q.delay.<k>` for k in 0..LEVELS-1: the delay levels of q (see delays.ts)
@@ -52,7 +53,9 @@ export class Topology {
   }
 
   private workArgs(): Record<string, unknown> {
-    return this.conn.target.queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : { 'x-max-priority': 9 }
+    const t = this.conn.target
+    if (t.queueType === 'quorum') return { 'x-queue-type': 'quorum' }
+    return t.maxPriority > 0 ? { 'x-max-priority': t.maxPriority } : {}
   }
 
   /** Declares the work, dead and pause queues of `queues` not yet declared on this connection. */

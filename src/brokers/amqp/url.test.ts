@@ -11,7 +11,23 @@ describe('parseAmqpUrl', () => {
       queueType: 'quorum',
       prefix: 'x.',
       consumerTimeoutMs: 300_000,
+      maxPriority: 9,
     })
+  })
+
+  it('reads max-priority: 9 by default, 0 for plain queues; refuses others and quorum with it', () => {
+    assert.equal(parseAmqpUrl('amqp://h').maxPriority, 9)
+    assert.equal(parseAmqpUrl('amqp://h?max-priority=0').maxPriority, 0)
+    assert.equal(parseAmqpUrl('amqp://h?max-priority=5').url, 'amqp://h')
+    assert.throws(
+      () => parseAmqpUrl('amqp://h?max-priority=10'),
+      /max-priority must be an integer from 0 to 9/,
+    )
+    assert.throws(() => parseAmqpUrl('amqp://h?max-priority=x'), BadUrlError)
+    assert.throws(
+      () => parseAmqpUrl('amqp://h?queue-type=quorum&max-priority=0'),
+      /quorum queues have no priorities/,
+    )
   })
 
   it("assumes RabbitMQ's default consumer_timeout; 0 turns hand-overs off", () => {
