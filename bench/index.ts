@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --broker sqlite|redis|postgres|rabbitmq|events|canvas|flow|celery|all] [--pools] [--n 100000]
+ * `npm run bench [-- --broker sqlite|redis|postgres|rabbitmq|events|canvas|flow|celery|dashboard|all] [--pools] [--n 100000]
  * [--quick] [--db 10] [--cpu-prof dir] [--rounds 5]`: benchmarks, printed as tables.
  *
  * - The default is the SQLite benchmark.
@@ -13,6 +13,8 @@
  *   jobs, `--n` for fewer).
  * - `--broker events`: what task events cost on Redis "results kept" (bench/events.ts).
  * - `--broker canvas`: workflows (bench/canvas.ts: a chord of 10,000, a chain of 1,000).
+ * - `--broker dashboard`: the dashboard's API calls over a Redis queue of 1,000,000 waiting jobs
+ *   (bench/dashboard.ts; `--n` for another size). Not part of `all`.
  * - `--broker flow`: flow control on Redis (bench/flow.ts): the cost of a rate limit on
  *   throughput, and three workers holding rateLimit '50/s' together.
  * - `--broker celery`: Python-produced Celery tasks drained by a celeriac worker in Celery mode and
@@ -41,6 +43,7 @@ import { benchCanvas, printCanvas } from './canvas.js'
 import { benchEvents, summarize } from './events.js'
 import { benchCeleryMode } from './celery-mode.js'
 import { benchRabbit, rabbitVersion } from './rabbitmq.js'
+import { benchDashboard } from './dashboard.js'
 import { printTable } from './run.js'
 import { benchMatrix, matrixHeader, matrixRows, type MatrixSystem } from './matrix.js'
 import { isPayloadKind, PAYLOADS } from './payload.js'
@@ -234,6 +237,17 @@ if (values.broker === 'events' || values.broker === 'all') {
     `What events cost: Redis, results kept, ${n.toLocaleString('en-US')} no-op tasks, one worker at concurrency 50 (goal < 5 %)`,
     ['round', 'events off, jobs/s', 'events on, jobs/s'],
     [...rows.map((r) => [r.round, r.off, r.on]), ['median', s.off, s.on], ['cost', '', `${s.costPct} %`]],
+  )
+}
+
+if (values.broker === 'dashboard') {
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
+  const n = Number(values.n ?? (values.quick ? 100_000 : 1_000_000))
+  const { rows, heapMb } = await benchDashboard(redisUrl, n)
+  printTable(
+    `Dashboard API over a Redis queue of ${n.toLocaleString('en-US')} waiting jobs (dashboard heap after the calls: ${heapMb} MB)`,
+    ['call', 'ms', ''],
+    rows.map((r) => [r.call, r.ms, r.note]),
   )
 }
 
