@@ -108,6 +108,16 @@ describe('redis coordination', () => {
     assert.equal((await co.read(stream, null, 10)).length, 3)
   })
 
+  it('appends events with any characters, empty ones and colons included, byte for byte', async () => {
+    const stream = name()
+    const events = ['é✓ 😀', '', '12:34', '{"a":"b\\n"}', 'x'.repeat(70_000)]
+    assert.equal((await co.append(stream, events, 10)).length, events.length)
+    assert.deepEqual(
+      (await other.read(stream, null, 10)).map((e) => e.data),
+      events,
+    )
+  })
+
   it('broadcasts to every current subscriber; unsubscribe and close end it', async () => {
     const channel = name()
     const seenA: string[] = []

@@ -23,9 +23,9 @@ export const ack: LuaScript = {
 export const append: LuaScript = {
   name: 'append',
   keys: 1,
-  sha: '2bef6060a5bbcbc69a5c37a7d75e258bbad04eca',
+  sha: '0812396f3e094252c40d42979c6cf662bea24a51',
   source:
-    "--[[\n  Appends events to a bounded log, dropping the oldest beyond a length.\n\n  KEYS[1]  stream   {p:events:<stream>}   entries with one field `d` holding the event\n\n  ARGV[1]  most entries kept (integer >= 0), trimmed exactly\n  ARGV[2..] events, oldest first\n\n  Returns the ids given to the events.\n]]\n\nlocal max = tonumber(ARGV[1])\nif not max or max < 0 then return redis.error_reply('ERR append: maxLen must be >= 0') end\nlocal ids = {}\nfor i = 2, #ARGV do\n  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'd', ARGV[i])\nend\nredis.call('XTRIM', KEYS[1], 'MAXLEN', '=', math.floor(max))\nreturn ids\n",
+    "--[[\n  Appends events to a bounded log, dropping the oldest beyond a length.\n\n  KEYS[1]  stream   {p:events:<stream>}   entries with one field `d` holding the event\n\n  ARGV[1]  most entries kept (integer >= 0), trimmed exactly\n  ARGV[2]  the events, oldest first, each as \"<byte length>:<bytes>\" one after another (one\n           argument for a whole batch: the client frames one string instead of one per event)\n\n  Returns the ids given to the events.\n]]\n\nlocal max = tonumber(ARGV[1])\nif not max or max < 0 then return redis.error_reply('ERR append: maxLen must be >= 0') end\nlocal data = ARGV[2] or ''\nlocal pos, size = 1, #data\nlocal ids = {}\nwhile pos <= size do\n  local colon = string.find(data, ':', pos, true)\n  local len = colon and tonumber(string.sub(data, pos, colon - 1))\n  if not len or len < 0 or colon + len > size then\n    return redis.error_reply('ERR append: events are not framed as \"<length>:<bytes>\"')\n  end\n  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'd', string.sub(data, colon + 1, colon + len))\n  pos = colon + len + 1\nend\nredis.call('XTRIM', KEYS[1], 'MAXLEN', '=', math.floor(max))\nreturn ids\n",
 }
 
 /** scripts/dead-letter-6.lua */

@@ -4,16 +4,25 @@
   KEYS[1]  stream   {p:events:<stream>}   entries with one field `d` holding the event
 
   ARGV[1]  most entries kept (integer >= 0), trimmed exactly
-  ARGV[2..] events, oldest first
+  ARGV[2]  the events, oldest first, each as "<byte length>:<bytes>" one after another (one
+           argument for a whole batch: the client frames one string instead of one per event)
 
   Returns the ids given to the events.
 ]]
 
 local max = tonumber(ARGV[1])
 if not max or max < 0 then return redis.error_reply('ERR append: maxLen must be >= 0') end
+local data = ARGV[2] or ''
+local pos, size = 1, #data
 local ids = {}
-for i = 2, #ARGV do
-  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'd', ARGV[i])
+while pos <= size do
+  local colon = string.find(data, ':', pos, true)
+  local len = colon and tonumber(string.sub(data, pos, colon - 1))
+  if not len or len < 0 or colon + len > size then
+    return redis.error_reply('ERR append: events are not framed as "<length>:<bytes>"')
+  end
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'd', string.sub(data, colon + 1, colon + len))
+  pos = colon + len + 1
 end
 redis.call('XTRIM', KEYS[1], 'MAXLEN', '=', math.floor(max))
 return ids
