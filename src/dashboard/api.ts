@@ -8,6 +8,7 @@ import type { Beat } from '../beat/beat.js'
 import type { App } from '../core/app.js'
 import { canListJobs, type JobState } from '../contracts/broker.js'
 import type { Coordination } from '../contracts/coordination.js'
+import { workflowTree } from '../canvas/tree.js'
 import { listWorkers, request } from '../control/index.js'
 import { CeleriacError } from '../core/errors.js'
 import { decodeMessage } from '../core/message.js'
@@ -337,6 +338,15 @@ export class DashboardApi {
     // Like Celery's AsyncResult, an id nothing has reported yet is PENDING: it may be waiting in a
     // queue (and can be revoked before it runs), or be unknown.
     return ok({ ...detail, seen: Boolean(record) || detail.events.length > 0 })
+  }
+
+  /**
+   * The workflow the task belongs to (chain steps, group members, chord header and body, link and
+   * error callbacks) with each task's state, as `celeriac result` shows it; `tree: null` when the
+   * task is not part of one (or the workflow's shape has expired).
+   */
+  async taskTree(id: string): Promise<Reply> {
+    return ok({ id, tree: await workflowTree(this.app, id) })
   }
 
   async revoke(id: string, body: unknown): Promise<Reply> {
