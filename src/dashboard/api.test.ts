@@ -228,7 +228,7 @@ describe('dashboard API (memory engine)', () => {
           ['mul', 'SUCCESS'],
         ],
       )
-      assert.deepEqual([link.kind, link.state], ['link', 'SUCCESS'])
+      assert.deepEqual([link.kind, link.task, link.state], ['link', 'note', 'SUCCESS'])
       // The same tree from the last step's id (the chain's) and from a group member's.
       const fromEnd = (await body(api.taskTree(r.id))).tree as Node
       assert.deepEqual(fromEnd, tree)

@@ -41,7 +41,7 @@ function item(node, current) {
           h(
             'a',
             { href: `tasks/${enc(node.id)}`, 'aria-current': here ? 'true' : null, title: node.id },
-            h('span', { class: 'mono' }, node.task ?? node.kind),
+            h('span', { class: 'mono' }, node.task ?? (node.kind === 'task' ? 'task' : 'callback')),
             ' ',
             h('span', { class: 'mono muted' }, shortId(node.id)),
           ),
