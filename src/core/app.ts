@@ -34,6 +34,12 @@ export interface AppOptions {
   readonly defaultQueue?: string
   /** How long results are kept (default 1 day; $CELERIAC_RESULT_EXPIRES). */
   readonly resultExpires?: Duration
+  /**
+   * How long the results of failed tasks (FAILURE, dead-lettered ones included) are kept
+   * (default: as long as resultExpires; $CELERIAC_FAILURE_RESULT_EXPIRES), so failures can be
+   * looked into after successes are gone.
+   */
+  readonly failureResultExpires?: Duration
   /** Largest encoded message accepted by send, and by a worker (default 1 MiB). */
   readonly maxMessageBytes?: number
   /**
@@ -92,6 +98,8 @@ export class App {
   readonly name: string
   readonly defaultQueue: string
   readonly resultExpiresMs: number
+  /** How long FAILURE records are kept; null: as long as other results (a task's own resultExpires). */
+  readonly failureResultExpiresMs: number | null
   readonly maxMessageBytes: number
   readonly maxResultBytes: number
   readonly trackStarted: boolean
@@ -109,6 +117,9 @@ export class App {
       opts.resultExpires ?? envOr('CELERIAC_RESULT_EXPIRES') ?? 86_400_000,
       'resultExpires',
     )
+    const failureExpires = opts.failureResultExpires ?? envOr('CELERIAC_FAILURE_RESULT_EXPIRES')
+    this.failureResultExpiresMs =
+      failureExpires === undefined ? null : toMs(failureExpires, 'failureResultExpires')
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
     this.maxResultBytes = opts.maxResultBytes ?? this.maxMessageBytes
     for (const [what, n] of [

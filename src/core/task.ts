@@ -86,6 +86,8 @@ export interface TaskOptions<A extends unknown[] = unknown[]> extends FlowTaskOp
   readonly trackStarted?: boolean
   /** Keep the result this long (default: the app's resultExpires). */
   readonly resultExpires?: Duration
+  /** Keep a FAILURE result this long (default: the app's failureResultExpires, else resultExpires). */
+  readonly failureResultExpires?: Duration
   /** Check arguments on the worker before the task runs; failures go to the dead-letter store. */
   readonly validate?: ArgsValidator<A>
 }
@@ -230,6 +232,8 @@ export interface TaskSettings {
   readonly timeLimitMs: number | null
   /** Undefined: the app's default. */
   readonly resultExpiresMs: number | undefined
+  /** Undefined: the app's failureResultExpires, else resultExpires. */
+  readonly failureResultExpiresMs: number | undefined
   /** Rate limits, per-key limits, unique, debounce; null when the task has none. */
   readonly flow: FlowSettings | null
 }
@@ -262,6 +266,7 @@ function taskSettings<A extends unknown[]>(name: string, o: TaskOptions<A>): Tas
     softTimeLimitMs: ms(o.softTimeLimit, 'softTimeLimit'),
     timeLimitMs: ms(o.timeLimit, 'timeLimit'),
     resultExpiresMs: ms(o.resultExpires, 'resultExpires') ?? undefined,
+    failureResultExpiresMs: ms(o.failureResultExpires, 'failureResultExpires') ?? undefined,
     flow: flowSettings(name, o as FlowTaskOptions<never[]>),
   }
 }

@@ -7,7 +7,10 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, describe, it } from 'node:test'
+import { pino } from 'pino'
 import { createApp, type App } from '../core/app.js'
+import { chain, group } from '../canvas/index.js'
+import { Worker } from '../worker/worker.js'
 import { EVENTS_STREAM, type CeleriacEvent } from '../core/events.js'
 import { isPullBroker } from '../contracts/broker.js'
 import { DashboardApi } from './api.js'
@@ -178,6 +181,66 @@ describe('dashboard API (memory engine)', () => {
     const refused = await body(api.retryNow(sent.id))
     assert.equal(refused.status, 409)
     assert.match(String(refused.error), /no dead-letter entry/)
+  })
+
+  it('gives a task’s workflow tree with states, from any of its tasks; null outside one', async () => {
+    const app = open()
+    const add = app.task('add', (_ctx, a: number, b: number) => a + b)
+    const mul = app.task('mul', (_ctx, a: number, b: number) => a * b)
+    const sum = app.task('sum', (_ctx, xs: number[]) => xs.reduce((a, b) => a + b, 0))
+    const note = app.task('note', (_ctx, v: unknown) => v)
+    const worker = new Worker(app, { concurrency: 2, logger: pino({ level: 'silent' }), shutdownGrace: 1000 })
+    await worker.start()
+    try {
+      const r = await chain(add.s(1, 1), group([mul.s(2), mul.s(3)]), sum.s().link(note.s())).apply()
+      assert.equal(await r.get({ timeout: 5000 }), 10)
+      const api = new DashboardApi(app)
+      type Node = {
+        kind: string
+        id: string
+        task?: string
+        state?: string
+        counts?: object
+        children?: Node[]
+      }
+      // The link callback runs after the chain's result is ready: wait for its result.
+      const first = (await body(api.taskTree(`${r.id}.0`))).tree as Node
+      await app.asyncResult(first.children![2]!.children![0]!.id).get({ timeout: 5000 })
+      const reply = await body(api.taskTree(`${r.id}.0`))
+      const tree = reply.tree as Node
+      const link = tree.children![2]!.children![0]!
+      assert.equal(reply.status, 200)
+      assert.equal(reply.id, `${r.id}.0`)
+      assert.equal(tree.kind, 'chain')
+      assert.deepEqual(
+        tree.children!.map((c) => [c.kind, c.task ?? null, c.state ?? null]),
+        [
+          ['task', 'add', 'SUCCESS'],
+          ['group', null, null],
+          ['task', 'sum', 'SUCCESS'],
+        ],
+      )
+      assert.deepEqual(tree.children![1]!.counts, { SUCCESS: 2 })
+      assert.deepEqual(
+        tree.children![1]!.children!.map((m) => [m.task, m.state]),
+        [
+          ['mul', 'SUCCESS'],
+          ['mul', 'SUCCESS'],
+        ],
+      )
+      assert.deepEqual([link.kind, link.task, link.state], ['link', 'note', 'SUCCESS'])
+      // The same tree from the last step's id (the chain's) and from a group member's.
+      const fromEnd = (await body(api.taskTree(r.id))).tree as Node
+      assert.deepEqual(fromEnd, tree)
+      const member = tree.children![1]!.children![1]!.id
+      assert.deepEqual((await body(api.taskTree(member))).tree, tree)
+      // A task sent on its own is in no workflow.
+      const alone = await add.delay(2, 2)
+      await alone.get({ timeout: 5000 })
+      assert.deepEqual(await body(api.taskTree(alone.id)), { id: alone.id, tree: null, status: 200 })
+    } finally {
+      await worker.stop()
+    }
   })
 
   it('sets, lists and resets run-time rate limits; refuses a bad rate', async () => {

@@ -8,6 +8,7 @@ import type { Beat } from '../beat/beat.js'
 import type { App } from '../core/app.js'
 import { canListJobs, type JobState } from '../contracts/broker.js'
 import type { Coordination } from '../contracts/coordination.js'
+import { workflowTree, type TreeNode } from '../canvas/tree.js'
 import { listWorkers, request } from '../control/index.js'
 import { CeleriacError } from '../core/errors.js'
 import { decodeMessage } from '../core/message.js'
@@ -337,6 +338,35 @@ export class DashboardApi {
     // Like Celery's AsyncResult, an id nothing has reported yet is PENDING: it may be waiting in a
     // queue (and can be revoked before it runs), or be unknown.
     return ok({ ...detail, seen: Boolean(record) || detail.events.length > 0 })
+  }
+
+  /**
+   * The workflow the task belongs to (chain steps, group members, chord header and body, link and
+   * error callbacks) with each task's state, as `celeriac result` shows it (callbacks that ran with
+   * their task's name); `tree: null` when the
+   * task is not part of one (or the workflow's shape has expired).
+   */
+  async taskTree(id: string): Promise<Reply> {
+    const tree = await workflowTree(this.app, id)
+    if (tree) await this.nameCallbacks(tree)
+    return ok({ id, tree })
+  }
+
+  /** The shape names no callback's task: a callback that has run says it in its record. */
+  private async nameCallbacks(tree: TreeNode): Promise<void> {
+    const unnamed: TreeNode[] = []
+    const walk = (n: TreeNode): void => {
+      if (!n.task && (n.kind === 'link' || n.kind === 'errback')) unnamed.push(n)
+      n.children?.forEach(walk)
+    }
+    walk(tree)
+    const store = unnamed.length ? await this.app.resultStore() : null
+    if (!store) return
+    const records = await store.get(unnamed.map((n) => n.id))
+    unnamed.forEach((n, i) => {
+      const task = records[i]?.task
+      if (task) n.task = task
+    })
   }
 
   async revoke(id: string, body: unknown): Promise<Reply> {

@@ -64,6 +64,7 @@ const ASSETS: Record<string, string> = {
   'limits.js': 'text/javascript; charset=utf-8',
   'queues.js': 'text/javascript; charset=utf-8',
   'dom.js': 'text/javascript; charset=utf-8',
+  'flow.js': 'text/javascript; charset=utf-8',
   'pages.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
 }
@@ -222,6 +223,7 @@ export function dashboardHandler(app: App, options: DashboardHandlerOptions): Da
         return api.queueJobs(parts[1]!, q)
       if (path === '/api/rate-limits') return api.rateLimits()
       if (parts[0] === 'tasks' && parts.length === 2) return api.task(parts[1]!)
+      if (parts[0] === 'tasks' && parts.length === 3 && parts[2] === 'tree') return api.taskTree(parts[1]!)
       if (path === '/api/dead') return api.dead(q)
       if (path === '/api/schedules') return api.schedules()
       return null

@@ -29,6 +29,17 @@ export function encodeError(error: unknown): string {
   }
 }
 
+/**
+ * How long a record of `task` in `state` is kept (0: for ever). FAILURE records, dead-lettered
+ * ones included, use failureResultExpires (the task's, else the app's) when one is set.
+ */
+export function keepMs(app: App, task: string, state: TaskState): number {
+  const settings = app.getTask(task)?.settings
+  const keep = settings?.resultExpiresMs ?? app.resultExpiresMs
+  if (state !== 'FAILURE') return keep
+  return settings?.failureResultExpiresMs ?? app.failureResultExpiresMs ?? keep
+}
+
 export function makeRecord(
   env: RecordEnv,
   msg: Message,
@@ -38,7 +49,7 @@ export function makeRecord(
   fields: { result?: string; error?: unknown; retries?: number },
 ): ResultRecord {
   const now = Date.now()
-  const keep = env.app.getTask(msg.task)?.settings.resultExpiresMs ?? env.app.resultExpiresMs
+  const keep = keepMs(env.app, msg.task, state)
   return {
     id: msg.id,
     state,

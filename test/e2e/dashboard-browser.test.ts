@@ -6,7 +6,8 @@
  * task waiting there, replays a dead letter, and checks that a task whose arguments and error
  * carry `<script>` shows them as text with no script run. Also: the Overview's per-queue chart,
  * paging through a queue's waiting jobs, a filter on the tasks page, "retry now" on a failed
- * task, and a run-time rate limit set from the Workers page.
+ * task, a run-time rate limit set from the Workers page, and a chain's workflow tree on its
+ * steps' pages (states, links, keyboard).
  *
  * Screenshots of every page (light and dark, laptop and phone width) go to a temp dir printed as
  * a test diagnostic; with DASHBOARD_SCREENSHOTS=<dir> they also go there (docs/dashboard/ holds
@@ -17,7 +18,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { createApp, createBeat, type App } from 'celeriac'
+import { chain, createApp, createBeat, type App } from 'celeriac'
 import { run, tempDir, until, ROOT, type Proc } from './helpers.js'
 
 const FIXTURE = join(ROOT, 'test/fixtures/dashboard-tasks.ts')
@@ -102,6 +103,34 @@ describe('dashboard in a real browser (chromium, real worker and dashboard proce
     await page.waitForURL(`${base}/tasks/${echo.id}`)
     await page.getByText(echo.id, { exact: true }).waitFor()
     await page.locator('pre', { hasText: 'hello from the test' }).first().waitFor()
+
+    // A small chain with a link callback: a step's page shows the workflow, every task in it with
+    // its state (live: the callback's turns SUCCESS once it ran) and a link to its own page.
+    const echoTask = app.task('echo', (_ctx, value: unknown) => value)
+    const flow = await chain(echoTask.s('step one'), echoTask.s(), echoTask.s().link(echoTask.s())).apply()
+    assert.equal(await flow.get({ timeout: 20_000 }), 'step one')
+    await page.goto(`${base}/tasks/${flow.id}.0`)
+    const tree = page.locator('.flow-tree')
+    await tree.getByText('chain of 3').waitFor()
+    const steps = tree.locator('li[data-kind="chain"] > ul > li[data-kind="task"]')
+    assert.equal(await steps.count(), 3)
+    for (const [i, id] of [`${flow.id}.0`, `${flow.id}.1`, flow.id].entries()) {
+      assert.equal(await steps.nth(i).getAttribute('data-id'), id)
+      await steps.nth(i).locator(':scope > .badge', { hasText: 'SUCCESS' }).waitFor()
+      assert.equal(await steps.nth(i).locator(':scope > a').getAttribute('href'), `tasks/${id}`)
+    }
+    assert.equal(await tree.locator('a[aria-current="true"]').getAttribute('href'), `tasks/${flow.id}.0`)
+    const callback = steps.nth(2).locator('li[data-kind="link"]')
+    await callback.getByText('on success →').waitFor()
+    await callback.locator('.badge', { hasText: 'SUCCESS' }).waitFor({ timeout: 20_000 })
+    await callback.locator('a', { hasText: 'echo' }).waitFor()
+    // Keyboard: the second step's link takes focus and Enter opens its page, tree and all.
+    await steps.nth(1).locator(':scope > a').focus()
+    await page.keyboard.press('Enter')
+    await page.waitForURL(`${base}/tasks/${flow.id}.1`)
+    await page.getByText(`${flow.id}.1`, { exact: true }).waitFor()
+    await tree.locator('li.here[data-id="' + flow.id + '.1"] a[aria-current="true"]').waitFor()
+    await shoot(page, 'task-tree')
 
     // Task data with markup is shown as text: on the list, the detail and the dead letters.
     const boom = await app.sendTask('boom', [XSS])
@@ -275,6 +304,7 @@ describe('dashboard in a real browser (chromium, real worker and dashboard proce
       ['tasks', '/tasks'],
       ['task', `/tasks/${echo.id}`],
       ['task-failed', `/tasks/${boom.id}`],
+      ['task-tree', `/tasks/${flow.id}.1`],
       ['dead', '/dead'],
       ['schedules', '/schedules'],
     ]

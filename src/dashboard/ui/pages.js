@@ -2,6 +2,7 @@
 import { act, api, go } from './app.js'
 import { chartFigure } from './chart.js'
 import { ago, badge, h, json, table, time, until } from './dom.js'
+import { workflow } from './flow.js'
 import { rateLimits } from './limits.js'
 import { queueJobs } from './queues.js'
 
@@ -362,7 +363,10 @@ export const pages = {
   },
 
   async task(r) {
-    const t = await api(`/api/tasks/${enc(r.id)}`)
+    const [t, flow] = await Promise.all([
+      api(`/api/tasks/${enc(r.id)}`),
+      api(`/api/tasks/${enc(r.id)}/tree`).catch((err) => ({ error: err.message })),
+    ])
     const ready = ['SUCCESS', 'FAILURE', 'REVOKED'].includes(t.state)
     return h(
       'section',
@@ -442,6 +446,7 @@ export const pages = {
               ),
             ),
       ),
+      workflow(flow, t.id),
       h('h2', {}, 'Arguments'),
       t.args === null ? h('p', { class: 'muted' }, 'not in the event log') : json(t.args),
       t.progress !== null ? [h('h2', {}, 'Progress'), json(t.progress)] : null,
