@@ -215,9 +215,16 @@ export class FlowRuntime {
     return this.deps.app.getTask(task)?.settings.resultExpiresMs ?? this.deps.app.resultExpiresMs
   }
 
+  /** How long a FAILURE record is kept: failureResultExpires when set (task's, then app's). */
+  private failureKeepMs(task: string | null): number {
+    const settings = task === null ? undefined : this.deps.app.getTask(task)?.settings
+    const keep = settings?.resultExpiresMs ?? this.deps.app.resultExpiresMs
+    return settings?.failureResultExpiresMs ?? this.deps.app.failureResultExpiresMs ?? keep
+  }
+
   private failedRecord(id: string, task: string | null, error: Error): ResultRecord {
     const now = Date.now()
-    const keep = task === null ? this.deps.app.resultExpiresMs : this.keepMs(task)
+    const keep = this.failureKeepMs(task)
     return {
       id,
       state: 'FAILURE',
