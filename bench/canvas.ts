@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { Redis } from 'ioredis'
+import { dropPrefix } from './redis-admin.js'
 import { App } from '../src/core/app.js'
 import { chain, chord, group } from '../src/canvas/index.js'
 import { Worker } from '../src/worker/index.js'
@@ -89,21 +89,8 @@ export async function benchCanvas(chordN: number, chainN: number, redisUrl?: str
   if (redisUrl) {
     const prefix = `celeriac-canvas-${randomUUID().slice(0, 8)}`
     rows.push(await run('redis', `${redisUrl}${redisUrl.includes('?') ? '&' : '?'}prefix=${prefix}`))
-    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 })
-    try {
-      for (const match of [`{${prefix}*`, `${prefix}:*`]) {
-        let cursor = '0'
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 5000)
-          if (keys.length) await redis.unlink(...keys)
-          cursor = next
-        } while (cursor !== '0')
-      }
-    } catch {
-      // Redis did not answer: nothing to clean.
-    } finally {
-      redis.disconnect()
-    }
+    // A Redis that does not answer any more has nothing to clean.
+    await dropPrefix(redisUrl, prefix).catch(() => {})
   }
   return rows
 }

@@ -6,7 +6,7 @@
  * after the calls: pages never load all rows, so it stays flat whatever the backlog.
  */
 import { randomUUID } from 'node:crypto'
-import { Redis } from 'ioredis'
+import { dropPrefix } from './redis-admin.js'
 import { createApp } from 'celeriac'
 import { startDashboard } from 'celeriac/dashboard'
 import { runChild, type ProducerReport } from './proc.js'
@@ -15,22 +15,6 @@ export interface DashboardRow {
   readonly call: string
   readonly ms: number
   readonly note: string
-}
-
-async function dropPrefix(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url)
-  try {
-    for (const match of [`{${prefix}*`, `${prefix}:*`]) {
-      let cursor = '0'
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 5000)
-        if (keys.length) await redis.unlink(...keys)
-        cursor = next
-      } while (cursor !== '0')
-    }
-  } finally {
-    redis.disconnect()
-  }
 }
 
 export async function benchDashboard(

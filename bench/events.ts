@@ -4,7 +4,7 @@
  * rounds on fresh key prefixes, so drift of the machine hits both alike. The goal is under 5 %.
  */
 import { randomUUID } from 'node:crypto'
-import { Redis } from 'ioredis'
+import { dropPrefix } from './redis-admin.js'
 import { runChild, start, type ProducerReport, type WorkerReport } from './proc.js'
 import { rate } from './run.js'
 
@@ -12,22 +12,6 @@ export interface EventsBenchRow {
   readonly round: number
   readonly off: number
   readonly on: number
-}
-
-async function dropPrefix(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url)
-  try {
-    for (const match of [`{${prefix}*`, `${prefix}:*`]) {
-      let cursor = '0'
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 5000)
-        if (keys.length) await redis.unlink(...keys)
-        cursor = next
-      } while (cursor !== '0')
-    }
-  } finally {
-    redis.disconnect()
-  }
 }
 
 async function once(redisUrl: string, n: number, events: boolean): Promise<number> {

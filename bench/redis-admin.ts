@@ -92,3 +92,20 @@ export class Admin {
     return /redis_version:(\S+)/.exec(info)?.[1] ?? '?'
   }
 }
+
+/** Deletes every key celeriac wrote under a URL's `prefix=` (`{prefix…}` and `prefix:…`). */
+export async function dropPrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 })
+  try {
+    for (const match of [`{${prefix}*`, `${prefix}:*`]) {
+      let cursor = '0'
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 5000)
+        if (keys.length) await redis.unlink(...keys)
+        cursor = next
+      } while (cursor !== '0')
+    }
+  } finally {
+    redis.disconnect()
+  }
+}
