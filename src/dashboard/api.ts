@@ -159,14 +159,11 @@ export class DashboardApi {
     const broker = await this.app.broker()
     const [stats] = await broker.stats([queue])
     const total = stats ? stats[state as keyof typeof stats] : 0
+    const page = { queue, state, total, offset, limit }
     if (state === 'dead') {
       const jobs = await broker.listDead({ queue, limit, offset })
       return ok({
-        queue,
-        state,
-        total,
-        offset,
-        limit,
+        ...page,
         listable: true,
         jobs: jobs.map((d) => ({
           id: d.id,
@@ -180,22 +177,14 @@ export class DashboardApi {
     }
     if (!canListJobs(broker))
       return ok({
-        queue,
-        state,
-        total,
-        offset,
-        limit,
+        ...page,
         listable: false,
         jobs: [],
         note: `the ${broker.scheme} broker cannot list ${state} jobs without taking them: only counts are shown`,
       })
     const jobs = await broker.listJobs({ queue, state: state as JobState, limit, offset })
     return ok({
-      queue,
-      state,
-      total,
-      offset,
-      limit,
+      ...page,
       listable: true,
       jobs: jobs.map((j) => ({
         id: j.id,

@@ -3,8 +3,8 @@
  * nothing else, so it can be exposed to a scraper apart from the probes of `--health-port`.
  */
 import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
+import { listen } from './listen.js'
 
 export interface MetricsServer {
   readonly port: number
@@ -36,17 +36,5 @@ export async function startMetricsServer(options: {
       },
     )
   })
-  server.keepAliveTimeout = 1000
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port, options.host ?? '0.0.0.0', () => resolve())
-  })
-  server.unref()
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: async () => {
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-    },
-  }
+  return listen(server, options.port, options.host ?? '0.0.0.0')
 }

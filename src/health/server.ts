@@ -11,12 +11,12 @@
  * - `GET /queues`: queue counts as JSON, for autoscalers that read JSON (KEDA's metrics-api).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Registry } from 'prom-client'
 import type { QueueStats } from '../contracts/broker.js'
 import type { WorkerHealth } from '../worker/worker.js'
 import type { QueueSource } from './metrics.js'
+import { listen } from './listen.js'
 
 export interface HealthServerOptions {
   readonly port: number
@@ -98,21 +98,10 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
     })
   })
   // Probes hold no connection open: a keep-alive socket must not delay the process's exit.
-  server.keepAliveTimeout = 1000
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port, options.host ?? '0.0.0.0', () => resolve())
+  return listen(server, options.port, options.host ?? '0.0.0.0', () => {
+    clearInterval(window)
+    lag.disable()
   })
-  server.unref()
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: async () => {
-      clearInterval(window)
-      lag.disable()
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-    },
-  }
 }
 
 type Counts = Omit<QueueStats, 'queue'>
