@@ -3,6 +3,7 @@
  * `AsyncResult` reads them. Values are stored encoded (see core/codec.ts).
  */
 import type { TaskState } from '../core/states.js'
+import type { Coordination } from './coordination.js'
 
 export interface ResultRecord {
   readonly id: string
@@ -48,6 +49,21 @@ export interface ForgetOptions {
   readonly upToFence?: readonly (number | null)[]
 }
 
+/**
+ * Outcome events that ride on a result write (see `ResultStore.writesEventsTo`): for each record
+ * of the batch that is written, an entry in the coordination event log `stream`, bounded to
+ * `maxLen` entries. A record dropped by its fence adds none.
+ */
+export interface RecordEvents {
+  readonly stream: string
+  readonly maxLen: number
+  /**
+   * One per record, in order: null for no event, else what the event adds to its record, made by
+   * recordEventHint (core/events.ts): one line of text, without newlines.
+   */
+  readonly hints: readonly (string | null)[]
+}
+
 export interface ResultStore {
   readonly scheme: string
   /** Idempotent. */
@@ -63,7 +79,13 @@ export interface ResultStore {
    *   a result; with a higher fence it does (the job runs again after a replay).
    * The highest fence written is kept with the record.
    */
-  set(records: readonly ResultRecord[]): Promise<void>
+  set(records: readonly ResultRecord[], events?: RecordEvents): Promise<void>
+  /**
+   * Whether `set` can write RecordEvents into this coordination part's event log in the same
+   * step as the records (same server, one script or transaction). Absent or false: `set`
+   * ignores `events`, and the worker appends its events itself.
+   */
+  writesEventsTo?(coordination: Coordination): boolean
   /** Reads a batch; null where nothing is stored (or it expired). */
   get(ids: readonly string[]): Promise<(ResultRecord | null)[]>
   /** Resolves when the record reaches a ready state, or with the latest record (or null) on timeout. */

@@ -75,8 +75,83 @@ export function expandEvent(e: CeleriacEvent): CeleriacEvent[] {
 
 /** Reads a stored event and what it stands for (see expandEvent); none for a malformed one. */
 export function parseEvents(data: string): CeleriacEvent[] {
-  const e = parseEvent(data)
+  const e = data.charCodeAt(0) === 82 /* R */ ? parseRecordEvent(data) : parseEvent(data)
   return e ? expandEvent(e) : []
+}
+
+/**
+ * What an outcome event adds to its result record when it rides on the result write
+ * (`ResultStore.writesEventsTo`): the record holds the id, task, state, worker, fence, start and
+ * end; this line holds what the worker had already announced (`shown`: 0 nothing, 1
+ * task-received, 2 task-started), when the delivery was received, its queue, the arguments
+ * (argsPreview text) and the reason of a failure or retry. Tab-separated; JSON text, which holds
+ * no raw tab or newline, for the strings.
+ */
+export function recordEventHint(
+  shown: 0 | 1 | 2,
+  receivedAt: number,
+  queue: string,
+  args: string | undefined,
+  reason: string | undefined,
+): string {
+  return `${shown}\t${shown === 0 ? receivedAt : ''}\t${JSON.stringify(queue)}\t${
+    shown < 2 && args !== undefined ? args : ''
+  }\t${reason === undefined ? '' : JSON.stringify(reason)}`
+}
+
+const OUTCOME_OF_STATE: Record<string, TaskEventType> = {
+  SUCCESS: 'task-succeeded',
+  FAILURE: 'task-failed',
+  RETRY: 'task-retried',
+  REVOKED: 'task-revoked',
+}
+
+/**
+ * Reads "R" + recordEventHint line + TAB + record JSON (written by a result store, see
+ * set-results-n.lua) as the outcome event it stands for, folded as a worker would fold it.
+ */
+function parseRecordEvent(data: string): CeleriacEvent | null {
+  const tabs: number[] = []
+  for (let at = 0; tabs.length < 5; ) {
+    const t = data.indexOf('\t', at)
+    if (t < 0) return null
+    tabs.push(t)
+    at = t + 1
+  }
+  const [t1, t2, t3, t4, t5] = tabs as [number, number, number, number, number]
+  try {
+    const shown = Number(data.slice(1, t1))
+    const r = JSON.parse(data.slice(t5 + 1)) as Record<string, unknown>
+    const type = OUTCOME_OF_STATE[String(r.state)]
+    if (!type || typeof r.worker !== 'string' || typeof r.id !== 'string') return null
+    const num = (v: unknown) => (typeof v === 'number' ? v : undefined)
+    const doneAt = num(r.doneAt)
+    const startedAt = num(r.startedAt)
+    const at = doneAt ?? num(r.updatedAt)
+    if (at === undefined) return null
+    const receivedAt = data.slice(t1 + 1, t2)
+    const args = data.slice(t3 + 1, t4)
+    const reason = data.slice(t4 + 1, t5)
+    const e: Record<string, unknown> = {
+      type,
+      at,
+      worker: r.worker,
+      id: r.id,
+      task: typeof r.task === 'string' ? r.task : undefined,
+      queue: JSON.parse(data.slice(t2 + 1, t3)) as string,
+      fence: num(r.fence),
+      retries: num(r.retries),
+      runtimeMs: startedAt !== undefined ? at - startedAt : undefined,
+      reason: reason ? (JSON.parse(reason) as string) : undefined,
+      receivedAt: shown === 0 && receivedAt ? Number(receivedAt) : undefined,
+      startedAt: shown < 2 ? startedAt : undefined,
+      args: args || undefined,
+    }
+    for (const k of Object.keys(e)) if (e[k] === undefined) delete e[k]
+    return e as unknown as CeleriacEvent
+  } catch {
+    return null
+  }
 }
 
 /** How much of a task's arguments a task-started event carries. */

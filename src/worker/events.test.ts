@@ -122,6 +122,54 @@ describe('task events', () => {
   })
 })
 
+describe('outcome events riding on result writes', () => {
+  it('gives the settler one line per record and writes none itself; announcements go first', async () => {
+    const c = new MemoryCoordination()
+    const sink = new EventSink(c, 100, silent, 60_000)
+    const events = new TaskEvents(sink, 'w@h:1', 20)
+    events.rideOnResults(50)
+    events.start()
+    const [a, b] = [delivery('a'), delivery('b')]
+    events.received(a, 1000)
+    events.received(b, 1000)
+    events.started(job(a))
+    await sleep(60) // b waits past the interval: announced as received (buffered in the sink)
+    const result = { state: 'SUCCESS' } as never
+    const outcomes = [
+      { kind: 'ack' as const, delivery: a, result },
+      { kind: 'dead' as const, delivery: b, reason: 'failed: x', result },
+    ]
+    const rec = events.recordEvents(outcomes)!
+    events.stop()
+    assert.equal(rec.maxLen, 50)
+    assert.equal(rec.stream, EVENTS_STREAM)
+    // a was started and announced (60 ms > 20 ms): only its outcome is left; b was announced as
+    // received and never started.
+    const [ha, hb] = rec.hints as [string, string]
+    assert.equal(ha.split('\t')[0], '2')
+    assert.equal(hb.split('\t')[0], '1')
+    assert.equal(hb.split('\t')[4], '"failed: x"')
+    // The announcements were sent before the hints were handed out.
+    assert.equal(sink.pending, false)
+    outcomes.forEach((o) => events.settled(o, true))
+    await sink.flush()
+    assert.deepEqual(
+      (await stored(c)).flatMap(parseEvents).map((x) => `${x.id} ${x.type}`),
+      ['a task-received', 'a task-started', 'b task-received'],
+    )
+  })
+
+  it('readers skip a malformed record entry', () => {
+    for (const bad of [
+      'R',
+      'R0\t\t"q"\t\t',
+      'R0\t\t"q"\t\t\t{',
+      'R0\t\t"q"\t\t\t{"state":"STARTED","id":"x","worker":"w","updatedAt":1}',
+    ])
+      assert.deepEqual(parseEvents(bad), [])
+  })
+})
+
 describe('eventText', () => {
   it('reads back as JSON.stringify would write it, for every field and for odd strings', async () => {
     const { eventText } = await import('../core/events.js')

@@ -12,10 +12,16 @@
  * all three events with their own times (expandEvent in core/events.ts). A task still waiting or
  * running after `announceMs` is announced then (task-received, task-started), so a live view
  * shows it, and its outcome later carries only what was not announced.
+ *
+ * Where the result store can write into the log itself (ResultStore.writesEventsTo: Redis on
+ * one server), the outcome of a task whose result is stored rides on the result write: the
+ * worker hands the store a short line per record (recordEventHint) and builds, encodes and sends
+ * no event of its own for it.
  */
 import type { Coordination } from '../contracts/coordination.js'
 import type { Delivery } from '../contracts/broker.js'
-import { argsPreview, eventText, EVENTS_STREAM, type CeleriacEvent } from '../core/events.js'
+import type { RecordEvents } from '../contracts/result-store.js'
+import { argsPreview, eventText, EVENTS_STREAM, recordEventHint, type CeleriacEvent } from '../core/events.js'
 import type { Logger } from './logger.js'
 import { OutageLog } from './outage.js'
 import type { PreparedJob } from './prepare.js'
@@ -47,29 +53,44 @@ export class EventSink {
     }
     this.buffer.push(event)
     if (this.timer) return
-    this.timer = setTimeout(() => void this.flush(), this.flushMs)
+    this.timer = setTimeout(() => this.send(), this.flushMs)
     this.timer.unref()
   }
 
-  /** Writes what is buffered (one append); resolves when it is written or has failed. */
+  /** Writes what is buffered (one append); resolves when it and every earlier write are done. */
   async flush(): Promise<void> {
+    this.send()
+    await this.writing
+  }
+
+  /**
+   * Sends what is buffered now, after the writes already sent. On an engine whose log and result
+   * store share one connection (the only case where outcome events ride on result writes), the
+   * connection keeps that order, so an announcement sent here lands before an outcome written
+   * after it.
+   */
+  send(): void {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
-    await this.writing
     if (!this.buffer.length) return
     const batch = this.buffer.map(eventText)
     this.buffer = []
-    this.writing = this.coordination
-      .append(EVENTS_STREAM, batch, this.maxLen)
-      .then(
-        () => this.outages.ok('writing events'),
-        (err) => {
-          this.dropped += batch.length
-          this.outages.failed('writing events', err, { dropped: batch.length })
-        },
-      )
-      .finally(() => (this.writing = null))
-    await this.writing
+    const write = this.coordination.append(EVENTS_STREAM, batch, this.maxLen).then(
+      () => this.outages.ok('writing events'),
+      (err) => {
+        this.dropped += batch.length
+        this.outages.failed('writing events', err, { dropped: batch.length })
+      },
+    )
+    const all: Promise<void> = Promise.all([this.writing, write]).then(() => {
+      if (this.writing === all) this.writing = null
+    })
+    this.writing = all
+  }
+
+  /** Whether events wait in the buffer. */
+  get pending(): boolean {
+    return this.buffer.length > 0
   }
 }
 
@@ -81,11 +102,15 @@ interface Seen {
   job: PreparedJob | null
   /** 0: nothing announced yet; 1: task-received; 2: task-started. */
   shown: 0 | 1 | 2
+  /** Its outcome event is being written with its result: nothing more is announced. */
+  riding: boolean
 }
 
 export class TaskEvents {
   private readonly seen = new Map<string, Seen>()
   private timer: NodeJS.Timeout | null = null
+  /** Set when outcome events ride on result writes. */
+  private rides: { readonly stream: string; readonly maxLen: number } | null = null
 
   constructor(
     private readonly sink: EventSink,
@@ -103,8 +128,37 @@ export class TaskEvents {
     this.timer = null
   }
 
-  received(d: Delivery): void {
-    this.seen.set(d.token, { delivery: d, receivedAt: Date.now(), startedAt: 0, job: null, shown: 0 })
+  /** Outcome events of tasks whose results are stored ride on the result write from now on. */
+  rideOnResults(maxLen: number): void {
+    this.rides = { stream: EVENTS_STREAM, maxLen }
+  }
+
+  received(d: Delivery, at = Date.now()): void {
+    this.seen.set(d.token, { delivery: d, receivedAt: at, startedAt: 0, job: null, shown: 0, riding: false })
+  }
+
+  /** For the settler: what the outcome events add to these outcomes' records (see rideOnResults). */
+  recordEvents(withRecords: readonly Outcome[]): RecordEvents | undefined {
+    if (!this.rides) return undefined
+    // Announcements (and worker events) buffered so far go out first, so the log keeps order.
+    if (this.sink.pending) this.sink.send()
+    const hints: (string | null)[] = []
+    for (const o of withRecords) {
+      if (o.kind === 'defer') {
+        hints.push(null)
+        continue
+      }
+      const s = this.seen.get(o.delivery.token)
+      const reason = o.kind === 'ack' ? undefined : o.reason
+      if (!s) {
+        hints.push(recordEventHint(2, 0, o.delivery.queue, undefined, reason))
+        continue
+      }
+      s.riding = true
+      const args = s.shown < 2 && s.job ? argsPreview(s.job.msg.args, s.job.msg.kwargs) : undefined
+      hints.push(recordEventHint(s.shown, s.receivedAt, o.delivery.queue, args, reason))
+    }
+    return { stream: this.rides.stream, maxLen: this.rides.maxLen, hints }
   }
 
   started(job: PreparedJob): void {
@@ -117,7 +171,7 @@ export class TaskEvents {
   /** Before a progress event of the run: its start is announced first, so the log keeps order. */
   progressOf(job: PreparedJob): void {
     const s = this.seen.get(job.delivery.token)
-    if (s && s.startedAt && s.shown < 2) this.showStarted(s)
+    if (s && s.startedAt && s.shown < 2 && !s.riding) this.showStarted(s)
   }
 
   /** A delivery handed back unfinished (shutdown): it has no outcome here. */
@@ -129,7 +183,8 @@ export class TaskEvents {
   settled(o: Outcome, live: boolean): void {
     const s = this.seen.get(o.delivery.token)
     this.seen.delete(o.delivery.token)
-    if (!live || o.kind === 'defer') return
+    // Its event was written with its result (recordEvents), or it has none to write.
+    if (!live || o.kind === 'defer' || (this.rides && o.result)) return
     const d = o.delivery
     const unshown = s !== undefined && s.shown < 2 && s.startedAt > 0
     this.sink.emit({
@@ -158,7 +213,7 @@ export class TaskEvents {
   /** Announces what has waited or run for announceMs without an event. */
   private announce(now: number): void {
     for (const s of this.seen.values()) {
-      if (s.shown === 2) continue
+      if (s.shown === 2 || s.riding) continue
       if (s.startedAt) {
         if (now - s.startedAt >= this.announceMs) this.showStarted(s)
       } else if (s.shown === 0 && now - s.receivedAt >= this.announceMs) {

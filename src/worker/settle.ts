@@ -5,7 +5,7 @@
  * re-runs the task rather than losing its result.
  */
 import type { Broker, Delivery } from '../contracts/broker.js'
-import type { ResultRecord, ResultStore } from '../contracts/result-store.js'
+import type { RecordEvents, ResultRecord, ResultStore } from '../contracts/result-store.js'
 import type { FollowUp } from '../canvas/hooks.js'
 
 /**
@@ -50,6 +50,8 @@ export interface SettlerHooks {
    * written: `written` resolves when they are.
    */
   followUps?(items: readonly FollowUp[], written: Promise<void>): Promise<void>
+  /** The outcome events that ride on the write of these outcomes' records, if any do. */
+  recordEvents?(withRecords: readonly Outcome[]): RecordEvents | undefined
 }
 
 /**
@@ -149,18 +151,25 @@ export class Settler {
     for (const o of batch) this.writing.add(o.delivery.token)
     try {
       const records: ResultRecord[] = []
+      const withRecords: Outcome[] = []
       const acks: Outcome[] = []
       const retries: Extract<Outcome, { kind: 'retry' }>[] = []
       const deads: Extract<Outcome, { kind: 'dead' }>[] = []
       const defers: Extract<Outcome, { kind: 'defer' }>[] = []
       for (const o of batch) {
-        if (o.result) records.push(o.result)
+        if (o.result) {
+          records.push(o.result)
+          withRecords.push(o)
+        }
         if (o.kind === 'ack') acks.push(o)
         else if (o.kind === 'retry') retries.push(o)
         else if (o.kind === 'defer') defers.push(o)
         else deads.push(o)
       }
-      const written = records.length && this.results ? this.results.set(records) : null
+      const written =
+        records.length && this.results
+          ? this.results.set(records, this.hooks.recordEvents?.(withRecords))
+          : null
       const followUps = batch.flatMap((o) => (o.followUp ? [o.followUp] : []))
       // Workflow sends go out alongside the result write (one round trip on a pipelined engine);
       // the hook waits for `written` where it reads results (chord joins).

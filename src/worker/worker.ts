@@ -300,6 +300,7 @@ export class Worker extends EventEmitter {
     this.settler = new Settler(this.broker, this.results, {
       followUps: (items, written) => flow.runtime.run(items, written),
       settled: (o, live) => this.settled(o, live),
+      recordEvents: (withRecords) => this.taskEvents?.recordEvents(withRecords),
       failed: (err, n) => this.outages.failed('settling finished tasks', err, { pending: n }),
       ok: () => this.outages.ok('settling finished tasks'),
     })
@@ -324,6 +325,7 @@ export class Worker extends EventEmitter {
         )
       this.events = new EventSink(coordination, this.eventsMaxLen, this.log)
       this.taskEvents = new TaskEvents(this.events, this.name)
+      if (this.results?.writesEventsTo?.(coordination)) this.taskEvents.rideOnResults(this.eventsMaxLen)
       this.taskEvents.start()
     }
     this.progress = workerProgress({
@@ -402,8 +404,9 @@ export class Worker extends EventEmitter {
 
   private received(got: Delivery[]): void {
     this.counts.received += got.length
+    const at = this.taskEvents ? Date.now() : 0
     for (const d of got) {
-      this.taskEvents?.received(d)
+      this.taskEvents?.received(d, at)
       this.held.set(d.token, d)
       if (this.running < this.concurrency) this.run(d)
       else this.buffer.push(d)

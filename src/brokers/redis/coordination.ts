@@ -69,6 +69,11 @@ export class RedisCoordination implements Coordination {
     return coordinationKey(this.prefix, kind, name)
   }
 
+  /** Whether this part runs on `conn` (a result store on it can write into its event log). */
+  sharesConnection(conn: RedisConnection): boolean {
+    return this.conn === conn
+  }
+
   private async run(what: string, call: ScriptCall): Promise<unknown> {
     const client = this.redis()
     try {

@@ -4,7 +4,10 @@ import { after, before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import type { ResultRecord } from '../../contracts/result-store.js'
 import type { TaskState } from '../../core/states.js'
+import { EVENTS_STREAM, parseEvents, recordEventHint } from '../../core/events.js'
+import { RedisCoordination } from './coordination.js'
 import { RAW_RESULT_CHARS, RedisResultStore } from './results.js'
+import { RedisConnection } from './shared.js'
 
 const base = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
 const prefix = `celeriac-test-${randomUUID().slice(0, 8)}`
@@ -231,3 +234,78 @@ async function commandCount(redis: Redis, command: string): Promise<number> {
   const m = new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)
   return m ? Number(m[1]) : 0
 }
+
+describe('redis result store: outcome events riding on result writes', () => {
+  const raw = new Redis(base)
+  after(() => raw.quit())
+
+  it('writes them with the records into a log on the same connection; none for a fenced-out record', async () => {
+    const p = `celeriac-test-${randomUUID().slice(0, 8)}`
+    const conn = new RedisConnection(`${base}${base.includes('?') ? '&' : '?'}prefix=${p}`)
+    const results = new RedisResultStore(conn)
+    const log = new RedisCoordination(conn)
+    const elsewhere = new RedisCoordination(url)
+    await Promise.all([results.connect(), log.connect()])
+    try {
+      assert.equal(results.writesEventsTo(log), true)
+      assert.equal(results.writesEventsTo(elsewhere), false, 'another connection: the caller appends')
+      const [a, b, c, d] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()]
+      const long = 'x'.repeat(RAW_RESULT_CHARS * 2)
+      await results.set([record(c, 'SUCCESS', { result: '1', doneAt: Date.now(), fence: 9 })])
+      const t = Date.now()
+      await results.set(
+        [
+          record(a, 'SUCCESS', { result: long, startedAt: t - 5, doneAt: t, fence: 3 }),
+          record(b, 'FAILURE', { error: '{"message":"boom"}', startedAt: t - 2, doneAt: t, fence: 4 }),
+          record(c, 'SUCCESS', { result: '2', doneAt: t, fence: 8 }),
+          record(d, 'RETRY', { startedAt: t - 1, fence: 1 }),
+        ],
+        {
+          stream: EVENTS_STREAM,
+          maxLen: 100,
+          hints: [
+            recordEventHint(0, t - 9, 'q1', '[[1],{}]', undefined),
+            recordEventHint(2, 0, 'q2', undefined, 'failed: Error: boom'),
+            recordEventHint(0, t - 9, 'q1', '[[],{}]', undefined),
+            null,
+          ],
+        },
+      )
+      const entries = await log.read(EVENTS_STREAM, null, 100)
+      // c's write is fenced out (8 < 9): no event; d has no hint.
+      assert.equal(entries.length, 2)
+      assert.ok(
+        entries.every((e) => !e.data.includes(long)),
+        'a long result stays out of the log',
+      )
+      const events = entries.flatMap((e) => parseEvents(e.data))
+      assert.deepEqual(
+        events.map((e) => `${e.id === a ? 'a' : 'b'} ${e.type} ${e.queue}`),
+        ['a task-received q1', 'a task-started q1', 'a task-succeeded q1', 'b task-failed q2'],
+      )
+      assert.deepEqual(
+        [
+          events[0]!.at,
+          events[1]!.at,
+          events[1]!.args,
+          events[2]!.at,
+          events[2]!.runtimeMs,
+          events[2]!.fence,
+        ],
+        [t - 9, t - 5, '[[1],{}]', t, 5, 3],
+      )
+      assert.equal(events[3]!.reason, 'failed: Error: boom')
+      assert.equal(events[3]!.worker, 'w1')
+      assert.equal(events[3]!.task, 'demo.add')
+      await assert.rejects(
+        results.set([record(randomUUID(), 'SUCCESS')], { stream: EVENTS_STREAM, maxLen: 100, hints: [] }),
+        /1 records/,
+      )
+    } finally {
+      const keys = await raw.keys(`*${p}*`)
+      if (keys.length) await raw.del(...keys)
+      await Promise.all([results.close(), log.close(), elsewhere.close()])
+      await conn.close()
+    }
+  })
+})

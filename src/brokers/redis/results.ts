@@ -6,12 +6,20 @@
  * on one shared subscriber connection.
  */
 import { setMaxListeners } from 'node:events'
-import type { ForgetOptions, ResultRecord, ResultStore, WaitOptions } from '../../contracts/result-store.js'
+import type { Coordination } from '../../contracts/coordination.js'
+import type {
+  ForgetOptions,
+  RecordEvents,
+  ResultRecord,
+  ResultStore,
+  WaitOptions,
+} from '../../contracts/result-store.js'
 import { BrokerError } from '../../core/errors.js'
 import { isReady } from '../../core/states.js'
 import { slotGroups } from './cluster.js'
 import { brokerError, runScripts, type RedisClient } from './connection.js'
-import { resultKey, type RedisTarget } from './keys.js'
+import { RedisCoordination } from './coordination.js'
+import { coordinationKey, resultKey, type RedisTarget } from './keys.js'
 import { forgetResults, setResults } from './scripts.generated.js'
 import { connectionOf, type RedisConnection } from './shared.js'
 
@@ -61,13 +69,36 @@ export class RedisResultStore implements ResultStore {
     return this.conn.redis('redis result store')
   }
 
-  async set(records: readonly ResultRecord[]): Promise<void> {
+  /**
+   * On one server (not a Cluster, where the log and the records live in different slots), when
+   * the coordination part shares this store's connection: its log then lives beside the records.
+   */
+  writesEventsTo(coordination: Coordination): boolean {
+    return (
+      this.target.topology.kind !== 'cluster' &&
+      coordination instanceof RedisCoordination &&
+      coordination.sharesConnection(this.conn)
+    )
+  }
+
+  async set(records: readonly ResultRecord[], events?: RecordEvents): Promise<void> {
     if (!records.length) return
     for (const r of records) checkFence(r.fence ?? null, 'record fence')
     const client = this.redis()
     const keys = records.map((r) => resultKey(this.prefix, r.id))
+    if (events) {
+      if (events.hints.length !== records.length)
+        throw new RangeError(`set: ${events.hints.length} event hints for ${records.length} records`)
+      if (!Number.isInteger(events.maxLen) || events.maxLen < 0)
+        throw new RangeError(`set: events maxLen must be an integer >= 0`)
+      if (events.hints.some((h) => h !== null && h.includes('\n')))
+        throw new RangeError('set: an event hint holds a newline')
+    }
+    const groups = slotGroups(client, keys)
+    // Events ride only where the whole batch is one script call beside the log (writesEventsTo).
+    const withEvents = events && groups.length === 1 && events.hints.some((h) => h !== null) ? events : null
     // One script call on one server; one per slot on a Cluster (each atomic on its own).
-    const calls = slotGroups(client, keys).map((group) => {
+    const calls = groups.map((group) => {
       const args: string[] = []
       for (const i of group) {
         const r = records[i]!
@@ -78,7 +109,12 @@ export class RedisResultStore implements ResultStore {
           recordText(r),
         )
       }
-      return { script: setResults, keys: group.map((i) => keys[i]!), args }
+      const groupKeys = group.map((i) => keys[i]!)
+      if (withEvents) {
+        groupKeys.push(coordinationKey(this.prefix, 'events', withEvents.stream))
+        args.push(String(withEvents.maxLen), withEvents.hints.map((h) => h ?? '').join('\n'))
+      }
+      return { script: setResults, keys: groupKeys, args }
     })
     try {
       await runScripts(client, calls)
