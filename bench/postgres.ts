@@ -128,7 +128,10 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
 }
 
 export const pgVersion = (url: string): Promise<string> =>
-  withClient(url, async (c) => (await c.query<{ v: string }>('SHOW server_version')).rows[0]!.v)
+  withClient(
+    url,
+    async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v,
+  )
 
 const drop = (url: string, schema: string) =>
   withClient(url, (c) => c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`))
