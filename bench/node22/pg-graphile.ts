@@ -1,15 +1,18 @@
 /**
- * Bench child, Graphile Worker 0.17.3 on PostgreSQL (0.18.0 declares Node >= 22.18 and celeriac's
- * CI refuses engine warnings on Node 20). `bulk <url> <schema> <n> <batch>`: addJobs of n no-op
+ * Bench child, Graphile Worker 0.18 on PostgreSQL, run by the Node 22 binary of bench/node22 (0.18
+ * declares Node >= 22.18; see bench/postgres.ts). `bulk <url> <schema> <n> <batch>`: addJobs of n no-op
  * jobs in batches. `steady <url> <schema> <rate> <seconds>`: one addJob per job at a steady rate,
  * carrying its enqueue time. `work <url> <schema> <n> <c> <mode> <batched|unbatched>`: a runner at
  * concurrency c; prints `ready`, then after n jobs succeeded {"processed","ms","cpuMs"} (mode
  * `latency` adds p50/p95/p99 of enqueue → start). Batched: a local queue of 500 jobs per fetch
- * and completions batched (completeJobBatchDelay 0), Graphile's own high-throughput settings.
- * Graphile deletes finished jobs: it keeps no results, whatever the mode.
+ * and completions batched (completeJobBatchDelay 0), Graphile's own high-throughput settings;
+ * unbatched: each of the c job loops fetches its own job. Both are woken by LISTEN/NOTIFY and poll
+ * every second (pollInterval 1000). "processed" counts the n-th `job:success` event, emitted
+ * before the job's completion is written. Graphile deletes finished jobs: it keeps no results,
+ * whatever the mode.
  */
 import { Logger, makeWorkerUtils, run } from 'graphile-worker'
-import { processingReport, sendAtRate } from './proc.js'
+import { processingReport, sendAtRate } from '../proc.js'
 
 const [mode, connectionString, schema, a, b, c, d] = process.argv.slice(2)
 let stopping = false
