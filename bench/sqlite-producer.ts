@@ -1,5 +1,5 @@
 /**
- * Bench child: bulk-enqueue N tasks into a SQLite file, print {"enqueued":N,"ms":…}.
+ * Bench child: bulk-enqueue N tasks into a SQLite file, print {"enqueued":N,"ms":…,"cpuMs":…}.
  * BENCH_PAYLOAD=empty|1k|16k|64k: the arguments of each job (bench/payload.ts; default empty).
  */
 import { createApp } from 'celeriac'
@@ -14,8 +14,10 @@ await app.broker()
 const kind = process.env.BENCH_PAYLOAD
 const one = payloadArgs(isPayloadKind(kind) ? kind : 'empty')
 const args = Array.from({ length: batch }, () => one)
+const cpu0 = process.cpuUsage()
 const t0 = performance.now()
 for (let sent = 0; sent < n; sent += batch) await noop.sendMany(args.slice(0, Math.min(batch, n - sent)))
 const ms = performance.now() - t0
+const cpu = process.cpuUsage(cpu0)
 await app.close()
-process.stdout.write(JSON.stringify({ enqueued: n, ms }) + '\n')
+process.stdout.write(JSON.stringify({ enqueued: n, ms, cpuMs: (cpu.user + cpu.system) / 1000 }) + '\n')
