@@ -112,7 +112,7 @@ const OUTCOME_OF_STATE: Record<string, TaskEventType> = {
  */
 function parseRecordEvent(data: string): CeleriacEvent | null {
   const tabs: number[] = []
-  for (let at = 0; tabs.length < 5; ) {
+  for (let at = 0; tabs.length < 5;) {
     const t = data.indexOf('\t', at)
     if (t < 0) return null
     tabs.push(t)
