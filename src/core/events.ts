@@ -87,6 +87,9 @@ export function parseEvents(data: string): CeleriacEvent[] {
  * (argsPreview text) and the reason of a failure or retry. Tab-separated; JSON text, which holds
  * no raw tab or newline, for the strings.
  */
+let lastQueue = ''
+let lastQueueJson = '""'
+
 export function recordEventHint(
   shown: 0 | 1 | 2,
   receivedAt: number,
@@ -94,7 +97,8 @@ export function recordEventHint(
   args: string | undefined,
   reason: string | undefined,
 ): string {
-  return `${shown}\t${shown === 0 ? receivedAt : ''}\t${JSON.stringify(queue)}\t${
+  if (queue !== lastQueue) lastQueueJson = JSON.stringify((lastQueue = queue))
+  return `${shown}\t${shown === 0 ? receivedAt : ''}\t${lastQueueJson}\t${
     shown < 2 && args !== undefined ? args : ''
   }\t${reason === undefined ? '' : JSON.stringify(reason)}`
 }

@@ -181,10 +181,13 @@ export class TaskEvents {
 
   /** The outcome's event; none for a stale one (the run that took over reports) or a deferral. */
   settled(o: Outcome, live: boolean): void {
+    // Its event was written with its result (recordEvents), or it has none to write.
+    if (!live || o.kind === 'defer' || (this.rides && o.result)) {
+      this.seen.delete(o.delivery.token)
+      return
+    }
     const s = this.seen.get(o.delivery.token)
     this.seen.delete(o.delivery.token)
-    // Its event was written with its result (recordEvents), or it has none to write.
-    if (!live || o.kind === 'defer' || (this.rides && o.result)) return
     const d = o.delivery
     const unshown = s !== undefined && s.shown < 2 && s.startedAt > 0
     this.sink.emit({
