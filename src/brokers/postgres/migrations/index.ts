@@ -5,8 +5,9 @@
  */
 import { SQL as SCHEMA_1 } from './0001-schema.js'
 import { SQL as RECORDS_2 } from './0002-records.js'
+import { SQL as RESERVE_PLAN_3 } from './0003-reserve-plan.js'
 
-export const MIGRATIONS: readonly string[] = [SCHEMA_1, RECORDS_2]
+export const MIGRATIONS: readonly string[] = [SCHEMA_1, RECORDS_2, RESERVE_PLAN_3]
 
 /** The schema version this library writes and reads. */
 export const SCHEMA_VERSION = MIGRATIONS.length
