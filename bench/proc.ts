@@ -116,22 +116,30 @@ export interface ProducerReport {
 }
 
 /**
- * Sends `rate` jobs per second for `seconds`, each through `send(sentAt)` with its send time in
- * epoch ms; resolves with how many were sent once every send settled.
+ * Sends `rate` jobs per second for `seconds`, each through `send(sentAt)` with the epoch ms it was
+ * due to be sent, at most `maxInFlight` unsettled at once; resolves with how many were sent once
+ * every send settled.
  */
 export async function sendAtRate(
   rate: number,
   seconds: number,
   send: (sentAt: number) => Promise<unknown>,
+  maxInFlight = 256,
 ): Promise<number> {
   const total = Math.round(rate * seconds)
   const pending = new Set<Promise<unknown>>()
-  const start = Date.now()
+  const start = performance.timeOrigin + performance.now()
   let sent = 0
   while (sent < total) {
-    const due = Math.min(total, Math.floor(((Date.now() - start) * rate) / 1000))
+    const due = Math.min(
+      total,
+      Math.floor(((performance.timeOrigin + performance.now() - start) * rate) / 1000),
+    )
     for (; sent < due; sent++) {
-      const p = send(performance.timeOrigin + performance.now())
+      // A producer that falls behind waits here, and its lateness is counted: each job carries
+      // the time it was due to be sent, not the time it went (no coordinated omission).
+      while (pending.size >= maxInFlight) await Promise.race(pending)
+      const p = send(start + (sent * 1000) / rate)
       pending.add(p)
       void p.finally(() => pending.delete(p))
     }
