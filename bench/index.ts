@@ -7,7 +7,7 @@
  *   (databases --db, +1, +2).
  * - `--broker postgres`: celeriac, Graphile Worker (unbatched, batched), pg-boss and BullMQ's
  *   PostgreSQL backend against $DATABASE_URL, 1,000,000 jobs by default (`--n` for fewer,
- *   `--systems a,b` for some of them).
+ *   `--systems a,b` for some of them, `--rate` for the latency figure's jobs/s, default 1,000).
  * - `--broker rabbitmq`: celeriac, Celery over AMQP (when installed) and amqplib alone against
  *   $AMQP_URL's server, results in Redis databases --db and --db + 2 (bench/rabbitmq.ts; 20,000
  *   jobs, `--n` for fewer).
@@ -58,6 +58,7 @@ const { values } = parseArgs({
     pools: { type: 'boolean', default: false },
     systems: { type: 'string' },
     rounds: { type: 'string' },
+    rate: { type: 'string' },
     matrix: { type: 'boolean', default: false },
     payloads: { type: 'string' },
     workers: { type: 'string' },
@@ -216,7 +217,7 @@ if (values.broker === 'postgres' || values.broker === 'all') {
     n,
     backlog: n,
     processed: Math.max(1, Math.round(n / 20)),
-    steadyRate: small ? Math.max(10, Math.round(n / 10)) : 1000,
+    steadyRate: values.rate ? Number(values.rate) : small ? Math.max(10, Math.round(n / 10)) : 1000,
     steadySeconds: small ? 2 : 10,
     systems,
   })
