@@ -333,4 +333,10 @@ export interface Broker extends Producer, Consumer, Leases, Settlement, QueueAdm
   connect(): Promise<void>
   /** Closes connections; leases held are left to expire (or returned, for 'connection' leases). Idempotent. */
   close(): Promise<void>
+  /**
+   * Upkeep the engine cannot count on its server doing, run by the housekeeping leader each
+   * round (PostgreSQL: VACUUM the jobs table when dead rows pile up, as on a server whose
+   * autovacuum is off or behind). Returns what it did, for the log, or null for nothing.
+   */
+  tidy?(): Promise<string | null>
 }

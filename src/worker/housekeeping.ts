@@ -1,5 +1,6 @@
 /**
- * Housekeeping: deleting expired results and dead letters past their retention. One worker does
+ * Housekeeping: deleting expired results and dead letters past their retention, and the engine's
+ * own upkeep (Broker.tidy: PostgreSQL vacuums its jobs table when dead rows pile up). One worker does
  * it at a time: the holder of the `housekeeping` lock of the coordination part (renewed each
  * round; another worker takes over when it lapses). Without a coordination part every worker
  * does it, which is safe (both deletions are idempotent), only wasteful.
@@ -16,7 +17,7 @@ export interface HousekeeperOptions {
   readonly intervalMs: number
   readonly coordination: Coordination | null
   readonly results: ResultStore | null
-  readonly broker: DeadLetterStore
+  readonly broker: DeadLetterStore & { tidy?(): Promise<string | null> }
   /** Dead letters older than this are deleted; null keeps them. */
   readonly deadRetentionMs: number | null
   readonly log: Logger
@@ -30,7 +31,7 @@ export class Housekeeper {
   constructor(private readonly o: HousekeeperOptions) {}
 
   start(): void {
-    if (!this.o.results && this.o.deadRetentionMs === null) return
+    if (!this.o.results && this.o.deadRetentionMs === null && !this.o.broker.tidy) return
     this.timer = setInterval(() => void this.runOnce(), this.o.intervalMs)
     this.timer.unref()
   }
@@ -62,6 +63,8 @@ export class Housekeeper {
           : await this.o.broker.pruneDead({ before: Date.now() - this.o.deadRetentionMs })
       if (removed || pruned)
         this.o.log.debug({ results: removed, deadLetters: pruned }, 'housekeeping removed expired entries')
+      const tidied = await this.o.broker.tidy?.()
+      if (tidied) this.o.log.info(`housekeeping: ${tidied}`)
     } catch (err) {
       this.o.log.warn({ err: (err as Error).message }, 'housekeeping failed; will try again')
     }

@@ -31,7 +31,7 @@ import type { PgDatabase } from './database.js'
 import { DeadLetters } from './dead-letters.js'
 import { PgPart } from './part.js'
 import { LIST_JOBS, PAUSE, PURGE, RESUME, STATS } from './sql/admin.js'
-import { NEXT_DUE, PUBLISH, RESERVE } from './sql/jobs.js'
+import { JOBS_DEAD_ROWS, NEXT_DUE, PUBLISH, RESERVE, VACUUM_JOBS } from './sql/jobs.js'
 import { ACK, DEAD_LETTER, DEFER, EXTEND, PRUNE_THROUGHPUT, RELEASE, RETRY } from './sql/settle.js'
 import { matched, refArrays, tokenOf } from './tokens.js'
 import { transactionTarget } from './transaction.js'
@@ -39,6 +39,9 @@ import { Wakeups } from './wakeups.js'
 
 /** How often a waiting reserve looks again while notifications are not flowing. */
 const FALLBACK_POLL_MS = 250
+/** tidy(): dead rows that make a VACUUM worth it, and the least time between two. */
+const TIDY_MIN_DEAD = 50_000
+const TIDY_GAP_MS = 60_000
 /** Throughput rows per queue and bucket (see the throughput table). */
 const SHARDS = 8
 
@@ -126,6 +129,28 @@ export class PostgresBroker extends PgPart implements PullBroker, JobLister {
 
   consume(options: ConsumeOptions): Consumption {
     return pullConsume(this, options)
+  }
+
+  /**
+   * VACUUMs the jobs table when its dead rows (every job leaves two: the reserve's update and the
+   * ack's delete) pass TIDY_MIN_DEAD and a fifth of its live rows, and it was not vacuumed in the
+   * last TIDY_GAP_MS. Autovacuum does this with the table's own settings (migration 1: 2 % scale
+   * factors, no cost delay); this covers servers where it is off or falls behind, where index
+   * scans over dead entries would slow every reserve.
+   */
+  async tidy(): Promise<string | null> {
+    const db = this.ready()
+    const { rows } = await db.db.query<{ dead: string; live: string; vacuumed: string | null }>(
+      JOBS_DEAD_ROWS,
+      [db.schema],
+    )
+    const row = rows[0]
+    if (!row) return null
+    const dead = Number(row.dead)
+    if (dead < Math.max(TIDY_MIN_DEAD, Number(row.live) / 5)) return null
+    if (row.vacuumed !== null && Date.now() - Number(row.vacuumed) < TIDY_GAP_MS) return null
+    await db.db.query(db.statement(VACUUM_JOBS).text)
+    return `vacuumed the jobs table (${dead} dead rows)`
   }
 
   async reserve(queues: readonly string[], max: number, options: ReserveOptions): Promise<Delivery[]> {

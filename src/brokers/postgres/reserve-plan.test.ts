@@ -1,12 +1,15 @@
 /**
  * reserve() walks each queue's ready index in order and stops after what it takes, even when the
  * table's statistics were taken while it was empty (a bulk enqueue outruns autoanalyze): the
- * index entries it reads stay near the batch size, not the backlog (migration 3).
+ * index entries it reads stay near the batch size, not the backlog (migration 3). And the
+ * housekeeping leader's tidy() vacuums the jobs table once dead rows pile up, for servers whose
+ * autovacuum is off or behind.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import pg from 'pg'
 import { postgresBaseUrl, postgresTestSchema, postgresUrl } from '../../../test/conformance/postgres-env.js'
+import { PostgresBroker } from './broker.js'
 import { PgDatabase } from './database.js'
 
 describe('postgres: reserve over a large backlog', () => {
@@ -42,6 +45,44 @@ describe('postgres: reserve over a large backlog', () => {
       assert.ok(entries <= 100, `reserve read ${entries} index entries to take 10 of 30,000`)
     } finally {
       await client.query(`DROP SCHEMA "${schema}" CASCADE`)
+      await client.end()
+    }
+  })
+})
+
+describe('postgres: tidy', () => {
+  it('vacuums the jobs table once dead rows pile up, and leaves it alone otherwise', async () => {
+    const schema = postgresTestSchema()
+    const broker = new PostgresBroker(postgresUrl(schema, 1))
+    await broker.connect()
+    const client = new pg.Client({ connectionString: postgresBaseUrl() })
+    await client.connect()
+    const s = `"${schema}"`
+    const deadRows = async () => {
+      const { rows } = await client.query<{ n: string }>(
+        `SELECT n_dead_tup AS n FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'jobs'`,
+        [schema],
+      )
+      return Number(rows[0]!.n)
+    }
+    try {
+      // Autovacuum off for this table, whatever the server does, so that tidy() is what vacuums.
+      await client.query(`ALTER TABLE ${s}.jobs SET (autovacuum_enabled = false)`)
+      assert.equal(await broker.tidy(), null, 'nothing to do on an empty table')
+      await client.query(
+        `INSERT INTO ${s}.jobs (id, queue, body) SELECT 'j' || g, 'q', '{}' FROM generate_series(1, 60000) g`,
+      )
+      await client.query(`DELETE FROM ${s}.jobs`)
+      await client.query('SELECT pg_stat_force_next_flush()')
+      await client.query('SELECT 1')
+      assert.ok((await deadRows()) >= 60_000)
+      assert.match((await broker.tidy()) ?? '', /vacuumed the jobs table \(\d+ dead rows\)/)
+      await client.query('SELECT pg_stat_clear_snapshot()')
+      assert.equal(await deadRows(), 0)
+      assert.equal(await broker.tidy(), null, 'just vacuumed: not again')
+    } finally {
+      await broker.close()
+      await client.query(`DROP SCHEMA ${s} CASCADE`)
       await client.end()
     }
   })

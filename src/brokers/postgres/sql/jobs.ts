@@ -37,3 +37,12 @@ export const RESERVE = 'SELECT * FROM {s}.reserve($1::text[], $2::integer, $3::b
 export const NEXT_DUE = `
 SELECT (SELECT min(available_at) FROM {s}.jobs WHERE state <> 0 AND queue = ANY ($1::text[])) AS next,
        {s}.now_ms() AS now`
+
+/** Dead and live rows of the jobs table and when it was last vacuumed (epoch ms, null: never). $1 schema. */
+export const JOBS_DEAD_ROWS = `
+SELECT n_dead_tup AS dead, n_live_tup AS live,
+       (extract(epoch FROM greatest(last_vacuum, last_autovacuum)) * 1000)::bigint AS vacuumed
+  FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'jobs'`
+
+/** Run alone (VACUUM cannot run in a transaction); skips the table if another holds a conflicting lock. */
+export const VACUUM_JOBS = 'VACUUM (SKIP_LOCKED) {s}.jobs'
