@@ -75,7 +75,7 @@ export function expandEvent(e: CeleriacEvent): CeleriacEvent[] {
 
 /** Reads a stored event and what it stands for (see expandEvent); none for a malformed one. */
 export function parseEvents(data: string): CeleriacEvent[] {
-  const e = data.charCodeAt(0) === 82 /* R */ ? parseRecordEvent(data) : parseEvent(data)
+  const e = parseEvent(data)
   return e ? expandEvent(e) : []
 }
 
@@ -230,8 +230,12 @@ const TYPES = new Set([
   'worker-offline',
 ])
 
-/** Reads an event written by `JSON.stringify`; null for anything that is not one. */
+/**
+ * Reads a stored event, as written (an outcome that rode on its result write comes back folded,
+ * as a worker writes one: see parseEvents); null for anything that is not one.
+ */
 export function parseEvent(data: string): CeleriacEvent | null {
+  if (data.charCodeAt(0) === 82 /* R */) return parseRecordEvent(data)
   let v: unknown
   try {
     v = JSON.parse(data)

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import type { ResultRecord } from '../../contracts/result-store.js'
 import type { TaskState } from '../../core/states.js'
-import { EVENTS_STREAM, parseEvents, recordEventHint } from '../../core/events.js'
+import { EVENTS_STREAM, parseEvent, parseEvents, recordEventHint } from '../../core/events.js'
 import { RedisCoordination } from './coordination.js'
 import { RAW_RESULT_CHARS, RedisResultStore } from './results.js'
 import { RedisConnection } from './shared.js'
@@ -278,6 +278,9 @@ describe('redis result store: outcome events riding on result writes', () => {
         entries.every((e) => !e.data.includes(long)),
         'a long result stays out of the log',
       )
+      // parseEvent gives the stored outcome, folded; parseEvents expands it.
+      assert.equal(parseEvent(entries[0]!.data)?.type, 'task-succeeded')
+      assert.equal(parseEvent(entries[0]!.data)?.receivedAt, t - 9)
       const events = entries.flatMap((e) => parseEvents(e.data))
       assert.deepEqual(
         events.map((e) => `${e.id === a ? 'a' : 'b'} ${e.type} ${e.queue}`),
