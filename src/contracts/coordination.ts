@@ -114,7 +114,11 @@ export interface Coordination {
    */
   take(key: string, n: number, spec: BucketSpec): Promise<number>
 
-  /** Appends events to a stream, dropping the oldest beyond `maxLen`. Returns their ids. */
+  /**
+   * Appends events to a stream, dropping the oldest beyond `maxLen` events. Returns their ids.
+   * An entry is one event here; a result store that writes outcomes into the log
+   * (`ResultStore.writesEventsTo`) may put several in one entry, and the bound still counts events.
+   */
   append(stream: string, events: readonly string[], maxLen: number): Promise<string[]>
   /** Up to `limit` events after the id `after` (from the oldest kept when null), oldest first. */
   read(stream: string, after: string | null, limit: number): Promise<LoggedEvent[]>

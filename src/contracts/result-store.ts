@@ -51,8 +51,9 @@ export interface ForgetOptions {
 
 /**
  * Outcome events that ride on a result write (see `ResultStore.writesEventsTo`): for each record
- * of the batch that is written, an entry in the coordination event log `stream`, bounded to
- * `maxLen` entries. A record dropped by its fence adds none.
+ * of the batch that is written, an event in the coordination event log `stream` (several may
+ * share an entry; parseEvents reads them), which keeps at most `maxLen` events. A record dropped
+ * by its fence adds none.
  */
 export interface RecordEvents {
   readonly stream: string

@@ -73,8 +73,20 @@ export function expandEvent(e: CeleriacEvent): CeleriacEvent[] {
   return out
 }
 
-/** Reads a stored event and what it stands for (see expandEvent); none for a malformed one. */
+/**
+ * Reads a stored entry: every event it stands for, oldest first (see expandEvent). An entry is
+ * one event, or (written by a result store, see parseEvent) the outcomes of several tasks, one a
+ * line; what is malformed in it is skipped.
+ */
 export function parseEvents(data: string): CeleriacEvent[] {
+  if (data.charCodeAt(0) === 82 /* R */ && data.includes('\n')) {
+    const out: CeleriacEvent[] = []
+    for (const line of data.split('\n')) {
+      const e = parseRecordEvent(line)
+      if (e) for (const x of expandEvent(e)) out.push(x)
+    }
+    return out
+  }
   const e = parseEvent(data)
   return e ? expandEvent(e) : []
 }
@@ -232,10 +244,15 @@ const TYPES = new Set([
 
 /**
  * Reads a stored event, as written (an outcome that rode on its result write comes back folded,
- * as a worker writes one: see parseEvents); null for anything that is not one.
+ * as a worker writes one: see parseEvents); null for anything that is not one. A result store
+ * writes the outcomes of up to 32 tasks in one entry ("R" lines joined by newlines): this reads
+ * the first; parseEvents reads them all.
  */
 export function parseEvent(data: string): CeleriacEvent | null {
-  if (data.charCodeAt(0) === 82 /* R */) return parseRecordEvent(data)
+  if (data.charCodeAt(0) === 82 /* R */) {
+    const nl = data.indexOf('\n')
+    return parseRecordEvent(nl < 0 ? data : data.slice(0, nl))
+  }
   let v: unknown
   try {
     v = JSON.parse(data)

@@ -142,16 +142,18 @@ describe('redis coordination', () => {
     assert.deepEqual(seenLate, [])
   })
 
-  it('keeps each key under the prefix, hash-tagged as a whole', async () => {
+  it('keeps each key under the prefix, hash-tagged as a whole (the log with its counter)', async () => {
     const n = name()
     await co.acquire(n, 'a', 1000)
     await co.join(n, ['m'], 1000)
     await co.take(n, 1, { rate: 1, perMs: 1000 })
     await co.append(n, ['e'], 10)
     const keys = (await raw.keys(`*${n}*`)).sort()
-    assert.deepEqual(
-      keys,
-      ['bucket', 'events', 'join', 'lock'].map((k) => `{${prefix}:${k}:${n}}`),
-    )
+    assert.deepEqual(keys, [
+      ...['bucket', 'events'].map((k) => `{${prefix}:${k}:${n}}`),
+      `{${prefix}:events:${n}}:c`,
+      `{${prefix}:events:${n}}:n`,
+      ...['join', 'lock'].map((k) => `{${prefix}:${k}:${n}}`),
+    ])
   })
 })

@@ -20,7 +20,7 @@ import { checkTake, RECORD_LIST_LIMIT, recordExpiries } from '../../contracts/co
 import { BrokerError } from '../../core/errors.js'
 import { slotGroups } from './cluster.js'
 import { brokerError, runScripts, type RedisClient, type ScriptCall } from './connection.js'
-import { coordinationKey, type RedisTarget } from './keys.js'
+import { coordinationKey, eventLogKeys, type RedisTarget } from './keys.js'
 import * as S from './scripts.generated.js'
 import { connectionOf, type RedisConnection } from './shared.js'
 
@@ -160,7 +160,7 @@ export class RedisCoordination implements Coordination {
     if (!events.length) return []
     return (await this.run(`appending to ${stream}`, {
       script: S.append,
-      keys: [this.key('events', stream)],
+      keys: eventLogKeys(this.prefix, stream),
       // One framed argument for the batch (see append-1.lua): ioredis measures and frames each
       // argument it sends, which cost more than the events' own text.
       args: [maxLen, events.map((e) => `${Buffer.byteLength(e)}:${e}`).join('')],

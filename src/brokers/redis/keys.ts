@@ -215,3 +215,12 @@ export function resultKey(prefix: string, id: string): string {
 export function coordinationKey(prefix: string, kind: string, name: string): string {
   return `{${prefix}:${kind}:${name}}`
 }
+
+/**
+ * An event log: its stream, the counter of the events it holds and the list of each entry's
+ * count (an entry may hold several; see scripts/includes/eventlog.lua), in one slot.
+ */
+export function eventLogKeys(prefix: string, name: string): [string, string, string] {
+  const stream = coordinationKey(prefix, 'events', name)
+  return [stream, `${stream}:n`, `${stream}:c`]
+}

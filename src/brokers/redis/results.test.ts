@@ -272,13 +272,13 @@ describe('redis result store: outcome events riding on result writes', () => {
         },
       )
       const entries = await log.read(EVENTS_STREAM, null, 100)
-      // c's write is fenced out (8 < 9): no event; d has no hint.
-      assert.equal(entries.length, 2)
+      // c's write is fenced out (8 < 9): no event; d has no hint. a and b share one entry.
+      assert.equal(entries.length, 1)
       assert.ok(
         entries.every((e) => !e.data.includes(long)),
         'a long result stays out of the log',
       )
-      // parseEvent gives the stored outcome, folded; parseEvents expands it.
+      // parseEvent gives the entry's first stored outcome, folded; parseEvents expands them all.
       assert.equal(parseEvent(entries[0]!.data)?.type, 'task-succeeded')
       assert.equal(parseEvent(entries[0]!.data)?.receivedAt, t - 9)
       const events = entries.flatMap((e) => parseEvents(e.data))
@@ -308,6 +308,77 @@ describe('redis result store: outcome events riding on result writes', () => {
       const keys = await raw.keys(`*${p}*`)
       if (keys.length) await raw.del(...keys)
       await Promise.all([results.close(), log.close(), elsewhere.close()])
+      await conn.close()
+    }
+  })
+
+  it('bounds the log in events, an entry holding up to 32 outcomes, appends counted alike', async () => {
+    const p = `celeriac-test-${randomUUID().slice(0, 8)}`
+    const conn = new RedisConnection(`${base}${base.includes('?') ? '&' : '?'}prefix=${p}`)
+    const results = new RedisResultStore(conn)
+    const log = new RedisCoordination(conn)
+    await Promise.all([results.connect(), log.connect()])
+    const batch = async (k: number, maxLen: number) => {
+      const t = Date.now()
+      const ids = Array.from({ length: k }, () => randomUUID())
+      await results.set(
+        ids.map((id) => record(id, 'SUCCESS', { result: '1', startedAt: t - 1, doneAt: t })),
+        {
+          stream: EVENTS_STREAM,
+          maxLen,
+          hints: ids.map(() => recordEventHint(2, 0, 'q', undefined, undefined)),
+        },
+      )
+      return ids
+    }
+    const held = async () => {
+      const entries = await log.read(EVENTS_STREAM, null, 10_000)
+      return { entries, events: entries.flatMap((e) => parseEvents(e.data)) }
+    }
+    try {
+      const first = await batch(70, 1000)
+      let h = await held()
+      assert.deepEqual(
+        h.entries.map((e) => parseEvents(e.data).length),
+        [32, 32, 6],
+        'lines of up to 32 outcomes an entry',
+      )
+      assert.deepEqual(
+        h.events.map((e) => e.id),
+        first,
+        'every outcome, in order',
+      )
+      assert.equal(await raw.get(`{${p}:events:${EVENTS_STREAM}}:n`), '70')
+      // A bound of 50 events drops the oldest whole entries: 32 go, 38 stay.
+      const second = await batch(20, 50)
+      h = await held()
+      assert.equal(h.events.length, 38 + 20 - 32, 'the first 32 and then the next 32 dropped')
+      assert.deepEqual(
+        h.events.map((e) => e.id),
+        [...first.slice(64), ...second],
+      )
+      // Appends (one event an entry) count in the same bound.
+      await log.append(
+        EVENTS_STREAM,
+        Array.from({ length: 30 }, (_, i) => `e${i}`),
+        40,
+      )
+      h = await held()
+      assert.ok(h.entries.length <= 40, `${h.entries.length} entries`)
+      const total = h.entries.reduce(
+        (n, e) => n + (e.data.startsWith('R') ? parseEvents(e.data).length : 1),
+        0,
+      )
+      assert.ok(total <= 40 && total > 40 - 32, `${total} events held`)
+      assert.equal(await raw.get(`{${p}:events:${EVENTS_STREAM}}:n`), String(total))
+      // A deleted log starts counting again from nothing.
+      await raw.del(`{${p}:events:${EVENTS_STREAM}}`)
+      await batch(3, 1000)
+      assert.equal(await raw.get(`{${p}:events:${EVENTS_STREAM}}:n`), '3')
+    } finally {
+      const keys = await raw.keys(`*${p}*`)
+      if (keys.length) await raw.del(...keys)
+      await Promise.all([results.close(), log.close()])
       await conn.close()
     }
   })

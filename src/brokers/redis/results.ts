@@ -19,7 +19,7 @@ import { isReady } from '../../core/states.js'
 import { slotGroups } from './cluster.js'
 import { brokerError, runScripts, type RedisClient } from './connection.js'
 import { RedisCoordination } from './coordination.js'
-import { coordinationKey, resultKey, type RedisTarget } from './keys.js'
+import { eventLogKeys, resultKey, type RedisTarget } from './keys.js'
 import { forgetResults, setResults } from './scripts.generated.js'
 import { connectionOf, type RedisConnection } from './shared.js'
 
@@ -100,19 +100,22 @@ export class RedisResultStore implements ResultStore {
     // One script call on one server; one per slot on a Cluster (each atomic on its own).
     const calls = groups.map((group) => {
       const args: string[] = []
+      const texts: string[] = []
       for (const i of group) {
         const r = records[i]!
+        const head = recordHead(r)
+        if (withEvents) texts.push(head)
         args.push(
           isReady(r.state) ? '1' : '0',
           r.fence == null ? '' : String(r.fence),
           r.expiresAt === null ? '0' : String(Math.ceil(r.expiresAt)),
-          recordText(r),
+          recordText(r, head),
         )
       }
       const groupKeys = group.map((i) => keys[i]!)
       if (withEvents) {
-        groupKeys.push(coordinationKey(this.prefix, 'events', withEvents.stream))
-        args.push(String(withEvents.maxLen), withEvents.hints.map((h) => h ?? '').join('\n'))
+        groupKeys.push(...eventLogKeys(this.prefix, withEvents.stream))
+        args.push(String(withEvents.maxLen), ...eventEntries(withEvents.hints, texts))
       }
       return { script: setResults, keys: groupKeys, args }
     })
@@ -227,15 +230,58 @@ export class RedisResultStore implements ResultStore {
  */
 export const RAW_RESULT_CHARS = 256
 
+/** Outcome lines one log entry holds at most (readers page the log by entries). */
+const LINES_PER_ENTRY = 32
+
+/**
+ * set-results-n.lua's event arguments: a flag per record (whether it has a line), the count of
+ * lines of each entry, and the entries, each line "R" + hint + TAB + the record JSON without a
+ * long result (`jsons`). Built here so that the script stores them as they come, without taking
+ * strings apart or joining them.
+ */
+function eventEntries(hints: readonly (string | null)[], jsons: readonly string[]): string[] {
+  let flags = ''
+  const counts: number[] = []
+  const entries: string[] = []
+  let entry = ''
+  let lines = 0
+  for (let i = 0; i < jsons.length; i++) {
+    const hint = hints[i]
+    if (hint === null || hint === undefined) {
+      flags += '0'
+      continue
+    }
+    flags += '1'
+    entry += `${lines ? '\n' : ''}R${hint}\t${jsons[i]!}`
+    if (++lines === LINES_PER_ENTRY) {
+      counts.push(lines)
+      entries.push(entry)
+      entry = ''
+      lines = 0
+    }
+  }
+  if (lines) {
+    counts.push(lines)
+    entries.push(entry)
+  }
+  return [flags, counts.join(','), ...entries]
+}
+
+const isLong = (r: ResultRecord): boolean => r.result !== null && r.result.length >= RAW_RESULT_CHARS
+
+/** The record's JSON, without a long result (which recordText puts after it). */
+function recordHead(r: ResultRecord): string {
+  return isLong(r) ? JSON.stringify({ ...r, result: undefined }) : JSON.stringify(r)
+}
+
 /**
  * The record as stored after "<flag><fence>:". A result of RAW_RESULT_CHARS or more goes after
  * the record JSON (written without `result`) and a newline, as it is: inside the JSON it would be
  * escaped on write (a `\` before every `"` of an encoded object) and parsed twice on read.
  * JSON.stringify never writes a raw newline, so the first one ends the record JSON.
  */
-export function recordText(r: ResultRecord): string {
-  if (r.result === null || r.result.length < RAW_RESULT_CHARS) return JSON.stringify(r)
-  return JSON.stringify({ ...r, result: undefined }) + '\n' + r.result
+export function recordText(r: ResultRecord, head = recordHead(r)): string {
+  return isLong(r) ? `${head}\n${r.result}` : head
 }
 
 /** A stored value (includes/result.lua) as a record carrying the highest fence written. */
