@@ -198,7 +198,7 @@ export class AmqpConsumption implements Consumption {
     const queueType = this.deps.conn.target.queueType
     try {
       await this.deps.republish(held.map((h) => giveBackCopy(h, queueType)))
-      for (const h of held) if (session.take(h.msg.fields.deliveryTag)) session.channel.ack(h.msg)
+      session.ack(held.filter((h) => session.take(h.msg.fields.deliveryTag)))
     } catch {
       for (const h of held)
         if (session.take(h.msg.fields.deliveryTag)) session.channel.nack(h.msg, false, true)
