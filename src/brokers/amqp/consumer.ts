@@ -57,6 +57,8 @@ export class AmqpConsumption implements Consumption {
   /** Give-backs of deliveries that arrived after stop, awaited by stop. */
   private readonly returning: Promise<void>[] = []
   private flushing = false
+  /** A raise of the channel-wide window waits for the end of the turn (raiseLater). */
+  private raising = false
   private failing = false
   private lastError: unknown = null
   private checking: Promise<void> = Promise.resolve()
@@ -198,7 +200,7 @@ export class AmqpConsumption implements Consumption {
     const queueType = this.deps.conn.target.queueType
     try {
       await this.deps.republish(held.map((h) => giveBackCopy(h, queueType)))
-      for (const h of held) if (session.take(h.msg.fields.deliveryTag)) session.channel.ack(h.msg)
+      session.ack(held.filter((h) => session.take(h.msg.fields.deliveryTag)))
     } catch {
       for (const h of held)
         if (session.take(h.msg.fields.deliveryTag)) session.channel.nack(h.msg, false, true)
@@ -298,11 +300,29 @@ export class AmqpConsumption implements Consumption {
     if (wanted <= this.window) return
     const first = this.window === 0
     this.window = wanted
+    if (!first) return this.raiseLater(s)
     s.channel
       .prefetch(wanted, true)
       // The queues were left unconsumed while there was no credit: consume them now.
-      .then(() => (first ? this.checkPaused() : undefined))
+      .then(() => this.checkPaused())
       .catch(() => {})
+  }
+
+  /**
+   * Sends the raised window at the end of this turn: the worker grants a slot at a time as tasks
+   * finish (before their acks), so the window grows by one per finished task until it covers the
+   * worker's settle backlog; one `basic.qos` for all the grants of a turn instead of one each
+   * (800 while a default worker drained 20,000 jobs). The window only lags RabbitMQ's by a turn.
+   */
+  private raiseLater(s: Session): void {
+    if (this.raising) return
+    this.raising = true
+    setImmediate(() => {
+      this.raising = false
+      // The window as it is now (a hand-over may have narrowed it; 0 would mean no limit).
+      if (this.session !== s || !this.running || this.window <= 0) return
+      s.channel.prefetch(this.window, true).catch(() => {})
+    })
   }
 
   /**

@@ -36,6 +36,34 @@ export class Session {
     return h
   }
 
+  /**
+   * Acknowledges messages just taken out (take), in as few frames as it can: every tag below the
+   * oldest one still held has been settled already (each is taken and acked or nacked in one
+   * synchronous step) or is in `taken`, so the taken ones below it go out as one `multiple` ack;
+   * the others one by one. Held keeps arrival order, and RabbitMQ numbers a channel's deliveries
+   * in ascending order, so the first held tag is the oldest. A `multiple` ack is one frame for
+   * RabbitMQ to read and one settle per queue instead of one per message (docs/benchmarks.md).
+   */
+  ack(taken: readonly Held[]): void {
+    if (!taken.length) return
+    let oldest = Infinity
+    for (const tag of this.held.keys()) {
+      oldest = tag
+      break
+    }
+    let top: Held | undefined
+    let below = 0
+    for (const h of taken) {
+      const tag = h.msg.fields.deliveryTag
+      if (tag >= oldest) this.channel.ack(h.msg)
+      else {
+        below++
+        if (!top || tag > top.msg.fields.deliveryTag) top = h
+      }
+    }
+    if (top) this.channel.ack(top.msg, below > 1)
+  }
+
   closeIfDrained(): void {
     if (this.draining && this.live && !this.held.size) {
       this.live = false

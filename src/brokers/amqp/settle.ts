@@ -53,7 +53,8 @@ function findAll(deps: SettleDeps, refs: readonly LeaseRef[]): Found[] {
 
 /** Acknowledges the found deliveries (ends their leases); waits only when a lease is among them. */
 function finish(found: Found[], deps: SettleDeps, count: boolean): boolean[] | Promise<boolean[]> {
-  const touched = new Set<Session>()
+  // Taken out first, acknowledged together per session (Session.ack: `multiple` where it can).
+  const touched = new Map<Session, Held[]>()
   let ends: Promise<void>[] | null = null
   const out = found.map((f, i) => {
     if (!f) return false
@@ -67,12 +68,16 @@ function finish(found: Found[], deps: SettleDeps, count: boolean): boolean[] | P
       return false
     }
     if (!f.session.take(f.tag)) return false
-    f.session.channel.ack(f.held.msg)
+    const taken = touched.get(f.session)
+    if (taken) taken.push(f.held)
+    else touched.set(f.session, [f.held])
     if (count) deps.throughput.add(f.held.queue, 1)
-    touched.add(f.session)
     return true
   })
-  for (const s of touched) s.closeIfDrained()
+  for (const [s, taken] of touched) {
+    s.ack(taken)
+    s.closeIfDrained()
+  }
   return ends ? Promise.all(ends as Promise<void>[]).then(() => out) : out
 }
 
