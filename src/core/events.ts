@@ -73,19 +73,13 @@ export function expandEvent(e: CeleriacEvent): CeleriacEvent[] {
   return out
 }
 
-/** An outcome written by a result store: "R" (with the record JSON) or "S" (its short form). */
-const isRecordLine = (data: string): boolean => {
-  const c = data.charCodeAt(0)
-  return c === 82 /* R */ || c === 83 /* S */
-}
-
 /**
  * Reads a stored entry: every event it stands for, oldest first (see expandEvent). An entry is
  * one event, or (written by a result store, see parseEvent) the outcomes of several tasks, one a
  * line; what is malformed in it is skipped.
  */
 export function parseEvents(data: string): CeleriacEvent[] {
-  if (isRecordLine(data) && data.includes('\n')) {
+  if (data.charCodeAt(0) === 82 /* R */ && data.includes('\n')) {
     const out: CeleriacEvent[] = []
     for (const line of data.split('\n')) {
       const e = parseRecordEvent(line)
@@ -129,82 +123,8 @@ const OUTCOME_OF_STATE: Record<string, TaskEventType> = {
 }
 
 /**
- * The short form of an outcome a result store writes into the log beside its record ("S" +
- * recordEventHint line + TAB + this): the record's fields an event reads, tab-separated, strings
- * as JSON text (which holds no raw tab or newline). `workerJson` is JSON.stringify(worker).
- */
-export function recordEventFields(
-  r: {
-    readonly id: string
-    readonly state: string
-    readonly task: string | null
-    readonly retries: number
-    readonly startedAt: number | null
-    readonly doneAt: number | null
-    readonly updatedAt: number
-    readonly fence: number | null
-  },
-  workerJson: string,
-): string {
-  return `${JSON.stringify(r.id)}\t${r.state}\t${r.task === null ? '' : JSON.stringify(r.task)}\t${workerJson}\t${
-    r.fence ?? ''
-  }\t${r.retries}\t${r.startedAt ?? ''}\t${r.doneAt ?? r.updatedAt}`
-}
-
-interface OutcomeFields {
-  readonly id: string
-  readonly state: string
-  readonly task: string | undefined
-  readonly worker: string
-  readonly fence: number | undefined
-  readonly retries: number | undefined
-  readonly startedAt: number | undefined
-  readonly at: number
-}
-
-/** The record part of an "R" line (the record JSON) or of an "S" line (recordEventFields). */
-function outcomeFields(short: boolean, text: string): OutcomeFields | null {
-  const num = (v: unknown) => (typeof v === 'number' ? v : undefined)
-  if (short) {
-    const f = text.split('\t')
-    if (f.length !== 8) return null
-    const id = JSON.parse(f[0]!) as unknown
-    const worker = JSON.parse(f[3]!) as unknown
-    const task = f[2] ? (JSON.parse(f[2]) as unknown) : undefined
-    const n = (x: string) => (x === '' ? undefined : Number(x))
-    const at = Number(f[7])
-    if (typeof id !== 'string' || typeof worker !== 'string' || !Number.isFinite(at)) return null
-    return {
-      id,
-      state: f[1]!,
-      task: typeof task === 'string' ? task : undefined,
-      worker,
-      fence: n(f[4]!),
-      retries: n(f[5]!),
-      startedAt: n(f[6]!),
-      at,
-    }
-  }
-  const r = JSON.parse(text) as Record<string, unknown>
-  if (typeof r.worker !== 'string' || typeof r.id !== 'string') return null
-  const at = num(r.doneAt) ?? num(r.updatedAt)
-  if (at === undefined) return null
-  return {
-    id: r.id,
-    state: String(r.state),
-    task: typeof r.task === 'string' ? r.task : undefined,
-    worker: r.worker,
-    fence: num(r.fence),
-    retries: num(r.retries),
-    startedAt: num(r.startedAt),
-    at,
-  }
-}
-
-/**
- * Reads "R" (or "S") + recordEventHint line + TAB + the record JSON (or recordEventFields),
- * written by a result store (see set-results-n.lua), as the outcome event it stands for, folded
- * as a worker would fold it.
+ * Reads "R" + recordEventHint line + TAB + record JSON (written by a result store, see
+ * set-results-n.lua) as the outcome event it stands for, folded as a worker would fold it.
  */
 function parseRecordEvent(data: string): CeleriacEvent | null {
   const tabs: number[] = []
@@ -217,26 +137,30 @@ function parseRecordEvent(data: string): CeleriacEvent | null {
   const [t1, t2, t3, t4, t5] = tabs as [number, number, number, number, number]
   try {
     const shown = Number(data.slice(1, t1))
-    const r = outcomeFields(data.charCodeAt(0) === 83 /* S */, data.slice(t5 + 1))
-    if (!r) return null
-    const type = OUTCOME_OF_STATE[r.state]
-    if (!type) return null
+    const r = JSON.parse(data.slice(t5 + 1)) as Record<string, unknown>
+    const type = OUTCOME_OF_STATE[String(r.state)]
+    if (!type || typeof r.worker !== 'string' || typeof r.id !== 'string') return null
+    const num = (v: unknown) => (typeof v === 'number' ? v : undefined)
+    const doneAt = num(r.doneAt)
+    const startedAt = num(r.startedAt)
+    const at = doneAt ?? num(r.updatedAt)
+    if (at === undefined) return null
     const receivedAt = data.slice(t1 + 1, t2)
     const args = data.slice(t3 + 1, t4)
     const reason = data.slice(t4 + 1, t5)
     const e: Record<string, unknown> = {
       type,
-      at: r.at,
+      at,
       worker: r.worker,
       id: r.id,
-      task: r.task,
+      task: typeof r.task === 'string' ? r.task : undefined,
       queue: JSON.parse(data.slice(t2 + 1, t3)) as string,
-      fence: r.fence,
-      retries: r.retries,
-      runtimeMs: r.startedAt !== undefined ? r.at - r.startedAt : undefined,
+      fence: num(r.fence),
+      retries: num(r.retries),
+      runtimeMs: startedAt !== undefined ? at - startedAt : undefined,
       reason: reason ? (JSON.parse(reason) as string) : undefined,
       receivedAt: shown === 0 && receivedAt ? Number(receivedAt) : undefined,
-      startedAt: shown < 2 ? r.startedAt : undefined,
+      startedAt: shown < 2 ? startedAt : undefined,
       args: args || undefined,
     }
     for (const k of Object.keys(e)) if (e[k] === undefined) delete e[k]
@@ -325,7 +249,7 @@ const TYPES = new Set([
  * the first; parseEvents reads them all.
  */
 export function parseEvent(data: string): CeleriacEvent | null {
-  if (isRecordLine(data)) {
+  if (data.charCodeAt(0) === 82 /* R */) {
     const nl = data.indexOf('\n')
     return parseRecordEvent(nl < 0 ? data : data.slice(0, nl))
   }

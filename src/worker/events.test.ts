@@ -8,7 +8,7 @@ import { describe, it } from 'node:test'
 import { pino } from 'pino'
 import { MemoryCoordination } from '../brokers/memory/coordination.js'
 import type { Delivery } from '../contracts/broker.js'
-import { EVENTS_STREAM, parseEvent, parseEvents, recordEventFields, recordEventHint } from '../core/events.js'
+import { EVENTS_STREAM, parseEvents } from '../core/events.js'
 import { decodeMessage, encodeMessage } from '../core/message.js'
 import { EventSink, TaskEvents } from './events.js'
 import type { PreparedJob } from './prepare.js'
@@ -165,88 +165,8 @@ describe('outcome events riding on result writes', () => {
       'R0\t\t"q"\t\t',
       'R0\t\t"q"\t\t\t{',
       'R0\t\t"q"\t\t\t{"state":"STARTED","id":"x","worker":"w","updatedAt":1}',
-      'S0\t\t"q"\t\t\t"x"\tSUCCESS',
-      'S0\t\t"q"\t\t\t"x"\tSTARTED\t\t"w"\t\t0\t\t1',
-      'S0\t\t"q"\t\t\tx\tSUCCESS\t\t"w"\t\t0\t\t1',
-      'S0\t\t"q"\t\t\t"x"\tSUCCESS\t\t"w"\t\t0\t\tnever',
     ])
       assert.deepEqual(parseEvents(bad), [])
-  })
-
-  it('reads the short form, odd strings included, and several outcomes an entry, as the record form', () => {
-    const t = 1_700_000_000_000
-    const record = {
-      id: 'id\twith\ntabs "and" quotes',
-      state: 'FAILURE',
-      task: 'tasks.é\t✓',
-      retries: 2,
-      startedAt: t - 7,
-      doneAt: t,
-      updatedAt: t,
-      fence: 5,
-      worker: 'celeriac@h:1',
-    }
-    const hint = recordEventHint(0, t - 9, 'q\t1', '[[1],{}]', 'failed: Error: x')
-    const short = `S${hint}\t${recordEventFields(record, JSON.stringify(record.worker))}`
-    const long = `R${hint}\t${JSON.stringify({ ...record, result: null, error: '{}', expiresAt: null })}`
-    assert.ok(!short.includes('\n'), 'one line')
-    const expected = [
-      {
-        type: 'task-received',
-        at: t - 9,
-        worker: record.worker,
-        id: record.id,
-        task: record.task,
-        queue: 'q\t1',
-        fence: 5,
-        retries: 2,
-      },
-      {
-        type: 'task-started',
-        at: t - 7,
-        worker: record.worker,
-        id: record.id,
-        task: record.task,
-        queue: 'q\t1',
-        fence: 5,
-        retries: 2,
-        args: '[[1],{}]',
-      },
-      {
-        type: 'task-failed',
-        at: t,
-        worker: record.worker,
-        id: record.id,
-        task: record.task,
-        queue: 'q\t1',
-        fence: 5,
-        retries: 2,
-        runtimeMs: 7,
-        reason: 'failed: Error: x',
-      },
-    ]
-    assert.deepEqual(parseEvents(short), expected)
-    assert.deepEqual(parseEvents(long), expected)
-    const retried = { ...record, state: 'RETRY', doneAt: null, startedAt: null, task: null, fence: null }
-    const entry = [
-      short,
-      `S${recordEventHint(2, 0, 'q', undefined, 'retry')}\t${recordEventFields(retried, '"w"')}`,
-    ].join('\n')
-    const both = parseEvents(entry)
-    assert.deepEqual(
-      both.map((e) => e.type),
-      ['task-received', 'task-started', 'task-failed', 'task-retried'],
-    )
-    assert.deepEqual(both[3], {
-      type: 'task-retried',
-      at: t,
-      worker: 'w',
-      id: record.id,
-      queue: 'q',
-      retries: 2,
-      reason: 'retry',
-    })
-    assert.equal(parseEvent(entry)?.type, 'task-failed', 'parseEvent reads the first')
   })
 })
 

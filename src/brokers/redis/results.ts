@@ -14,7 +14,6 @@ import type {
   ResultStore,
   WaitOptions,
 } from '../../contracts/result-store.js'
-import { recordEventFields } from '../../core/events.js'
 import { BrokerError } from '../../core/errors.js'
 import { isReady } from '../../core/states.js'
 import { slotGroups } from './cluster.js'
@@ -101,25 +100,22 @@ export class RedisResultStore implements ResultStore {
     // One script call on one server; one per slot on a Cluster (each atomic on its own).
     const calls = groups.map((group) => {
       const args: string[] = []
+      const texts: string[] = []
       for (const i of group) {
         const r = records[i]!
+        const head = recordHead(r)
+        if (withEvents) texts.push(head)
         args.push(
           isReady(r.state) ? '1' : '0',
           r.fence == null ? '' : String(r.fence),
           r.expiresAt === null ? '0' : String(Math.ceil(r.expiresAt)),
-          recordText(r),
+          recordText(r, head),
         )
       }
       const groupKeys = group.map((i) => keys[i]!)
       if (withEvents) {
         groupKeys.push(...eventLogKeys(this.prefix, withEvents.stream))
-        args.push(
-          String(withEvents.maxLen),
-          ...eventEntries(
-            group.map((i) => withEvents.hints[i] ?? null),
-            group.map((i) => records[i]!),
-          ),
-        )
+        args.push(String(withEvents.maxLen), ...eventEntries(withEvents.hints, texts))
       }
       return { script: setResults, keys: groupKeys, args }
     })
@@ -239,28 +235,24 @@ const LINES_PER_ENTRY = 32
 
 /**
  * set-results-n.lua's event arguments: a flag per record (whether it has a line), the count of
- * lines of each entry, and the entries, each line "S" + hint + TAB + the record's fields an event
- * reads (recordEventFields; parseEvents reads it). Built here so that the script stores them as
- * they come, without taking strings apart or joining them.
+ * lines of each entry, and the entries, each line "R" + hint + TAB + the record JSON without a
+ * long result (`jsons`). Built here so that the script stores them as they come, without taking
+ * strings apart or joining them.
  */
-function eventEntries(hints: readonly (string | null)[], records: readonly ResultRecord[]): string[] {
+function eventEntries(hints: readonly (string | null)[], jsons: readonly string[]): string[] {
   let flags = ''
   const counts: number[] = []
   const entries: string[] = []
   let entry = ''
   let lines = 0
-  let worker: string | null = null
-  let workerJson = 'null'
-  for (let i = 0; i < records.length; i++) {
+  for (let i = 0; i < jsons.length; i++) {
     const hint = hints[i]
     if (hint === null || hint === undefined) {
       flags += '0'
       continue
     }
     flags += '1'
-    const r = records[i]!
-    if (r.worker !== worker) workerJson = JSON.stringify((worker = r.worker))
-    entry += `${lines ? '\n' : ''}S${hint}\t${recordEventFields(r, workerJson)}`
+    entry += `${lines ? '\n' : ''}R${hint}\t${jsons[i]!}`
     if (++lines === LINES_PER_ENTRY) {
       counts.push(lines)
       entries.push(entry)
@@ -277,15 +269,19 @@ function eventEntries(hints: readonly (string | null)[], records: readonly Resul
 
 const isLong = (r: ResultRecord): boolean => r.result !== null && r.result.length >= RAW_RESULT_CHARS
 
+/** The record's JSON, without a long result (which recordText puts after it). */
+function recordHead(r: ResultRecord): string {
+  return isLong(r) ? JSON.stringify({ ...r, result: undefined }) : JSON.stringify(r)
+}
+
 /**
  * The record as stored after "<flag><fence>:". A result of RAW_RESULT_CHARS or more goes after
  * the record JSON (written without `result`) and a newline, as it is: inside the JSON it would be
  * escaped on write (a `\` before every `"` of an encoded object) and parsed twice on read.
  * JSON.stringify never writes a raw newline, so the first one ends the record JSON.
  */
-export function recordText(r: ResultRecord): string {
-  if (!isLong(r)) return JSON.stringify(r)
-  return `${JSON.stringify({ ...r, result: undefined })}\n${r.result}`
+export function recordText(r: ResultRecord, head = recordHead(r)): string {
+  return isLong(r) ? `${head}\n${r.result}` : head
 }
 
 /** A stored value (includes/result.lua) as a record carrying the highest fence written. */

@@ -17,9 +17,9 @@
            then, with events: most events the log keeps; one character per record, '1' when it
            has an event line, else '0'; the count of lines of each entry, comma-separated; and
            the entries, each up to 32 lines joined by newlines, one line per record marked '1',
-           in order. A line is "S" .. recordEventHint .. TAB .. recordEventFields (both in
-           core/events.ts), read back by parseEvents: the outcome events ride on the result
-           write, and the worker builds and sends no event of its own for them. The
+           in order. A line is "R" .. recordEventHint (core/events.ts) .. TAB .. the record JSON
+           (without a long result), read back by parseEvents: the outcome events ride on the
+           result write, and the worker builds and sends no event of its own for them. The
            entries go in as they are when every marked record is written (no line is copied
            here); a record dropped by its fence takes its line out of its entry.
 
