@@ -106,8 +106,9 @@ export class PostgresBroker extends PgPart implements PullBroker, JobLister {
   }
 
   protected override async closing(): Promise<void> {
-    await this.busyTidy
     this.wakeups.wakeAll()
+    // A VACUUM started from the settle path finishes on the pool before it closes.
+    await this.busyTidy
     const listening = this.listening
     this.listening = null
     await (
