@@ -7,7 +7,8 @@
  *   (databases --db, +1, +2).
  * - `--broker postgres`: celeriac, Graphile Worker (unbatched, batched), pg-boss and BullMQ's
  *   PostgreSQL backend against $DATABASE_URL, 1,000,000 jobs by default (`--n` for fewer,
- *   `--systems a,b` for some of them, `--rate` for the latency figure's jobs/s, default 1,000).
+ *   `--systems a,b` for some of them, `--rate` for the latency figure's jobs/s, default 1,000,
+ *   `--backlog` for the last figure's backlog, default --n; a twentieth of it is processed).
  * - `--broker rabbitmq`: celeriac, Celery over AMQP (when installed) and amqplib alone against
  *   $AMQP_URL's server, results in Redis databases --db and --db + 2 (bench/rabbitmq.ts; 20,000
  *   jobs, `--n` for fewer).
@@ -59,6 +60,7 @@ const { values } = parseArgs({
     systems: { type: 'string' },
     rounds: { type: 'string' },
     rate: { type: 'string' },
+    backlog: { type: 'string' },
     matrix: { type: 'boolean', default: false },
     payloads: { type: 'string' },
     workers: { type: 'string' },
@@ -212,11 +214,14 @@ if (values.broker === 'postgres' || values.broker === 'all') {
     throw new Error(`--systems: unknown ${unknown.join(', ')} (known: ${PG_SYSTEMS.join(', ')})`)
   console.log(`PostgreSQL ${await pgVersion(databaseUrl)} at ${new URL(databaseUrl).host}`)
   const small = n < 10_000
+  const backlog = Number(values.backlog ?? n)
+  if (!Number.isSafeInteger(backlog) || backlog < 1)
+    throw new Error(`--backlog: a positive integer, not ${values.backlog}`)
   const figures = await benchPostgres({
     databaseUrl,
     n,
-    backlog: n,
-    processed: Math.max(1, Math.round(n / 20)),
+    backlog,
+    processed: Math.max(1, Math.round(backlog / 20)),
     steadyRate: values.rate ? Number(values.rate) : small ? Math.max(10, Math.round(n / 10)) : 1000,
     steadySeconds: small ? 2 : 10,
     systems,

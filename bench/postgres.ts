@@ -44,7 +44,7 @@ export interface PgFigure {
 
 const CONCURRENCY = 50
 
-interface Driver {
+export interface Driver {
   readonly schema: string
   bulk(n: number): Promise<ProducerReport>
   steady(perSec: number, seconds: number): Promise<ProducerReport>
@@ -90,7 +90,7 @@ export function prepareNode22(): { node: string; graphile: string; pgBoss: strin
   }
 }
 
-function driver(system: PgSystem, databaseUrl: string): Driver {
+export function driver(system: PgSystem, databaseUrl: string): Driver {
   const schema = `bench_${system.replace(/-/g, '_')}`
   if (system === 'celeriac') {
     const sep = databaseUrl.includes('?') ? '&' : '?'

@@ -42,6 +42,14 @@ const FALLBACK_POLL_MS = 250
 /** tidy(): dead rows that make a VACUUM worth it, and the least time between two. */
 const TIDY_MIN_DEAD = 50_000
 const TIDY_GAP_MS = 60_000
+/**
+ * Jobs this process settles between two looks at the dead rows from the settle path, and the
+ * least time between two VACUUMs started from there. A busy queue cannot wait for housekeeping:
+ * every settled job leaves a dead entry at the head of the jobs_ready index, which each reserve
+ * walks until a VACUUM removes it (at 500,000 settled jobs that walk was half of a reserve).
+ */
+const BUSY_TIDY_EVERY = 25_000
+const BUSY_TIDY_GAP_MS = 5_000
 /** Throughput rows per queue and bucket (see the throughput table). */
 const SHARDS = 8
 
@@ -76,6 +84,8 @@ export class PostgresBroker extends PgPart implements PullBroker, JobLister {
   private readonly dead = new DeadLetters(() => this.ready())
   private listening: Promise<() => Promise<void>> | null = null
   private lastBucket = 0
+  private settledSinceLook = 0
+  private busyTidy: Promise<unknown> | null = null
 
   /** A URL opens a pool of its own; a backend passes the database its parts share. */
   constructor(target: string | PgDatabase) {
@@ -97,6 +107,8 @@ export class PostgresBroker extends PgPart implements PullBroker, JobLister {
 
   protected override async closing(): Promise<void> {
     this.wakeups.wakeAll()
+    // A VACUUM started from the settle path finishes on the pool before it closes.
+    await this.busyTidy
     const listening = this.listening
     this.listening = null
     await (
@@ -138,7 +150,25 @@ export class PostgresBroker extends PgPart implements PullBroker, JobLister {
    * factors, no cost delay); this covers servers where it is off or falls behind, where index
    * scans over dead entries would slow every reserve.
    */
-  async tidy(): Promise<string | null> {
+  tidy(): Promise<string | null> {
+    return this.vacuumIfDead(TIDY_GAP_MS)
+  }
+
+  /**
+   * Called as jobs settle: every BUSY_TIDY_EVERY of them, the tidy() rule with a gap of
+   * BUSY_TIDY_GAP_MS, in the background (the settle does not wait for it; VACUUM SKIP_LOCKED
+   * skips the table while another process vacuums it).
+   */
+  private settledSome(n: number): void {
+    this.settledSinceLook += n
+    if (this.settledSinceLook < BUSY_TIDY_EVERY || this.busyTidy) return
+    this.settledSinceLook = 0
+    this.busyTidy = this.vacuumIfDead(BUSY_TIDY_GAP_MS)
+      .catch(() => null)
+      .finally(() => (this.busyTidy = null))
+  }
+
+  private async vacuumIfDead(gapMs: number): Promise<string | null> {
     const db = this.ready()
     const { rows } = await db.db.query<{ dead: string; live: string; vacuumed: string | null }>(
       JOBS_DEAD_ROWS,
@@ -148,7 +178,7 @@ export class PostgresBroker extends PgPart implements PullBroker, JobLister {
     if (!row) return null
     const dead = Number(row.dead)
     if (dead < Math.max(TIDY_MIN_DEAD, Number(row.live) / 5)) return null
-    if (row.vacuumed !== null && Date.now() - Number(row.vacuumed) < TIDY_GAP_MS) return null
+    if (row.vacuumed !== null && Date.now() - Number(row.vacuumed) < gapMs) return null
     await db.db.query(db.statement(VACUUM_JOBS).text)
     return `vacuumed the jobs table (${dead} dead rows)`
   }
@@ -217,7 +247,9 @@ export class PostgresBroker extends PgPart implements PullBroker, JobLister {
 
   async ack(refs: readonly LeaseRef[]): Promise<boolean[]> {
     const counted = await this.bucket()
-    return this.fenced(refs, ACK, () => counted)
+    const done = await this.fenced(refs, ACK, () => counted)
+    this.settledSome(refs.length)
+    return done
   }
 
   extend(refs: readonly LeaseRef[], leaseMs: number): Promise<boolean[]> {

@@ -3,7 +3,7 @@
  * table's statistics were taken while it was empty (a bulk enqueue outruns autoanalyze): the
  * index entries it reads stay near the batch size, not the backlog (migration 3). And the
  * housekeeping leader's tidy() vacuums the jobs table once dead rows pile up, for servers whose
- * autovacuum is off or behind.
+ * autovacuum is off or behind; so does a broker that settles many jobs, without waiting for it.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
@@ -80,6 +80,53 @@ describe('postgres: tidy', () => {
       await client.query('SELECT pg_stat_clear_snapshot()')
       assert.equal(await deadRows(), 0)
       assert.equal(await broker.tidy(), null, 'just vacuumed: not again')
+    } finally {
+      await broker.close()
+      await client.query(`DROP SCHEMA ${s} CASCADE`)
+      await client.end()
+    }
+  })
+})
+
+describe('postgres: vacuum from the settle path', () => {
+  it('vacuums the jobs table in the background once its acks leave enough dead rows', async () => {
+    const schema = postgresTestSchema()
+    const broker = new PostgresBroker(postgresUrl(schema, 4))
+    await broker.connect()
+    const client = new pg.Client({ connectionString: postgresBaseUrl() })
+    await client.connect()
+    const s = `"${schema}"`
+    const vacuumed = async () => {
+      await client.query('SELECT pg_stat_clear_snapshot()')
+      const { rows } = await client.query<{ v: Date | null }>(
+        `SELECT last_vacuum AS v FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'jobs'`,
+        [schema],
+      )
+      return rows[0]!.v !== null
+    }
+    const drain = async (n: number) => {
+      await client.query(
+        `INSERT INTO ${s}.jobs (id, queue, body) SELECT 'j' || g || '-' || $1, 'q', '{}' FROM generate_series(1, $1) g`,
+        [n],
+      )
+      for (let left = n; left > 0;) {
+        const got = await broker.reserve(['q'], 1000, { leaseMs: 60_000 })
+        assert.ok((await broker.ack(got)).every(Boolean))
+        left -= got.length
+      }
+    }
+    try {
+      await client.query(`ALTER TABLE ${s}.jobs SET (autovacuum_enabled = false)`)
+      // 60,000 settled jobs leave about 120,000 dead rows (the reserve's update and the ack's
+      // delete); the server counts them within a second, then the next 25,000 acks look again.
+      await drain(60_000)
+      await new Promise((r) => setTimeout(r, 1500))
+      await drain(25_000)
+      const deadline = Date.now() + 20_000
+      while (!(await vacuumed())) {
+        assert.ok(Date.now() < deadline, 'no VACUUM from the settle path')
+        await new Promise((r) => setTimeout(r, 100))
+      }
     } finally {
       await broker.close()
       await client.query(`DROP SCHEMA ${s} CASCADE`)
