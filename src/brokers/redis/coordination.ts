@@ -175,7 +175,11 @@ export class RedisCoordination implements Coordination {
     const rows = await this.command(`reading ${stream}`, (c) =>
       c.xrange(this.key('events', stream), after === null ? '-' : `(${after}`, '+', 'COUNT', limit),
     )
-    return rows.map(([id, fields]) => ({ id, data: fields[fields.indexOf('d') + 1] ?? '' }))
+    // An entry of outcomes written with their results (set-results-n.lua) reads as its lines.
+    return rows.map(([id, fields]) => ({
+      id,
+      data: outcomeEntryText(fields) ?? fields[fields.indexOf('d') + 1] ?? '',
+    }))
   }
 
   /**
@@ -279,4 +283,20 @@ function positiveMs(ms: number, what: string): number {
   if (!(ms > 0) || !Number.isFinite(ms))
     throw new RangeError(`${what} must be a finite number > 0, not ${ms}`)
   return Math.ceil(ms)
+}
+
+/**
+ * A log entry as set-results-n.lua writes it (`n`, `h` hints, an `r` record JSON per outcome)
+ * given back as the lines parseEvents reads: "R" + hint + TAB + record JSON, one per outcome.
+ * Null for any other entry.
+ */
+export function outcomeEntryText(fields: readonly string[]): string | null {
+  if (fields[0] !== 'n' || fields[2] !== 'h') return null
+  const hints = (fields[3] ?? '').split('\n')
+  let text = ''
+  for (let i = 4, k = 0; i + 1 < fields.length; i += 2, k++) {
+    if (fields[i] !== 'r') continue
+    text += `${k ? '\n' : ''}R${hints[k] ?? ''}\t${fields[i + 1]!}`
+  }
+  return text
 }

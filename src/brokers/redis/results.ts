@@ -100,22 +100,25 @@ export class RedisResultStore implements ResultStore {
     // One script call on one server; one per slot on a Cluster (each atomic on its own).
     const calls = groups.map((group) => {
       const args: string[] = []
-      const texts: string[] = []
       for (const i of group) {
         const r = records[i]!
-        const head = recordHead(r)
-        if (withEvents) texts.push(head)
         args.push(
           isReady(r.state) ? '1' : '0',
           r.fence == null ? '' : String(r.fence),
           r.expiresAt === null ? '0' : String(Math.ceil(r.expiresAt)),
-          recordText(r, head),
+          recordText(r),
         )
       }
       const groupKeys = group.map((i) => keys[i]!)
       if (withEvents) {
         groupKeys.push(...eventLogKeys(this.prefix, withEvents.stream))
-        args.push(String(withEvents.maxLen), ...eventEntries(withEvents.hints, texts))
+        args.push(
+          String(withEvents.maxLen),
+          ...eventArgs(
+            group.map((i) => withEvents.hints[i] ?? null),
+            group.map((i) => records[i]!),
+          ),
+        )
       }
       return { script: setResults, keys: groupKeys, args }
     })
@@ -230,49 +233,38 @@ export class RedisResultStore implements ResultStore {
  */
 export const RAW_RESULT_CHARS = 256
 
-/** Outcome lines one log entry holds at most (readers page the log by entries). */
-const LINES_PER_ENTRY = 32
+/** Outcomes one log entry holds at most (readers page the log by entries). */
+const EVENTS_PER_ENTRY = 32
 
 /**
- * set-results-n.lua's event arguments: a flag per record (whether it has a line), the count of
- * lines of each entry, and the entries, each line "R" + hint + TAB + the record JSON without a
- * long result (`jsons`). Built here so that the script stores them as they come, without taking
- * strings apart or joining them.
+ * set-results-n.lua's event arguments: a flag per record ('0' no event, '1' an event, '2' an event
+ * whose record text has a long result after its JSON), then the hints of the records with an
+ * event, EVENTS_PER_ENTRY to an argument, joined by newlines. The script stores each record's
+ * JSON from the argument it already has: nothing is sent twice.
  */
-function eventEntries(hints: readonly (string | null)[], jsons: readonly string[]): string[] {
+function eventArgs(hints: readonly (string | null)[], records: readonly ResultRecord[]): string[] {
   let flags = ''
-  const counts: number[] = []
-  const entries: string[] = []
-  let entry = ''
-  let lines = 0
-  for (let i = 0; i < jsons.length; i++) {
+  const chunks: string[] = []
+  let chunk = ''
+  let k = 0
+  for (let i = 0; i < records.length; i++) {
     const hint = hints[i]
     if (hint === null || hint === undefined) {
       flags += '0'
       continue
     }
-    flags += '1'
-    entry += `${lines ? '\n' : ''}R${hint}\t${jsons[i]!}`
-    if (++lines === LINES_PER_ENTRY) {
-      counts.push(lines)
-      entries.push(entry)
-      entry = ''
-      lines = 0
+    flags += isLong(records[i]!) ? '2' : '1'
+    chunk = k ? `${chunk}\n${hint}` : hint
+    if (++k === EVENTS_PER_ENTRY) {
+      chunks.push(chunk)
+      k = 0
     }
   }
-  if (lines) {
-    counts.push(lines)
-    entries.push(entry)
-  }
-  return [flags, counts.join(','), ...entries]
+  if (k) chunks.push(chunk)
+  return [flags, ...chunks]
 }
 
 const isLong = (r: ResultRecord): boolean => r.result !== null && r.result.length >= RAW_RESULT_CHARS
-
-/** The record's JSON, without a long result (which recordText puts after it). */
-function recordHead(r: ResultRecord): string {
-  return isLong(r) ? JSON.stringify({ ...r, result: undefined }) : JSON.stringify(r)
-}
 
 /**
  * The record as stored after "<flag><fence>:". A result of RAW_RESULT_CHARS or more goes after
@@ -280,8 +272,9 @@ function recordHead(r: ResultRecord): string {
  * escaped on write (a `\` before every `"` of an encoded object) and parsed twice on read.
  * JSON.stringify never writes a raw newline, so the first one ends the record JSON.
  */
-export function recordText(r: ResultRecord, head = recordHead(r)): string {
-  return isLong(r) ? `${head}\n${r.result}` : head
+export function recordText(r: ResultRecord): string {
+  if (!isLong(r)) return JSON.stringify(r)
+  return `${JSON.stringify({ ...r, result: undefined })}\n${r.result}`
 }
 
 /** A stored value (includes/result.lua) as a record carrying the highest fence written. */

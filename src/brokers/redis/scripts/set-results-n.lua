@@ -14,14 +14,16 @@
 
   ARGV     quadruples per record: '1' (ready) or '0', fence or '' (none), expiry epoch ms or '0'
            (kept), record JSON
-           then, with events: most events the log keeps; one character per record, '1' when it
-           has an event line, else '0'; the count of lines of each entry, comma-separated; and
-           the entries, each up to 32 lines joined by newlines, one line per record marked '1',
-           in order. A line is "R" .. recordEventHint (core/events.ts) .. TAB .. the record JSON
-           (without a long result), read back by parseEvents: the outcome events ride on the
-           result write, and the worker builds and sends no event of its own for them. The
-           entries go in as they are when every marked record is written (no line is copied
-           here); a record dropped by its fence takes its line out of its entry.
+           then, with events: most events the log keeps; one character per record: '0' no
+           event, '1' an event, '2' an event and a long result after the record JSON's newline;
+           then the hints (recordEventHint in core/events.ts) of the records with an event, in
+           order, 32 to an argument, joined by newlines.
+           Each 32 records with an event make one entry of the log: `n` their count, `h` their
+           hints joined by newlines, and an `r` field per record, its record JSON (taken as it
+           came, cut before a long result). Readers rebuild one line "R" .. hint .. TAB .. JSON
+           per record (coordination.ts, parseEvents): the outcome events ride on the result
+           write, and the worker builds and sends no event of its own for them. A record dropped
+           by its fence takes its hint and JSON out of its entry.
 
   Stored value: see includes/result.lua. Returns how many records were written.
 ]]
@@ -32,7 +34,7 @@ local n = #KEYS
 local stream, counter, counts, max, flags
 if #ARGV ~= 4 * n then
   n = n - 3
-  if n < 0 or #ARGV < 4 * n + 3 then
+  if n < 0 or #ARGV < 4 * n + 2 then
     return redis.error_reply('ERR set-results: ' .. #ARGV .. ' arguments for ' .. #KEYS .. ' keys')
   end
   stream, counter, counts = KEYS[n + 1], KEYS[n + 2], KEYS[n + 3]
@@ -49,7 +51,7 @@ for i = 1, n do
     return redis.error_reply('ERR set-results: malformed arguments for key ' .. i)
   end
 end
-local written, dropped = 0, false
+local written, ok = 0, {}
 for i = 1, n do
   local j = 4 * i - 3
   local flag, fence, expires = ARGV[j], tonumber(ARGV[j + 1]), ARGV[j + 2]
@@ -76,29 +78,50 @@ for i = 1, n do
       redis.call('PUBLISH', KEYS[i], v)
     end
     written = written + 1
-  elseif flags and string.byte(flags, i) == 49 then
-    dropped = true
-    flags = string.sub(flags, 1, i - 1) .. 'x' .. string.sub(flags, i + 1)
+    ok[i] = true
   end
 end
-if flags and #ARGV > 4 * n + 3 then
+if flags then
   local total = log_open(stream, counter, counts)
-  local added, e, at = 0, 0, 0
-  for c in string.gmatch(ARGV[4 * n + 3], '%d+') do
+  local added, e, i = 0, 4 * n + 2, 0
+  while true do
+    local recs = {}
+    while #recs < 32 and i < n do
+      i = i + 1
+      if string.byte(flags, i) ~= 48 then recs[#recs + 1] = i end
+    end
+    if #recs == 0 then break end
     e = e + 1
-    local data, lines = ARGV[4 * n + 3 + e], tonumber(c)
-    if not data then return redis.error_reply('ERR set-results: fewer event entries than counts') end
-    if dropped then
-      -- Lines in order of the records marked '1' (or 'x': not written, its line goes).
-      local kept = {}
-      for line in string.gmatch(data, '[^\n]+') do
-        repeat at = at + 1 until at > n or string.byte(flags, at) ~= 48
-        if string.byte(flags, at) ~= 120 then kept[#kept + 1] = line end
+    local hints = ARGV[e]
+    if not hints then return redis.error_reply('ERR set-results: fewer hint arguments than events') end
+    local fields, lines, all = { 'n', 0, 'h', hints }, 0, true
+    for _, r in ipairs(recs) do
+      if not ok[r] then all = false end
+    end
+    if not all then
+      local kept, at = {}, 1
+      for _, r in ipairs(recs) do
+        local nl = string.find(hints, '\n', at, true)
+        if ok[r] then kept[#kept + 1] = string.sub(hints, at, (nl or 0) - 1) end
+        at = nl and nl + 1 or #hints + 1
       end
-      lines, data = #kept, table.concat(kept, '\n')
+      fields[4] = table.concat(kept, '\n')
+    end
+    for _, r in ipairs(recs) do
+      if ok[r] then
+        local json = ARGV[4 * r]
+        if string.byte(flags, r) == 50 then
+          local cut = string.find(json, '\n', 1, true)
+          if cut then json = string.sub(json, 1, cut - 1) end
+        end
+        fields[#fields + 1] = 'r'
+        fields[#fields + 1] = json
+        lines = lines + 1
+      end
     end
     if lines > 0 then
-      log_add(stream, counts, lines, data)
+      fields[2] = lines
+      log_add(stream, counts, lines, fields)
       added = added + lines
     end
   end

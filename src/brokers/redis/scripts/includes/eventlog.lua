@@ -1,5 +1,5 @@
 -- The event log's bound is counted in events, not entries. An entry holds one event (field `d`)
--- or several (fields `n`, their count, and `d`, one a line). Beside the stream, a counter holds
+-- or several (field `n` their count first, then fields its writer chose: see set-results-n.lua). Beside the stream, a counter holds
 -- how many events it holds and a list the count of each entry, oldest first, so trimming reads
 -- small numbers, never the entries.
 
@@ -18,13 +18,9 @@ local function log_open(stream, counter, counts)
   return n
 end
 
--- log_add: appends one entry of `n` events.
-local function log_add(stream, counts, n, data)
-  if n == 1 then
-    redis.call('XADD', stream, '*', 'd', data)
-  else
-    redis.call('XADD', stream, '*', 'n', n, 'd', data)
-  end
+-- log_add: appends one entry of `n` events, its fields and values given as a list.
+local function log_add(stream, counts, n, fields)
+  redis.call('XADD', stream, '*', unpack(fields))
   redis.call('RPUSH', counts, n)
 end
 
