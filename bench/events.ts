@@ -2,28 +2,52 @@
  * What task events cost: celeriac's Redis "processing, results kept" figure (one worker process
  * at concurrency 50 draining no-op tasks, results stored) with events off and on, in alternating
  * rounds on fresh key prefixes, so drift of the machine hits both alike. The goal is under 5 %.
+ * Each run also reports the CPU a job took in the worker process and in the Redis server (from
+ * INFO cpu), which a busy machine disturbs far less than the rate.
  */
 import { randomUUID } from 'node:crypto'
+import { Redis } from 'ioredis'
 import { dropPrefix } from './redis-admin.js'
 import { runChild, start, type ProducerReport, type WorkerReport } from './proc.js'
 import { rate } from './run.js'
 
-export interface EventsBenchRow {
-  readonly round: number
-  readonly off: number
-  readonly on: number
+/** One run: jobs a second, and µs of CPU a job in the worker process and in the Redis server. */
+export interface EventsRun {
+  readonly rate: number
+  readonly workerUs: number
+  readonly redisUs: number
 }
 
-async function once(redisUrl: string, n: number, events: boolean): Promise<number> {
+export interface EventsBenchRow {
+  readonly round: number
+  readonly off: EventsRun
+  readonly on: EventsRun
+}
+
+/** The Redis server's CPU so far, in µs (user + system, from INFO cpu). */
+async function redisCpuUs(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu')
+  const field = (name: string) => Number(new RegExp(`^used_cpu_${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0)
+  return (field('user') + field('sys')) * 1e6
+}
+
+async function once(redisUrl: string, n: number, events: boolean): Promise<EventsRun> {
   const prefix = `bench-events-${randomUUID().slice(0, 8)}`
   const url = `${redisUrl}${redisUrl.includes('?') ? '&' : '?'}prefix=${prefix}`
+  const redis = new Redis(redisUrl)
   try {
     await runChild<ProducerReport>('redis-producer.ts', ['bulk', url, n, 1000])
-    const r = await start<WorkerReport>('redis-worker.ts', [url, n, 50, 'results'], {
+    const child = start<WorkerReport>('redis-worker.ts', [url, n, 50, 'results'], {
       env: { BENCH_EVENTS: events ? '1' : '0' },
-    }).result
-    return rate(n, r.ms)
+    })
+    await child.ready
+    const cpu0 = await redisCpuUs(redis)
+    const r = await child.result
+    const redisUs = (await redisCpuUs(redis)) - cpu0
+    const perJob = (us: number) => Math.round((us / n) * 100) / 100
+    return { rate: rate(n, r.ms), workerUs: perJob(r.cpuMs * 1000), redisUs: perJob(redisUs) }
   } finally {
+    redis.disconnect()
     await dropPrefix(redisUrl, prefix)
   }
 }
@@ -34,19 +58,31 @@ export async function benchEvents(redisUrl: string, n: number, rounds: number): 
   for (let round = 1; round <= rounds; round++) {
     const off = await once(redisUrl, n, false)
     const on = await once(redisUrl, n, true)
-    console.error(`[events] round ${round}: off ${off} jobs/s, on ${on} jobs/s`)
+    console.error(
+      `[events] round ${round}: off ${off.rate} jobs/s (worker ${off.workerUs}, redis ${off.redisUs} µs/job), ` +
+        `on ${on.rate} jobs/s (worker ${on.workerUs}, redis ${on.redisUs} µs/job)`,
+    )
     rows.push({ round, off, on })
   }
   return rows
 }
 
 /** The median of each column and the cost of events as a share of the throughput without them. */
-export function summarize(rows: readonly EventsBenchRow[]): { off: number; on: number; costPct: number } {
+export function summarize(rows: readonly EventsBenchRow[]): {
+  off: EventsRun
+  on: EventsRun
+  costPct: number
+} {
   const median = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b)
     return s[Math.floor(s.length / 2)]!
   }
-  const off = median(rows.map((r) => r.off))
-  const on = median(rows.map((r) => r.on))
-  return { off, on, costPct: Math.round(((off - on) / off) * 1000) / 10 }
+  const col = (side: 'off' | 'on'): EventsRun => ({
+    rate: median(rows.map((r) => r[side].rate)),
+    workerUs: median(rows.map((r) => r[side].workerUs)),
+    redisUs: median(rows.map((r) => r[side].redisUs)),
+  })
+  const off = col('off')
+  const on = col('on')
+  return { off, on, costPct: Math.round(((off.rate - on.rate) / off.rate) * 1000) / 10 }
 }

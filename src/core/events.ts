@@ -180,6 +180,11 @@ export const ARGS_PREVIEW_CHARS = 1024
  * of them, by way of the replacer below.
  */
 export function argsPreview(args: unknown, kwargs: unknown, max = ARGS_PREVIEW_CHARS): string {
+  // Tasks without arguments are common: their text is known without building it.
+  if (Array.isArray(args) && args.length === 0) {
+    if (kwargs === undefined || kwargs === null) return NO_ARGS
+    if (isEmptyObject(kwargs)) return NO_ARGS_EMPTY_KWARGS
+  }
   let text: string
   try {
     // Without a replacer first (several times faster); a BigInt makes it throw, then the replacer.
@@ -192,6 +197,15 @@ export function argsPreview(args: unknown, kwargs: unknown, max = ARGS_PREVIEW_C
     }
   }
   return text.length > max ? `${text.slice(0, max)}…` : text
+}
+
+const NO_ARGS = '[[],null]'
+const NO_ARGS_EMPTY_KWARGS = '[[],{}]'
+
+function isEmptyObject(x: unknown): boolean {
+  if (typeof x !== 'object' || Object.getPrototypeOf(x) !== Object.prototype) return false
+  for (const _ in x) return false
+  return true
 }
 
 /** Fields written by eventText, in order, with how each is written. */

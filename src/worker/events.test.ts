@@ -10,7 +10,7 @@ import { MemoryCoordination } from '../brokers/memory/coordination.js'
 import type { Delivery } from '../contracts/broker.js'
 import { EVENTS_STREAM, parseEvents } from '../core/events.js'
 import { decodeMessage, encodeMessage } from '../core/message.js'
-import { EventSink, TaskEvents } from './events.js'
+import { EventSink, held, TaskEvents, type Held } from './events.js'
 import type { PreparedJob } from './prepare.js'
 
 const silent = pino({ level: 'silent' })
@@ -43,6 +43,20 @@ function job(d: Delivery): PreparedJob {
   return { delivery: d, msg, task: null as never, args: msg.args, storeResult: true }
 }
 
+/** TaskEvents over a map of held deliveries, kept as the worker keeps it. */
+function taskEvents(sink: EventSink, announceMs: number) {
+  const map = new Map<string, Held>()
+  const events = new TaskEvents(sink, 'w@h:1', map, announceMs)
+  return {
+    events,
+    receive: (d: Delivery, at = Date.now()) => void map.set(d.token, held(d, at)),
+    settle: (o: Parameters<TaskEvents['settled']>[0], live: boolean) => {
+      events.settled(o, live)
+      map.delete(o.delivery.token)
+    },
+  }
+}
+
 async function stored(c: MemoryCoordination) {
   return (await c.read(EVENTS_STREAM, null, 1000)).map((e) => e.data)
 }
@@ -51,11 +65,11 @@ describe('task events', () => {
   it('a short task is one entry; readers get received, started and its outcome back', async () => {
     const c = new MemoryCoordination()
     const sink = new EventSink(c, 100, silent, 60_000)
-    const events = new TaskEvents(sink, 'w@h:1', 60_000)
+    const { events, receive, settle } = taskEvents(sink, 60_000)
     const d = delivery('a')
-    events.received(d)
+    receive(d)
     events.started(job(d))
-    events.settled({ kind: 'ack', delivery: d }, true)
+    settle({ kind: 'ack', delivery: d }, true)
     await sink.flush()
     const raw = await stored(c)
     assert.equal(raw.length, 1)
@@ -76,14 +90,14 @@ describe('task events', () => {
   it('announces a task that waits, then one that runs, past the interval; the outcome carries the rest', async () => {
     const c = new MemoryCoordination()
     const sink = new EventSink(c, 100, silent, 5)
-    const events = new TaskEvents(sink, 'w@h:1', 20)
+    const { events, receive, settle } = taskEvents(sink, 20)
     events.start()
     const d = delivery('b')
-    events.received(d)
+    receive(d)
     await sleep(60)
     events.started(job(d))
     await sleep(60)
-    events.settled({ kind: 'dead', delivery: d, reason: 'failed: boom' }, true)
+    settle({ kind: 'dead', delivery: d, reason: 'failed: boom' }, true)
     events.stop()
     await sink.flush()
     const raw = await stored(c)
@@ -100,20 +114,20 @@ describe('task events', () => {
   it('a progress event comes after the start it belongs to; stale and deferred outcomes have none', async () => {
     const c = new MemoryCoordination()
     const sink = new EventSink(c, 100, silent, 60_000)
-    const events = new TaskEvents(sink, 'w@h:1', 60_000)
+    const { events, receive, settle } = taskEvents(sink, 60_000)
     const d = delivery('c')
-    events.received(d)
+    receive(d)
     const j = job(d)
     events.started(j)
     events.progressOf(j)
     sink.emit({ type: 'task-progress', at: Date.now(), worker: 'w@h:1', id: 'c', fence: 1, progress: 0.5 })
-    events.settled({ kind: 'ack', delivery: d }, true)
+    settle({ kind: 'ack', delivery: d }, true)
     const e = delivery('e')
-    events.received(e)
-    events.settled({ kind: 'ack', delivery: e }, false)
+    receive(e)
+    settle({ kind: 'ack', delivery: e }, false)
     const f = delivery('f')
-    events.received(f)
-    events.settled({ kind: 'defer', delivery: f, delayMs: 10 } as never, true)
+    receive(f)
+    settle({ kind: 'defer', delivery: f, delayMs: 10 } as never, true)
     await sink.flush()
     assert.deepEqual(
       (await stored(c)).flatMap(parseEvents).map((x) => `${x.id} ${x.type}`),
@@ -126,12 +140,12 @@ describe('outcome events riding on result writes', () => {
   it('gives the settler one line per record and writes none itself; announcements go first', async () => {
     const c = new MemoryCoordination()
     const sink = new EventSink(c, 100, silent, 60_000)
-    const events = new TaskEvents(sink, 'w@h:1', 20)
+    const { events, receive, settle } = taskEvents(sink, 20)
     events.rideOnResults(50)
     events.start()
     const [a, b] = [delivery('a'), delivery('b')]
-    events.received(a, 1000)
-    events.received(b, 1000)
+    receive(a, 1000)
+    receive(b, 1000)
     events.started(job(a))
     await sleep(60) // b waits past the interval: announced as received (buffered in the sink)
     const result = { state: 'SUCCESS' } as never
@@ -151,7 +165,7 @@ describe('outcome events riding on result writes', () => {
     assert.equal(hb.split('\t')[4], '"failed: x"')
     // The announcements were sent before the hints were handed out.
     assert.equal(sink.pending, false)
-    outcomes.forEach((o) => events.settled(o, true))
+    outcomes.forEach((o) => settle(o, true))
     await sink.flush()
     assert.deepEqual(
       (await stored(c)).flatMap(parseEvents).map((x) => `${x.id} ${x.type}`),

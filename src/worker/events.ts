@@ -94,9 +94,15 @@ export class EventSink {
   }
 }
 
-/** What TaskEvents knows of a delivery: when it came and started, and what was announced. */
-interface Seen {
+/**
+ * A delivery the worker holds (buffered, running, or finished and not yet settled), with what
+ * TaskEvents knows of it: when it came and started, and what was announced. The worker keeps one
+ * per delivery in its map of held deliveries (by token), which TaskEvents reads, so events add no
+ * bookkeeping of their own per task.
+ */
+export interface Held {
   readonly delivery: Delivery
+  /** When it was received (epoch ms); 0 while events are off. */
   readonly receivedAt: number
   startedAt: number
   job: PreparedJob | null
@@ -106,8 +112,17 @@ interface Seen {
   riding: boolean
 }
 
+export function held(delivery: Delivery, receivedAt: number): Held {
+  return { delivery, receivedAt, startedAt: 0, job: null, shown: 0, riding: false }
+}
+
+/** The worker's held deliveries, as TaskEvents reads them. */
+export interface HeldDeliveries {
+  get(token: string): Held | undefined
+  values(): IterableIterator<Held>
+}
+
 export class TaskEvents {
-  private readonly seen = new Map<string, Seen>()
   private timer: NodeJS.Timeout | null = null
   /** Set when outcome events ride on result writes. */
   private rides: { readonly stream: string; readonly maxLen: number } | null = null
@@ -115,6 +130,8 @@ export class TaskEvents {
   constructor(
     private readonly sink: EventSink,
     private readonly worker: string,
+    /** The worker's held deliveries; each is in it from receipt until its outcome is settled. */
+    private readonly seen: HeldDeliveries,
     private readonly announceMs = 100,
   ) {}
 
@@ -131,10 +148,6 @@ export class TaskEvents {
   /** Outcome events of tasks whose results are stored ride on the result write from now on. */
   rideOnResults(maxLen: number): void {
     this.rides = { stream: EVENTS_STREAM, maxLen }
-  }
-
-  received(d: Delivery, at = Date.now()): void {
-    this.seen.set(d.token, { delivery: d, receivedAt: at, startedAt: 0, job: null, shown: 0, riding: false })
   }
 
   /** For the settler: what the outcome events add to these outcomes' records (see rideOnResults). */
@@ -174,20 +187,14 @@ export class TaskEvents {
     if (s && s.startedAt && s.shown < 2 && !s.riding) this.showStarted(s)
   }
 
-  /** A delivery handed back unfinished (shutdown): it has no outcome here. */
-  forget(token: string): void {
-    this.seen.delete(token)
-  }
-
-  /** The outcome's event; none for a stale one (the run that took over reports) or a deferral. */
+  /**
+   * The outcome's event; none for a stale one (the run that took over reports) or a deferral.
+   * Called while the delivery is still held.
+   */
   settled(o: Outcome, live: boolean): void {
     // Its event was written with its result (recordEvents), or it has none to write.
-    if (!live || o.kind === 'defer' || (this.rides && o.result)) {
-      this.seen.delete(o.delivery.token)
-      return
-    }
+    if (!live || o.kind === 'defer' || (this.rides && o.result)) return
     const s = this.seen.get(o.delivery.token)
-    this.seen.delete(o.delivery.token)
     const d = o.delivery
     const unshown = s !== undefined && s.shown < 2 && s.startedAt > 0
     this.sink.emit({
@@ -234,7 +241,7 @@ export class TaskEvents {
     }
   }
 
-  private showStarted(s: Seen): void {
+  private showStarted(s: Held): void {
     const d = s.delivery
     const job = s.job!
     this.sink.emit({

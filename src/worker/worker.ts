@@ -11,7 +11,7 @@ import type { App } from '../core/app.js'
 import { type Duration, toMs } from '../core/duration.js'
 import { ConfigError, redactUrl } from '../core/errors.js'
 import { execute, type ExecuteEnv } from './execute.js'
-import { EventSink, TaskEvents } from './events.js'
+import { EventSink, held, TaskEvents, type Held } from './events.js'
 import { FlowGate } from '../flow/gate.js'
 import { Housekeeper } from './housekeeping.js'
 import type { CeleriacEvent } from '../core/events.js'
@@ -165,7 +165,7 @@ export class Worker extends EventEmitter {
    * outcomes wait to be written, and only when written beyond that: a worker that cannot settle
    * stops receiving, holding at most twice its credit.
    */
-  private readonly held = new Map<string, Delivery>()
+  private readonly held = new Map<string, Held>()
   private readonly buffer: Delivery[] = []
   private running = 0
   private consuming = false
@@ -324,7 +324,7 @@ export class Worker extends EventEmitter {
           'events need a coordination part (a broker or result backend that has one: sqlite, redis)',
         )
       this.events = new EventSink(coordination, this.eventsMaxLen, this.log)
-      this.taskEvents = new TaskEvents(this.events, this.name)
+      this.taskEvents = new TaskEvents(this.events, this.name, this.held)
       if (this.results?.writesEventsTo?.(coordination)) this.taskEvents.rideOnResults(this.eventsMaxLen)
       this.taskEvents.start()
     }
@@ -406,8 +406,7 @@ export class Worker extends EventEmitter {
     this.counts.received += got.length
     const at = this.taskEvents ? Date.now() : 0
     for (const d of got) {
-      this.taskEvents?.received(d, at)
-      this.held.set(d.token, d)
+      this.held.set(d.token, held(d, at))
       if (this.running < this.concurrency) this.run(d)
       else this.buffer.push(d)
     }
@@ -467,11 +466,11 @@ export class Worker extends EventEmitter {
   }
 
   private settled(o: Outcome, live: boolean): void {
+    this.taskEvents?.settled(o, live)
     this.held.delete(o.delivery.token)
     this.unsettled.delete(o.delivery.token)
     if (this.owed.delete(o.delivery.token)) this.giveBack()
     this.flowGate?.settled(o, live)
-    this.taskEvents?.settled(o, live)
     if (!live) {
       this.counts.stale++
       this.log.warn(
@@ -484,7 +483,7 @@ export class Worker extends EventEmitter {
 
   private async extendLeases(): Promise<void> {
     if (!this.held.size) return
-    const refs = [...this.held.values()]
+    const refs = Array.from(this.held.values(), (h) => h.delivery)
     try {
       const ok = await this.broker.extend(refs, this.leaseMs)
       this.outages.ok('extending leases')
@@ -546,11 +545,9 @@ export class Worker extends EventEmitter {
     if (this.running > 0) {
       // Unfinished runs are handed back: forgotten first, so their outcomes are dropped.
       const settling = new Set(this.settler.tokens())
-      const abandoned = [...this.held.values()].filter((d) => !settling.has(d.token))
-      for (const d of abandoned) {
-        this.held.delete(d.token)
-        this.taskEvents?.forget(d.token)
-      }
+      const abandoned: Delivery[] = []
+      for (const h of this.held.values()) if (!settling.has(h.delivery.token)) abandoned.push(h.delivery)
+      for (const d of abandoned) this.held.delete(d.token)
       this.log.warn(
         { count: abandoned.length },
         'grace period over; handing unfinished tasks back to the broker',
