@@ -108,6 +108,23 @@ describe('redis coordination', () => {
     assert.equal((await co.read(stream, null, 10)).length, 3)
   })
 
+  it('trims a log written before entries were counted: its old entries hold one event each', async () => {
+    const stream = name()
+    const key = `{${prefix}:events:${stream}}`
+    for (const d of ['old0', 'old1', 'old2', 'old3']) await raw.xadd(key, '*', 'd', d)
+    await co.append(stream, ['e0'], 3)
+    assert.deepEqual(
+      (await other.read(stream, null, 10)).map((e) => e.data),
+      ['old2', 'old3', 'e0'],
+    )
+    await co.append(stream, ['e1', 'e2'], 3)
+    assert.deepEqual(
+      (await other.read(stream, null, 10)).map((e) => e.data),
+      ['e0', 'e1', 'e2'],
+    )
+    assert.equal(await raw.get(`${key}:n`), '3')
+  })
+
   it('appends events with any characters, empty ones and colons included, byte for byte', async () => {
     const stream = name()
     const events = ['é✓ 😀', '', '12:34', '{"a":"b\\n"}', 'x'.repeat(70_000)]

@@ -1,7 +1,7 @@
 -- The event log's bound is counted in events, not entries. An entry holds one event (field `d`)
--- or several (field `n` their count first, then fields its writer chose: see set-results-n.lua). Beside the stream, a counter holds
--- how many events it holds and a list the count of each entry, oldest first, so trimming reads
--- small numbers, never the entries.
+-- or several (field `n` their count first, then fields its writer chose: see
+-- set-results-n.lua). Beside the stream, a counter holds how many events it holds and a list
+-- the count of each entry, oldest first, so trimming reads small numbers, never the entries.
 
 -- log_open: the events held now. Entries from before the list was kept (at the head) count one
 -- each; a deleted stream (counter and list kept) counts none.
@@ -30,10 +30,9 @@ local function log_trim(stream, counter, counts, total, max)
   if total > max then
     local len = redis.call('XLEN', stream)
     local unlisted = len - redis.call('LLEN', counts)
-    local drop, listed = 0, 0
-    while total > max and unlisted > 0 do
-      total, drop, unlisted = total - 1, drop + 1, unlisted - 1
-    end
+    -- Unlisted entries (from before the list was kept, at the head) hold one event each.
+    local drop, listed = math.max(0, math.min(unlisted, total - max)), 0
+    total = total - drop
     while total > max do
       local got = redis.call('LRANGE', counts, listed, listed + 63)
       if #got == 0 then
