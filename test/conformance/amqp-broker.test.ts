@@ -4,6 +4,7 @@
  * (suite.ts) runs on RabbitMQ too (amqp.test.ts); these are the tests of what only RabbitMQ does.
  */
 import assert from 'node:assert/strict'
+import { Socket } from 'node:net'
 import { after, describe, it } from 'node:test'
 import type { Backend } from '../../src/contracts/backend.js'
 import type { Broker, Delivery } from '../../src/contracts/broker.js'
@@ -218,5 +219,29 @@ describe('amqp broker', () => {
     await until('all three', () => got.length === 3)
     assert.deepEqual(got.map((d) => d.id).sort(), ['h1', 'l1', 'l2'])
     await c.stop()
+  })
+
+  it('writes a batch of publishes to the socket in a few writes, not one per job', async () => {
+    const { b } = await broker()
+    await b.publish([job('warm')])
+    const proto = Socket.prototype as unknown as Record<'_write' | '_writev', (...a: unknown[]) => unknown>
+    const { _write: write, _writev: writev } = proto
+    let writes = 0
+    proto._write = function (...a: unknown[]) {
+      writes++
+      return write.apply(this, a)
+    }
+    proto._writev = function (...a: unknown[]) {
+      writes++
+      return writev.apply(this, a)
+    }
+    try {
+      await b.publish(Array.from({ length: 1000 }, (_, i) => job(`w${i}`)))
+    } finally {
+      proto._write = write
+      proto._writev = writev
+    }
+    assert.ok(writes < 100, `${writes} socket writes for 1,000 publishes`)
+    assert.equal(await b.purge('q'), 1001)
   })
 })
