@@ -244,4 +244,24 @@ describe('amqp broker', () => {
     assert.ok(writes < 100, `${writes} socket writes for 1,000 publishes`)
     assert.equal(await b.purge('q'), 1001)
   })
+
+  it('keeps the order, bodies and marks of a batch mixing generated ids (encoded by celeriac) with chosen ids', async () => {
+    const { b } = await broker()
+    const ids = ['g1', 'c1', 'g2', 'g3', 'c2', 'g4']
+    await b.publish(
+      ids.map((id) => ({
+        ...job(id),
+        body: `body-${id}-é€😀`,
+        ...(id.startsWith('g') ? { generatedId: true } : {}),
+      })),
+    )
+    const { got, c } = consumer(b, 10)
+    await until('six deliveries', () => got.length === 6)
+    assert.deepEqual(
+      got.map((d) => [d.id, d.body, d.chosenId === true, d.deliveries, d.priority]),
+      ids.map((id) => [id, `body-${id}-é€😀`, id.startsWith('c'), 1, 0]),
+    )
+    await b.ack(got)
+    await c.stop()
+  })
 })
