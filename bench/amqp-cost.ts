@@ -13,7 +13,8 @@
  * through a direct exchange of this name bound to the queue; qv the queue's x-queue-version;
  * mode its x-queue-mode; prefetch [50]; global [1] channel-wide prefetch (0: per consumer);
  * ackEvery [1] ack with `multiple` once per this many deliveries; batch [1000] confirm batch;
- * channels [1] publish channels (batches spread over them); pid the server's process id
+ * channels [1] publish channels (batches spread over them); nodelay [0] 1: Nagle's algorithm off (as
+ * celeriac's connections); pid the server's process id
  * (default: `pgrep -o beam.smp`). Only this run's queue (and exchange) is declared and deleted.
  */
 import { execSync } from 'node:child_process'
@@ -44,7 +45,7 @@ function serverMs(): number {
 }
 
 const queue = `celeriac-cost-${randomUUID().slice(0, 8)}`
-const conn = await connect(url!)
+const conn = await connect(url!, { noDelay: num('nodelay', 0) === 1 })
 const admin = await conn.createChannel()
 const qArgs: Record<string, unknown> = maxPri ? { 'x-max-priority': maxPri } : {}
 if (o.qv) qArgs['x-queue-version'] = Number(o.qv)

@@ -4,6 +4,7 @@
  * (suite.ts) runs on RabbitMQ too (amqp.test.ts); these are the tests of what only RabbitMQ does.
  */
 import assert from 'node:assert/strict'
+import { Socket } from 'node:net'
 import { after, describe, it } from 'node:test'
 import type { Backend } from '../../src/contracts/backend.js'
 import type { Broker, Delivery } from '../../src/contracts/broker.js'
@@ -217,6 +218,50 @@ describe('amqp broker', () => {
     c.grant(2)
     await until('all three', () => got.length === 3)
     assert.deepEqual(got.map((d) => d.id).sort(), ['h1', 'l1', 'l2'])
+    await c.stop()
+  })
+
+  it('writes a batch of publishes to the socket in a few writes, not one per job', async () => {
+    const { b } = await broker()
+    await b.publish([job('warm')])
+    const proto = Socket.prototype as unknown as Record<'_write' | '_writev', (...a: unknown[]) => unknown>
+    const { _write: write, _writev: writev } = proto
+    let writes = 0
+    proto._write = function (...a: unknown[]) {
+      writes++
+      return write.apply(this, a)
+    }
+    proto._writev = function (...a: unknown[]) {
+      writes++
+      return writev.apply(this, a)
+    }
+    try {
+      await b.publish(Array.from({ length: 1000 }, (_, i) => job(`w${i}`)))
+    } finally {
+      proto._write = write
+      proto._writev = writev
+    }
+    assert.ok(writes < 100, `${writes} socket writes for 1,000 publishes`)
+    assert.equal(await b.purge('q'), 1001)
+  })
+
+  it('keeps the order, bodies and marks of a batch mixing generated ids (encoded by celeriac) with chosen ids', async () => {
+    const { b } = await broker()
+    const ids = ['g1', 'c1', 'g2', 'g3', 'c2', 'g4']
+    await b.publish(
+      ids.map((id) => ({
+        ...job(id),
+        body: `body-${id}-é€😀`,
+        ...(id.startsWith('g') ? { generatedId: true } : {}),
+      })),
+    )
+    const { got, c } = consumer(b, 10)
+    await until('six deliveries', () => got.length === 6)
+    assert.deepEqual(
+      got.map((d) => [d.id, d.body, d.chosenId === true, d.deliveries, d.priority]),
+      ids.map((id) => [id, `body-${id}-é€😀`, id.startsWith('c'), 1, 0]),
+    )
+    await b.ack(got)
     await c.stop()
   })
 })

@@ -4,6 +4,7 @@
  * fencing and limits.
  */
 import { randomUUID } from 'node:crypto'
+import type { ConfirmChannel } from 'amqplib'
 import type {
   Broker,
   BrokerCapabilities,
@@ -24,6 +25,7 @@ import { ThroughputCounter } from '../../core/throughput.js'
 import type { AmqpConnection } from './connection.js'
 import { AmqpConsumption, type ConsumerDeps } from './consumer.js'
 import { DeadLetters } from './dead-letters.js'
+import { PublishFrames } from './frames.js'
 import { LEVELS } from './delays.js'
 import { Leases } from './leases.js'
 import { confirmations, send, type Outgoing } from './message.js'
@@ -50,6 +52,8 @@ export class AmqpBroker implements Broker {
   private readonly dead: DeadLetters
   private readonly leases: Leases
   private readonly deps: SettleDeps & ConsumerDeps
+  /** Per confirm channel, celeriac's encoder of plain publishes (null: amqplib's only). */
+  private readonly frames = new WeakMap<ConfirmChannel, PublishFrames | null>()
 
   constructor(private readonly conn: AmqpConnection) {
     this.topology = new Topology(conn)
@@ -101,8 +105,13 @@ export class AmqpBroker implements Broker {
     const lag = Date.now() - asked
     // One confirm callback for the batch (see confirmations: not amqplib's waitForConfirms).
     const { confirmed, all } = confirmations(jobs.length + dead.length)
-    for (const j of jobs)
-      send(ch, this.topology, lag > 0 && j.delayMs >= 1 ? { ...j, delayMs: j.delayMs - lag } : j, confirmed)
+    let frames = this.frames.get(ch)
+    if (frames === undefined) this.frames.set(ch, (frames = PublishFrames.of(ch)))
+    for (const j of jobs) {
+      const job = lag > 0 && j.delayMs >= 1 ? { ...j, delayMs: j.delayMs - lag } : j
+      send(ch, this.topology, job, confirmed, frames)
+    }
+    frames?.flush()
     const now = Date.now()
     for (const d of dead) {
       const m = d.held.msg

@@ -9,6 +9,7 @@
  * no longer be settled.
  */
 import { hostname } from 'node:os'
+import type { Writable } from 'node:stream'
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib'
 import { BrokerError, ConfigError, redactUrl } from '../../core/errors.js'
 import type { AmqpTarget } from './url.js'
@@ -24,6 +25,36 @@ async function amqplib(): Promise<Amqplib> {
 }
 
 const MAX_BACKOFF_MS = 3_000
+
+/** The part of amqplib's frame multiplexer (lib/mux.js) that coalesceWrites wraps. */
+interface Muxer {
+  out?: Writable
+  _readIncoming?: () => void
+}
+
+/**
+ * amqplib queues each channel's frames and writes them to the socket from its multiplexer, one
+ * `socket.write` per publish (method, header and body in one buffer): with Nagle off (noDelay,
+ * below) a batch of 1,000 publishes was 1,000 syscalls and TCP segments. Corking the socket for
+ * each pass of the multiplexer sends what the pass writes in one `writev` (up to the socket's
+ * high-water mark, 16 KiB, at a time: about 15 for 1,000 jobs), and uncorking at the end of the
+ * pass sends a lone publish or ack at once, as before. Left as is when amqplib's internals are not
+ * the ones this was written for (amqplib 2.3, lib/mux.js).
+ */
+function coalesceWrites(model: ChannelModel): void {
+  const mux = (model as unknown as { connection?: { muxer?: Muxer } }).connection?.muxer
+  const out = mux?.out
+  const pass = mux?._readIncoming
+  if (!mux || !out || typeof pass !== 'function' || typeof out.cork !== 'function') return
+  mux._readIncoming = function (this: Muxer) {
+    out.cork()
+    try {
+      pass.call(mux)
+    } finally {
+      out.uncork()
+    }
+  }
+}
 
 let connections = 0
 
@@ -72,6 +103,7 @@ export class AmqpConnection {
       await model.close().catch(() => {})
       throw this.error('closed while connecting')
     }
+    coalesceWrites(model)
     model.on('error', (err: unknown) => (this.lastError = err))
     model.on('close', () => this.lost(model))
     this.model = model

@@ -17,6 +17,7 @@
 import type { ConfirmChannel, Message, Options } from 'amqplib'
 import type { Delivery } from '../../contracts/broker.js'
 import { delayRoute } from './delays.js'
+import type { PublishFrames } from './frames.js'
 import type { Topology } from './topology.js'
 
 /** Deliveries of one copy counted in the fence's low bits. */
@@ -66,15 +67,28 @@ export function countersOf(msg: Message): Counters {
  * Puts a job on a confirm channel (no wait): to its work queue, or into the delay cascade. Only
  * headers that say something are sent (counters of 0 and a priority of 0 are the defaults, the
  * queue header only routes delayed jobs): a job's first publish carries none, which makes every
- * frame smaller for amqplib to encode and RabbitMQ to parse (bench/rabbitmq.ts).
+ * frame smaller for amqplib to encode and RabbitMQ to parse (bench/rabbitmq.ts). With `frames`,
+ * such a first publish is encoded by celeriac (frames.ts); call `frames.flush()` after the batch.
  */
-export function send(ch: ConfirmChannel, topology: Topology, job: Outgoing, confirmed?: Confirm): void {
+export function send(
+  ch: ConfirmChannel,
+  topology: Topology,
+  job: Outgoing,
+  confirmed?: Confirm,
+  frames?: PublishFrames | null,
+): void {
   let headers: Record<string, unknown> | undefined
   if (job.epoch) (headers ??= {})['celeriac-epoch'] = job.epoch
   if (job.deliveries) (headers ??= {})['celeriac-deliveries'] = job.deliveries
   if (job.chosenId) {
     ;(headers ??= {})['celeriac-chosen-id'] = 1
     if (job.copy) headers['celeriac-copy'] = job.copy
+  }
+  if (frames) {
+    const queue = job.target ?? topology.work(job.queue)
+    if (!headers && job.delayMs < 1 && frames.add(queue, job.id, job.priority, job.body, confirmed)) return
+    // What amqplib writes must follow what was added before it.
+    frames.flush()
   }
   const options: Options.Publish = { persistent: true, messageId: job.id, contentType: 'text/plain' }
   if (job.priority) options.priority = job.priority
