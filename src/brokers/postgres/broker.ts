@@ -27,7 +27,7 @@ import type {
 import type { ConsumeOptions, Consumption } from '../../contracts/consumer.js'
 import { pullConsume } from '../../contracts/pull-consumer.js'
 import { bucketOf, oldestBucket, ratePerSecond } from '../../core/throughput.js'
-import { numberArray, textArray } from './arrays.js'
+import { joinColumns, numberArray } from './arrays.js'
 import type { PgDatabase } from './database.js'
 import { DeadLetters } from './dead-letters.js'
 import { PgPart } from './part.js'
@@ -124,17 +124,23 @@ export class PostgresBroker extends PgPart implements PullBroker, JobLister {
     const on = tx === undefined ? undefined : transactionTarget(tx)
     const queues = [...new Set(jobs.map((j) => j.queue))]
     const fresh = queues.filter((q) => !this.seenQueues.has(q))
+    const { texts, separator } = joinColumns([
+      jobs.map((j) => j.id),
+      jobs.map((j) => j.queue),
+      jobs.map((j) => j.body),
+    ])
     await db.run(
       jobs.every((j) => j.generatedId === true) ? PUBLISH_NEW : PUBLISH,
       [
-        textArray(jobs.map((j) => j.id)),
-        textArray(jobs.map((j) => j.queue)),
+        texts[0],
+        texts[1],
         numberArray(jobs.map((j) => j.priority)),
         numberArray(jobs.map((j) => j.availableAt)),
-        textArray(jobs.map((j) => j.body)),
+        texts[2],
         fresh,
         this.channel,
         queues,
+        separator,
       ],
       on,
     )

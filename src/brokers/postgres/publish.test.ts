@@ -8,13 +8,19 @@ import { randomUUID } from 'node:crypto'
 import { after, describe, test } from 'node:test'
 import type { OutgoingJob } from '../../contracts/broker.js'
 import { postgresTestUrl } from '../../../test/conformance/postgres-env.js'
-import { numberArray, textArray } from './arrays.js'
+import { joinColumns, numberArray } from './arrays.js'
 import { PostgresBroker } from './index.js'
 
 describe('postgres: publish', () => {
-  test('array literals: JSON-safe strings by hand, others left to pg', () => {
-    assert.equal(textArray(['a', 'b"c', 'd\\e', 'NULL', '', 'x😀']), '{"a","b\\"c","d\\\\e","NULL","","x😀"}')
-    for (const odd of [['x\ny'], ['\u0001'], ['a\ud800b'], ['\udc00']]) assert.equal(textArray(odd), odd)
+  test('columns joined with a separator none of their values holds', () => {
+    assert.deepEqual(
+      joinColumns([
+        ['a', 'b'],
+        ['"', ''],
+      ]),
+      { texts: ['a\u001eb', '"\u001e'], separator: '\u001e' },
+    )
+    assert.deepEqual(joinColumns([['a\u001e', '\u0001'], ['\u0002']]).separator, '\u0003')
     assert.equal(numberArray([1, null, undefined, 1700000000000]), '{1,NULL,NULL,1700000000000}')
   })
 
@@ -54,4 +60,16 @@ describe('postgres: publish', () => {
       )
       await broker.ack(got)
     })
+
+  test('a batch of one empty body', async () => {
+    await broker.connect()
+    const queue = `q-${randomUUID().slice(0, 8)}`
+    await broker.publish([{ id: randomUUID(), queue, priority: 0, body: '', generatedId: true }])
+    const got = await broker.reserve([queue], 10, { leaseMs: 60_000 })
+    assert.deepEqual(
+      got.map((d) => d.body),
+      [''],
+    )
+    await broker.ack(got)
+  })
 })

@@ -3,13 +3,17 @@
  */
 
 /**
- * Publish: $1..$5 the jobs as arrays (id, queue, priority, available_at or null, body), $6 queues
- * this process has not registered yet, $7 the jobs channel, $8 the batch's queues (distinct).
- * Rows go in in batch order, so seq follows it. The NOTIFY is part of the statement, so it is
- * sent when the jobs commit: with the caller's transaction, or not at all when it rolls back. It
- * names every queue of the batch, even one whose jobs were all skipped (a consumer then finds
- * nothing); delayed jobs notify too, so a waiting consumer sees the earlier due time.
+ * Publish: $1, $2, $5 the jobs' ids, queues and bodies, each joined with the separator $9
+ * (../arrays.ts), $3, $4 their priorities and available_at (null: now) as arrays, $6 queues this
+ * process has not registered yet, $7 the jobs channel, $8 the batch's queues (distinct). A joined
+ * column of one empty value is '' (string_to_array would give no element for it). Rows go in in
+ * batch order, so seq follows it. The NOTIFY is part of the statement, so it is sent when the jobs
+ * commit: with the caller's transaction, or not at all when it rolls back. It names every queue
+ * of the batch, even one whose jobs were all skipped (a consumer then finds nothing); delayed jobs
+ * notify too, so a waiting consumer sees the earlier due time.
  */
+const split = (p: string) =>
+  `CASE ${p}::text WHEN '' THEN '{""}'::text[] ELSE string_to_array(${p}::text, $9::text) END`
 const publish = (conflict: string) => `
 WITH clock AS (SELECT {s}.now_ms() AS t),
 added AS (
@@ -18,7 +22,7 @@ added AS (
          CASE WHEN f.available_at > clock.t THEN 1 ELSE 0 END,
          CASE WHEN f.available_at > clock.t THEN f.available_at ELSE 0 END,
          f.body
-    FROM unnest($1::text[], $2::text[], $3::integer[], $4::bigint[], $5::text[])
+    FROM unnest(${split('$1')}, ${split('$2')}, $3::integer[], $4::bigint[], ${split('$5')})
            WITH ORDINALITY AS f(id, queue, priority, available_at, body, n), clock
    ORDER BY f.n${conflict}
 ), known AS (
