@@ -27,11 +27,12 @@ import type {
 import type { ConsumeOptions, Consumption } from '../../contracts/consumer.js'
 import { pullConsume } from '../../contracts/pull-consumer.js'
 import { bucketOf, oldestBucket, ratePerSecond } from '../../core/throughput.js'
+import { joinColumns, numberArray } from './arrays.js'
 import type { PgDatabase } from './database.js'
 import { DeadLetters } from './dead-letters.js'
 import { PgPart } from './part.js'
 import { LIST_JOBS, PAUSE, PURGE, RESUME, STATS } from './sql/admin.js'
-import { JOBS_DEAD_ROWS, NEXT_DUE, PUBLISH, RESERVE, VACUUM_JOBS } from './sql/jobs.js'
+import { JOBS_DEAD_ROWS, NEXT_DUE, PUBLISH, PUBLISH_NEW, RESERVE, VACUUM_JOBS } from './sql/jobs.js'
 import { ACK, DEAD_LETTER, DEFER, EXTEND, PRUNE_THROUGHPUT, RELEASE, RETRY } from './sql/settle.js'
 import { matched, refArrays, tokenOf } from './tokens.js'
 import { transactionTarget } from './transaction.js'
@@ -121,17 +122,25 @@ export class PostgresBroker extends PgPart implements PullBroker, JobLister {
     if (jobs.length === 0) return
     const tx = options?.transaction
     const on = tx === undefined ? undefined : transactionTarget(tx)
-    const fresh = [...new Set(jobs.map((j) => j.queue))].filter((q) => !this.seenQueues.has(q))
+    const queues = [...new Set(jobs.map((j) => j.queue))]
+    const fresh = queues.filter((q) => !this.seenQueues.has(q))
+    const { texts, separator } = joinColumns([
+      jobs.map((j) => j.id),
+      jobs.map((j) => j.queue),
+      jobs.map((j) => j.body),
+    ])
     await db.run(
-      PUBLISH,
+      jobs.every((j) => j.generatedId === true) ? PUBLISH_NEW : PUBLISH,
       [
-        jobs.map((j) => j.id),
-        jobs.map((j) => j.queue),
-        jobs.map((j) => j.priority),
-        jobs.map((j) => j.availableAt ?? null),
-        jobs.map((j) => j.body),
+        texts[0],
+        texts[1],
+        numberArray(jobs.map((j) => j.priority)),
+        numberArray(jobs.map((j) => j.availableAt)),
+        texts[2],
         fresh,
         this.channel,
+        queues,
+        separator,
       ],
       on,
     )
