@@ -22,7 +22,8 @@
   ARGV[2]      lease ms
   ARGV[3]      most delayed jobs (and most expired leases) to move per call
 
-  Returns { now, nextDue, id, token, priority, deliveries, body, id, token, ... }
+  Returns { now, nextDue, head, body, head, body, ... }, a head "<token>:<priority>:<deliveries>:<id>"
+    and the body per job leased (two reply elements a job, not five: the client decodes fewer).
     now: the server's epoch ms; nextDue: when nothing was leased, epoch ms of the next delayed
     job or lease expiry (-1 if none or paused), else 0.
 ]]
@@ -154,12 +155,8 @@ for i = 1, n do
   fields[2 * i] = make_active(p, pls[i] or token, d, bodies[i])
   leases[2 * i - 1] = expiry
   leases[2 * i] = token .. ':' .. id
-  local o = #out
-  out[o + 1] = id
-  out[o + 2] = token
-  out[o + 3] = p
-  out[o + 4] = d
-  out[o + 5] = bodies[i]
+  out[2 * i + 1] = token .. ':' .. p .. ':' .. d .. ':' .. id
+  out[2 * i + 2] = bodies[i]
 end
 call_range('HSET', KEYS[13], fields, 1, 2 * n)
 call_range('ZADD', KEYS[14], leases, 1, 2 * n)
