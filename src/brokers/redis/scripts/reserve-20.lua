@@ -142,6 +142,9 @@ if n == 0 then
   return { now, next_due() }
 end
 
+-- Priorities and delivery counts as text without printing them: Lua 5.1 prints a number with
+-- %.14g, glibc's slow float path.
+local SMALL = { [0] = '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10' }
 local base = redis.call('INCRBY', KEYS[16], n) - n
 local expiry = now + tonumber(ARGV[2])
 local out, fields, leases = { now, 0 }, {}, {}
@@ -155,7 +158,7 @@ for i = 1, n do
   fields[2 * i] = make_active(p, pls[i] or token, d, bodies[i])
   leases[2 * i - 1] = expiry
   leases[2 * i] = token .. ':' .. id
-  out[2 * i + 1] = token .. ':' .. p .. ':' .. d .. ':' .. id
+  out[2 * i + 1] = token .. ':' .. (SMALL[p] or p) .. ':' .. (SMALL[d] or d) .. ':' .. id
   out[2 * i + 2] = bodies[i]
 end
 call_range('HSET', KEYS[13], fields, 1, 2 * n)
