@@ -84,5 +84,7 @@ try {
   )
 } finally {
   admin.disconnect()
+  const exited = new Promise((resolve) => server.once('exit', resolve))
   server.kill('SIGTERM')
+  await exited
 }
