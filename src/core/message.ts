@@ -95,6 +95,11 @@ function isStringOrNull(v: unknown): v is string | null {
  * Decodes and checks a message body. Throws MalformedMessageError naming the first thing wrong;
  * the worker dead-letters such messages with that reason.
  */
+/** A time limit in seconds as a message holds it: null, or a positive finite number. */
+function isLimit(t: unknown): boolean {
+  return t === null || (typeof t === 'number' && Number.isFinite(t) && t > 0)
+}
+
 export function decodeMessage(body: string): Message {
   let raw: unknown
   try {
@@ -135,10 +140,8 @@ export function decodeMessage(body: string): Message {
     !Array.isArray(timelimit) ||
     timelimit.length !== 2 ||
     // Indexed, not .every(): a hole (an undefined the codec revived) must fail too.
-    ![0, 1].every((i) => {
-      const t: unknown = timelimit[i]
-      return t === null || (typeof t === 'number' && Number.isFinite(t) && t > 0)
-    })
+    !isLimit(timelimit[0]) ||
+    !isLimit(timelimit[1])
   )
     throw new MalformedMessageError('"timelimit" must be [soft, hard] in seconds (positive numbers or null)')
   const priority = m.priority ?? 0

@@ -63,8 +63,8 @@ const MAX_IN_FLIGHT = 4
 export class Settler {
   private pending: Outcome[] = []
   private readonly inFlight = new Set<Promise<void>>()
-  /** Outcomes of the batches in flight, by token. */
-  private readonly writing = new Set<string>()
+  /** The batches in flight (their tokens are read only at shutdown: no per-outcome bookkeeping). */
+  private readonly writing = new Set<readonly Outcome[]>()
   private scheduled = false
   private timer: NodeJS.Timeout | null = null
   private closed = false
@@ -87,7 +87,9 @@ export class Settler {
 
   /** Tokens of the outcomes not yet settled (pending or being written). */
   tokens(): string[] {
-    return [...this.pending.map((o) => o.delivery.token), ...this.writing]
+    const out = this.pending.map((o) => o.delivery.token)
+    for (const batch of this.writing) for (const o of batch) out.push(o.delivery.token)
+    return out
   }
 
   /**
@@ -148,7 +150,7 @@ export class Settler {
   private async write(): Promise<void> {
     const batch = this.pending
     this.pending = []
-    for (const o of batch) this.writing.add(o.delivery.token)
+    this.writing.add(batch)
     try {
       const records: ResultRecord[] = []
       const withRecords: Outcome[] = []
@@ -170,7 +172,8 @@ export class Settler {
         records.length && this.results
           ? this.results.set(records, this.hooks.recordEvents?.(withRecords))
           : null
-      const followUps = batch.flatMap((o) => (o.followUp ? [o.followUp] : []))
+      const followUps: FollowUp[] = []
+      for (const o of batch) if (o.followUp) followUps.push(o.followUp)
       // Workflow sends go out alongside the result write (one round trip on a pipelined engine);
       // the hook waits for `written` where it reads results (chord joins).
       if (followUps.length && this.hooks.followUps)
@@ -212,7 +215,7 @@ export class Settler {
       this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 100), 5000)
       this.hooks.failed(err, batch.length)
     } finally {
-      for (const o of batch) this.writing.delete(o.delivery.token)
+      this.writing.delete(batch)
     }
   }
 }

@@ -261,8 +261,14 @@ export class RedisBroker implements PullBroker, JobLister {
       list.map(([q, g]) => ({ script, keys: keys(this.keys(q)), args: g.args })),
     )
     replies.forEach((reply, gi) => {
-      const flags = reply as number[]
-      list[gi]![1].index.forEach((refIndex, j) => (out[refIndex] = flags[j] === 1))
+      const index = list[gi]![1].index
+      // ack-4.lua answers with a string of '1' and '0'; the other scripts with an array of 1 and 0.
+      if (typeof reply === 'string')
+        for (let j = 0; j < index.length; j++) out[index[j]!] = reply.charCodeAt(j) === 49
+      else {
+        const flags = reply as number[]
+        for (let j = 0; j < index.length; j++) out[index[j]!] = flags[j] === 1
+      }
     })
     return out
   }

@@ -23,9 +23,13 @@ export const CLIENT_OPTIONS: RedisOptions = {
   retryStrategy: (attempt: number) => Math.min(100 * 2 ** Math.min(attempt, 5), 3_000),
 }
 
+/** ioredis' Command, once ioredis is loaded (see send). */
+let commandClass: typeof import('ioredis').Command | null = null
+
 async function ioredis(): Promise<Pick<typeof import('ioredis'), 'Redis' | 'Cluster'>> {
   try {
-    const { Redis, Cluster } = await import('ioredis')
+    const { Redis, Cluster, Command } = await import('ioredis')
+    commandClass = Command
     return { Redis, Cluster }
   } catch (cause) {
     throw new ConfigError(`the redis:// backend needs the ioredis package: npm install ioredis`, { cause })
@@ -159,13 +163,35 @@ function isNoScript(e: unknown): boolean {
   return e instanceof Error && e.message.startsWith('NOSCRIPT')
 }
 
+/**
+ * `client.call(name, args)`, without the copy ioredis makes of the arguments: its Command
+ * flattens them with Array.prototype.flat, about 0.2 µs an argument on Node 20, and a settle
+ * batch of 200 results sends 1,000. The arguments are made strings here, as ioredis would.
+ * Only on a single server with none of the options that change a command (key prefix, friendly
+ * error stacks, auto-pipelining); elsewhere through `call` as before.
+ */
+function send(client: RedisClient, name: string, args: (string | number)[]): Promise<unknown> {
+  const C = commandClass
+  const o = client.options as {
+    keyPrefix?: string
+    showFriendlyErrorStack?: boolean
+    enableAutoPipelining?: boolean
+  }
+  if (!C || client.isCluster || o.keyPrefix || o.showFriendlyErrorStack || o.enableAutoPipelining)
+    return client.call(name, args)
+  for (let i = 0; i < args.length; i++) if (typeof args[i] !== 'string') args[i] = String(args[i])
+  const cmd = new C(name, [], { replyEncoding: 'utf8' })
+  cmd.args = args as string[]
+  return client.sendCommand(cmd) as Promise<unknown>
+}
+
 /** Runs one call by SHA, falling back to EVAL on NOSCRIPT (the call did not run). */
 async function runScript(client: RedisClient, c: ScriptCall): Promise<unknown> {
   try {
-    return await client.call('EVALSHA', evalArgs(c, c.script.sha))
+    return await send(client, 'EVALSHA', evalArgs(c, c.script.sha))
   } catch (e) {
     if (!isNoScript(e)) throw e
-    return await client.call('EVAL', evalArgs(c, c.script.source))
+    return await send(client, 'EVAL', evalArgs(c, c.script.source))
   }
 }
 

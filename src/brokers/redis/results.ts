@@ -273,8 +273,55 @@ const isLong = (r: ResultRecord): boolean => r.result !== null && r.result.lengt
  * JSON.stringify never writes a raw newline, so the first one ends the record JSON.
  */
 export function recordText(r: ResultRecord): string {
-  if (!isLong(r)) return JSON.stringify(r)
-  return `${JSON.stringify({ ...r, result: undefined })}\n${r.result}`
+  const long = isLong(r)
+  let out = '{'
+  for (let i = 0; i < RECORD_FIELDS.length; i++) {
+    if (long && i === RESULT_FIELD) continue
+    const text = fieldJson(i, r[RECORD_FIELDS[i]!])
+    if (text === undefined) continue // JSON.stringify leaves out an undefined field too
+    out += out.length > 1 ? `,${FIELD_HEADS[i]}${text}` : `${FIELD_HEADS[i]}${text}`
+  }
+  out += '}'
+  return long ? `${out}\n${r.result}` : out
+}
+
+/**
+ * A record's fields, written in this order (what JSON.stringify of a record made by the worker
+ * writes). The record is written field by field rather than by JSON.stringify of the object:
+ * records of one batch mostly share their task, state, worker and times, and the text of the
+ * last value of each field is kept, so each is turned into JSON once a batch, not once a record
+ * (epoch milliseconds are above 2^31: V8 formats them as doubles, its slowest number path).
+ */
+const RECORD_FIELDS = [
+  'id',
+  'state',
+  'task',
+  'result',
+  'error',
+  'retries',
+  'worker',
+  'startedAt',
+  'doneAt',
+  'updatedAt',
+  'expiresAt',
+  'fence',
+] as const satisfies readonly (keyof ResultRecord)[]
+const RESULT_FIELD = RECORD_FIELDS.indexOf('result')
+const FIELD_HEADS = RECORD_FIELDS.map((k) => `${JSON.stringify(k)}:`)
+const lastValue: unknown[] = RECORD_FIELDS.map(() => undefined)
+const lastText: (string | undefined)[] = RECORD_FIELDS.map(() => undefined)
+
+/** JSON of a field's value (undefined for none), from the last one of that field when it is the same. */
+function fieldJson(i: number, v: unknown): string | undefined {
+  if (v === undefined) return undefined
+  if (v === lastValue[i] && lastText[i] !== undefined) return lastText[i]
+  const text = JSON.stringify(v) as string | undefined
+  // Only primitives are kept: an object could change between two records.
+  if (typeof v !== 'object') {
+    lastValue[i] = v
+    lastText[i] = text
+  }
+  return text
 }
 
 /** A stored value (includes/result.lua) as a record carrying the highest fence written. */

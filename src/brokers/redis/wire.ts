@@ -67,17 +67,23 @@ export interface ReserveReply {
 export function parseReserve(reply: unknown, queue: string): ReserveReply {
   const r = reply as (string | number)[]
   const deliveries: Delivery[] = []
-  for (let i = 2; i + 4 < r.length; i += 5) {
+  // Per job: "<token>:<priority>:<deliveries>:<id>" (the id may hold ':'), then the body.
+  for (let i = 2; i + 1 < r.length; i += 2) {
+    const head = String(r[i])
+    const c1 = head.indexOf(':')
+    const c2 = head.indexOf(':', c1 + 1)
+    const c3 = head.indexOf(':', c2 + 1)
+    const token = head.slice(0, c1)
     deliveries.push({
-      id: String(r[i]),
-      token: `${r[i + 1]}:${queue}`,
+      id: head.slice(c3 + 1),
+      token: `${token}:${queue}`,
       // The queue's delivery counter: every delivery of a job (a redelivery after a lease
       // expired, a retry, a release, a replay) draws a new, higher value.
-      fence: Number(r[i + 1]),
+      fence: Number(token),
       queue,
-      priority: Number(r[i + 2]),
-      deliveries: Number(r[i + 3]),
-      body: String(r[i + 4]),
+      priority: Number(head.slice(c1 + 1, c2)),
+      deliveries: Number(head.slice(c2 + 1, c3)),
+      body: String(r[i + 1]),
     })
   }
   return { deliveries, now: Number(r[0]), nextDue: Number(r[1]) }

@@ -22,7 +22,8 @@
   ARGV[2]      lease ms
   ARGV[3]      most delayed jobs (and most expired leases) to move per call
 
-  Returns { now, nextDue, id, token, priority, deliveries, body, id, token, ... }
+  Returns { now, nextDue, head, body, head, body, ... }, a head "<token>:<priority>:<deliveries>:<id>"
+    and the body per job leased (two reply elements a job, not five: the client decodes fewer).
     now: the server's epoch ms; nextDue: when nothing was leased, epoch ms of the next delayed
     job or lease expiry (-1 if none or paused), else 0.
 ]]
@@ -141,25 +142,26 @@ if n == 0 then
   return { now, next_due() }
 end
 
+-- Numbers go out as text made without Lua's own printing: Lua 5.1 prints a number with %.14g
+-- (glibc's float path, a few thousand instructions each), also where a number is a redis.call
+-- argument. Small ones come from this table; tokens and the expiry from %d (the integer path).
+local SMALL = { [0] = '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10' }
 local base = redis.call('INCRBY', KEYS[16], n) - n
-local expiry = now + tonumber(ARGV[2])
+local expiry = string.format('%d', now + tonumber(ARGV[2]))
 local out, fields, leases = { now, 0 }, {}, {}
 for i = 1, n do
   local d = ds[i] + 1
   local id = ids[i]
-  local token = tostring(base + i)
+  local token = string.format('%d', base + i)
   local p = ps[i]
   fields[2 * i - 1] = id
   -- Taken from its list, a job's place is its first token; handed back, it keeps the one it had.
-  fields[2 * i] = make_active(p, pls[i] or token, d, bodies[i])
+  local ptext, dtext = SMALL[p] or p, SMALL[d] or d
+  fields[2 * i] = make_active(ptext, pls[i] or token, dtext, bodies[i])
   leases[2 * i - 1] = expiry
   leases[2 * i] = token .. ':' .. id
-  local o = #out
-  out[o + 1] = id
-  out[o + 2] = token
-  out[o + 3] = p
-  out[o + 4] = d
-  out[o + 5] = bodies[i]
+  out[2 * i + 1] = token .. ':' .. ptext .. ':' .. dtext .. ':' .. id
+  out[2 * i + 2] = bodies[i]
 end
 call_range('HSET', KEYS[13], fields, 1, 2 * n)
 call_range('ZADD', KEYS[14], leases, 1, 2 * n)
