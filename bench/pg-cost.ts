@@ -14,36 +14,18 @@
  * before the run (to try another version of a function), VACUUM_EVERY_S=<s> vacuums the jobs table
  * every s seconds during the run.
  */
-import { readFileSync, readdirSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import pg from 'pg'
 import { driver, prepareNode22, type PgSystem } from './postgres.js'
+import { serverCpuMs as postmasterCpuMs } from './pg-server-cpu.js'
 
 const [system, nArg, backlogArg] = process.argv.slice(2) as [PgSystem, string, string?]
 const n = Number(nArg)
 const backlog = Number(backlogArg ?? 0)
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const pidFile = process.env.PG_PIDFILE
-const TICK = 100 // clock ticks per second on Linux
 
-function serverCpuMs(): number | null {
-  if (!pidFile) return null
-  const root = Number(readFileSync(pidFile, 'utf8').split('\n')[0])
-  let ticks = 0
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue
-    let stat: string
-    try {
-      stat = readFileSync(`/proc/${d}/stat`, 'utf8')
-    } catch {
-      continue
-    }
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    // f[1] ppid, f[11] utime, f[12] stime, f[13] cutime, f[14] cstime
-    if (Number(d) === root) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])
-    else if (Number(f[1]) === root) ticks += Number(f[11]) + Number(f[12])
-  }
-  return (ticks * 1000) / TICK
-}
+const serverCpuMs = (): number | null => postmasterCpuMs(pidFile)
 
 const client = new pg.Client({ connectionString: url })
 await client.connect()

@@ -13,12 +13,12 @@
  * System `celeriac-base` (with $PG_ENQUEUE_BASE, the root of another built checkout of celeriac,
  * e.g. the commit before a change): that checkout's bulk producer, for old/new A/B runs.
  */
-import { readFileSync, readdirSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import pg from 'pg'
 import { driver, prepareNode22, type Driver, type PgSystem } from './postgres.js'
 import { runChild } from './proc.js'
 import { BENCH_DIR } from './run.js'
+import { serverCpuMs as postmasterCpuMs } from './pg-server-cpu.js'
 
 const [systemsArg, nArg, roundsArg] = process.argv.slice(2)
 const systems = (systemsArg ?? 'celeriac,graphile').split(',') as (PgSystem | 'celeriac-base')[]
@@ -27,26 +27,8 @@ const rounds = Number(roundsArg ?? 3)
 const small = 1000
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const pidFile = process.env.PG_PIDFILE
-const TICK = 100
 
-function serverCpuMs(): number {
-  if (!pidFile) return NaN
-  const root = Number(readFileSync(pidFile, 'utf8').split('\n')[0])
-  let ticks = 0
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue
-    let stat: string
-    try {
-      stat = readFileSync(`/proc/${d}/stat`, 'utf8')
-    } catch {
-      continue
-    }
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    if (Number(d) === root) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])
-    else if (Number(f[1]) === root) ticks += Number(f[11]) + Number(f[12])
-  }
-  return (ticks * 1000) / TICK
-}
+const serverCpuMs = (): number => postmasterCpuMs(pidFile) ?? NaN
 
 const client = new pg.Client({ connectionString: url })
 await client.connect()
