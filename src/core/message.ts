@@ -91,15 +91,15 @@ function isStringOrNull(v: unknown): v is string | null {
   return v === null || typeof v === 'string'
 }
 
-/**
- * Decodes and checks a message body. Throws MalformedMessageError naming the first thing wrong;
- * the worker dead-letters such messages with that reason.
- */
 /** A time limit in seconds as a message holds it: null, or a positive finite number. */
 function isLimit(t: unknown): boolean {
   return t === null || (typeof t === 'number' && Number.isFinite(t) && t > 0)
 }
 
+/**
+ * Decodes and checks a message body. Throws MalformedMessageError naming the first thing wrong;
+ * the worker dead-letters such messages with that reason.
+ */
 export function decodeMessage(body: string): Message {
   let raw: unknown
   try {
