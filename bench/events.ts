@@ -52,6 +52,43 @@ async function once(redisUrl: string, n: number, events: boolean): Promise<Event
   }
 }
 
+/**
+ * The worker's CPU a job with events off and on, the two workers running at the same time on
+ * queues of their own (same server, same moment): whatever state the machine is in, both are in
+ * it, so their difference holds still where the alternating runs' rates swing by a third from
+ * one run to the next.
+ */
+export async function benchEventsSideBySide(
+  redisUrl: string,
+  n: number,
+  rounds: number,
+): Promise<{ off: number; on: number }[]> {
+  const rows: { off: number; on: number }[] = []
+  for (let round = 1; round <= rounds; round++) {
+    const prefixes = [false, true].map(
+      (on) => `bench-events-${on ? 'on' : 'off'}-${randomUUID().slice(0, 8)}`,
+    )
+    const urls = prefixes.map((p) => `${redisUrl}${redisUrl.includes('?') ? '&' : '?'}prefix=${p}`)
+    try {
+      for (const url of urls) await runChild<ProducerReport>('redis-producer.ts', ['bulk', url, n, 1000])
+      const children = urls.map((url, i) =>
+        start<WorkerReport>('redis-worker.ts', [url, n, 50, 'results'], {
+          env: { BENCH_EVENTS: i ? '1' : '0' },
+        }),
+      )
+      const [off, on] = await Promise.all(children.map((c) => c.result))
+      const perJob = (r: WorkerReport) => Math.round(((r.cpuMs * 1000) / n) * 100) / 100
+      rows.push({ off: perJob(off!), on: perJob(on!) })
+      console.error(
+        `[events] side by side ${round}: worker off ${rows.at(-1)!.off}, on ${rows.at(-1)!.on} µs/job`,
+      )
+    } finally {
+      for (const p of prefixes) await dropPrefix(redisUrl, p)
+    }
+  }
+  return rows
+}
+
 /** `rounds` pairs of runs (off, then on) of `n` tasks each. */
 export async function benchEvents(redisUrl: string, n: number, rounds: number): Promise<EventsBenchRow[]> {
   const rows: EventsBenchRow[] = []

@@ -41,7 +41,7 @@ import { benchPools, printPools } from './pools.js'
 import { benchSqlite } from './sqlite.js'
 import { benchStartDelay, printStartDelay } from './start-delay.js'
 import { benchCanvas, printCanvas } from './canvas.js'
-import { benchEvents, summarize } from './events.js'
+import { benchEvents, benchEventsSideBySide, summarize } from './events.js'
 import { benchCeleryMode } from './celery-mode.js'
 import { benchRabbit, rabbitVersion } from './rabbitmq.js'
 import { benchDashboard } from './dashboard.js'
@@ -257,6 +257,29 @@ if (values.broker === 'events' || values.broker === 'all') {
         `${r.on.workerUs} / ${r.on.redisUs}`,
       ]),
       ['cost', '', `${s.costPct} %`, '', ''],
+    ],
+  )
+  const side = await benchEventsSideBySide(redisUrl, n, Number(values.rounds ?? (values.quick ? 1 : 5)))
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  const extra = side.map((r) => Math.round((r.on - r.off) * 100) / 100)
+  printTable(
+    `What events cost the worker: CPU µs a job, a worker with events off and one with them on draining ${n.toLocaleString('en-US')} tasks each at the same time`,
+    ['round', 'events off', 'events on', 'on − off', 'on − off, %'],
+    [
+      ...side.map((r, i) => [
+        i + 1,
+        r.off,
+        r.on,
+        extra[i]!,
+        `${Math.round(((r.on - r.off) / r.off) * 1000) / 10} %`,
+      ]),
+      [
+        'median',
+        median(side.map((r) => r.off)),
+        median(side.map((r) => r.on)),
+        median(extra),
+        `${Math.round((median(extra) / median(side.map((r) => r.off))) * 1000) / 10} %`,
+      ],
     ],
   )
 }

@@ -91,6 +91,19 @@ export function parseEvents(data: string): CeleriacEvent[] {
   return e ? expandEvent(e) : []
 }
 
+let lastQueue = ''
+let lastQueueJson = '""'
+// The last hint made and what it was made of: tasks received in one batch, with the same
+// arguments (none, often) and the same queue, share one hint, made once.
+const lastHint = {
+  shown: -1,
+  receivedAt: 0,
+  queue: '',
+  args: '' as string | undefined,
+  reason: '' as string | undefined,
+  text: '',
+}
+
 /**
  * What an outcome event adds to its result record when it rides on the result write
  * (`ResultStore.writesEventsTo`): the record holds the id, task, state, worker, fence, start and
@@ -99,9 +112,6 @@ export function parseEvents(data: string): CeleriacEvent[] {
  * (argsPreview text) and the reason of a failure or retry. Tab-separated; JSON text, which holds
  * no raw tab or newline, for the strings.
  */
-let lastQueue = ''
-let lastQueueJson = '""'
-
 export function recordEventHint(
   shown: 0 | 1 | 2,
   receivedAt: number,
@@ -109,10 +119,25 @@ export function recordEventHint(
   args: string | undefined,
   reason: string | undefined,
 ): string {
+  const h = lastHint
+  if (
+    shown === h.shown &&
+    receivedAt === h.receivedAt &&
+    queue === h.queue &&
+    args === h.args &&
+    reason === h.reason
+  )
+    return h.text
   if (queue !== lastQueue) lastQueueJson = JSON.stringify((lastQueue = queue))
-  return `${shown}\t${shown === 0 ? receivedAt : ''}\t${lastQueueJson}\t${
+  h.shown = shown
+  h.receivedAt = receivedAt
+  h.queue = queue
+  h.args = args
+  h.reason = reason
+  h.text = `${shown}\t${shown === 0 ? receivedAt : ''}\t${lastQueueJson}\t${
     shown < 2 && args !== undefined ? args : ''
   }\t${reason === undefined ? '' : JSON.stringify(reason)}`
+  return h.text
 }
 
 const OUTCOME_OF_STATE: Record<string, TaskEventType> = {

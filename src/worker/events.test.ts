@@ -177,6 +177,22 @@ describe('outcome events riding on result writes', () => {
     )
   })
 
+  it('a hint made again from the same values is the same text; any other value makes a new one', async () => {
+    const { recordEventHint } = await import('../core/events.js')
+    const a = recordEventHint(0, 1000, 'q', '[[],null]', undefined)
+    assert.equal(recordEventHint(0, 1000, 'q', '[[],null]', undefined), a)
+    for (const [other, field] of [
+      [recordEventHint(1, 1000, 'q', '[[],null]', undefined), 'shown'],
+      [recordEventHint(0, 1001, 'q', '[[],null]', undefined), 'receivedAt'],
+      [recordEventHint(0, 1000, 'r', '[[],null]', undefined), 'queue'],
+      [recordEventHint(0, 1000, 'q', '[[1],null]', undefined), 'args'],
+      [recordEventHint(0, 1000, 'q', '[[],null]', 'failed: x'), 'reason'],
+    ] as const)
+      assert.notEqual(other, a, field)
+    assert.equal(recordEventHint(0, 1000, 'q', '[[],null]', 'failed: x').split('\t')[4], '"failed: x"')
+    assert.equal(recordEventHint(0, 1000, 'q', '[[],null]', undefined), a)
+  })
+
   it('readers skip a malformed record entry', () => {
     for (const bad of [
       'R',

@@ -304,6 +304,14 @@ describe('redis result store: outcome events riding on result writes', () => {
         results.set([record(randomUUID(), 'SUCCESS')], { stream: EVENTS_STREAM, maxLen: 100, hints: [] }),
         /1 records/,
       )
+      await assert.rejects(
+        results.set([record(randomUUID(), 'SUCCESS')], {
+          stream: EVENTS_STREAM,
+          maxLen: 100,
+          hints: ['0\n1'],
+        }),
+        /holds a newline/,
+      )
     } finally {
       const keys = await raw.keys(`*${p}*`)
       if (keys.length) await raw.del(...keys)

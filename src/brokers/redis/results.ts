@@ -91,8 +91,6 @@ export class RedisResultStore implements ResultStore {
         throw new RangeError(`set: ${events.hints.length} event hints for ${records.length} records`)
       if (!Number.isInteger(events.maxLen) || events.maxLen < 0)
         throw new RangeError(`set: events maxLen must be an integer >= 0`)
-      if (events.hints.some((h) => h !== null && h.includes('\n')))
-        throw new RangeError('set: an event hint holds a newline')
     }
     const groups = slotGroups(client, keys)
     // Events ride only where the whole batch is one script call beside the log (writesEventsTo).
@@ -243,25 +241,28 @@ const EVENTS_PER_ENTRY = 32
  * JSON from the argument it already has: nothing is sent twice.
  */
 function eventArgs(hints: readonly (string | null)[], records: readonly ResultRecord[]): string[] {
-  let flags = ''
-  const chunks: string[] = []
-  let chunk = ''
-  let k = 0
+  // Built from arrays joined once: a string grown a piece at a time leaves a piece of garbage
+  // per record, and the worker makes one of these per result batch.
+  const flags: string[] = []
+  const out: string[] = ['']
+  let chunk: string[] = []
   for (let i = 0; i < records.length; i++) {
     const hint = hints[i]
     if (hint === null || hint === undefined) {
-      flags += '0'
+      flags.push('0')
       continue
     }
-    flags += isLong(records[i]!) ? '2' : '1'
-    chunk = k ? `${chunk}\n${hint}` : hint
-    if (++k === EVENTS_PER_ENTRY) {
-      chunks.push(chunk)
-      k = 0
+    if (hint.includes('\n')) throw new RangeError('set: an event hint holds a newline')
+    flags.push(isLong(records[i]!) ? '2' : '1')
+    chunk.push(hint)
+    if (chunk.length === EVENTS_PER_ENTRY) {
+      out.push(chunk.join('\n'))
+      chunk = []
     }
   }
-  if (k) chunks.push(chunk)
-  return [flags, ...chunks]
+  if (chunk.length) out.push(chunk.join('\n'))
+  out[0] = flags.join('')
+  return out
 }
 
 const isLong = (r: ResultRecord): boolean => r.result !== null && r.result.length >= RAW_RESULT_CHARS
