@@ -286,17 +286,21 @@ function positiveMs(ms: number, what: string): number {
 }
 
 /**
- * A log entry as set-results-n.lua writes it (`n`, `h` hints, an `r` record JSON per outcome)
- * given back as the lines parseEvents reads: "R" + hint + TAB + record JSON, one per outcome.
+ * A log entry as set-results-n.lua writes it (`n`, `h` hints, an empty one standing for the one
+ * before it, an `r` record JSON per outcome) given back as the lines parseEvents reads: "R" +
+ * hint + TAB + record JSON, one per outcome.
  * Null for any other entry.
  */
 export function outcomeEntryText(fields: readonly string[]): string | null {
   if (fields[0] !== 'n' || fields[2] !== 'h') return null
   const hints = (fields[3] ?? '').split('\n')
   let text = ''
+  let hint = ''
   for (let i = 4, k = 0; i + 1 < fields.length; i += 2, k++) {
     if (fields[i] !== 'r') continue
-    text += `${k ? '\n' : ''}R${hints[k] ?? ''}\t${fields[i + 1]!}`
+    // An empty hint is the one before it again.
+    if (hints[k]) hint = hints[k]!
+    text += `${k ? '\n' : ''}R${hint}\t${fields[i + 1]!}`
   }
   return text
 }

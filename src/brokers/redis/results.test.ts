@@ -320,6 +320,50 @@ describe('redis result store: outcome events riding on result writes', () => {
     }
   })
 
+  it('stores a hint shared by the records after it once; a fenced-out first record leaves it to the rest', async () => {
+    const p = `celeriac-test-${randomUUID().slice(0, 8)}`
+    const conn = new RedisConnection(`${base}${base.includes('?') ? '&' : '?'}prefix=${p}`)
+    const results = new RedisResultStore(conn)
+    const log = new RedisCoordination(conn)
+    await Promise.all([results.connect(), log.connect()])
+    try {
+      const t = Date.now()
+      const ids = Array.from({ length: 5 }, () => randomUUID())
+      const hint = recordEventHint(0, t - 7, 'shared', '[[],null]', undefined)
+      // The first record's write is fenced out: the hint the others share goes with it, unless
+      // written out again.
+      await results.set([record(ids[0]!, 'SUCCESS', { result: '1', doneAt: t, fence: 9 })])
+      await results.set(
+        ids.map((id, i) =>
+          record(id, 'SUCCESS', { result: '2', startedAt: t - 3, doneAt: t, fence: i ? 1 : 2 }),
+        ),
+        { stream: EVENTS_STREAM, maxLen: 100, hints: ids.map(() => hint) },
+      )
+      // A second batch, every record written: its entry holds the hint once.
+      const more = Array.from({ length: 3 }, () => randomUUID())
+      await results.set(
+        more.map((id) => record(id, 'SUCCESS', { result: '3', startedAt: t - 3, doneAt: t })),
+        { stream: EVENTS_STREAM, maxLen: 100, hints: more.map(() => hint) },
+      )
+      const raw2 = await raw.xrange(`{${p}:events:${EVENTS_STREAM}}`, '-', '+')
+      assert.equal(raw2[1]![1][3], `${hint}\n\n`, 'the hint once, then empty lines')
+      assert.equal(raw2[0]![1][3], [hint, hint, hint, hint].join('\n'), 'written out where a line went')
+      const events = (await log.read(EVENTS_STREAM, null, 100)).flatMap((e) => parseEvents(e.data))
+      const received = events.filter((e) => e.type === 'task-received')
+      assert.deepEqual(
+        received.map((e) => e.id),
+        [...ids.slice(1), ...more],
+      )
+      assert.ok(received.every((e) => e.at === t - 7 && e.queue === 'shared'))
+      assert.equal(events.filter((e) => e.type === 'task-succeeded').length, 7)
+    } finally {
+      const keys = await raw.keys(`*${p}*`)
+      if (keys.length) await raw.del(...keys)
+      await Promise.all([results.close(), log.close()])
+      await conn.close()
+    }
+  })
+
   it('bounds the log in events, an entry holding up to 32 outcomes, appends counted alike', async () => {
     const p = `celeriac-test-${randomUUID().slice(0, 8)}`
     const conn = new RedisConnection(`${base}${base.includes('?') ? '&' : '?'}prefix=${p}`)

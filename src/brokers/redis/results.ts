@@ -237,8 +237,9 @@ const EVENTS_PER_ENTRY = 32
 /**
  * set-results-n.lua's event arguments: a flag per record ('0' no event, '1' an event, '2' an event
  * whose record text has a long result after its JSON), then the hints of the records with an
- * event, EVENTS_PER_ENTRY to an argument, joined by newlines. The script stores each record's
- * JSON from the argument it already has: nothing is sent twice.
+ * event, EVENTS_PER_ENTRY to an argument, joined by newlines. A hint the same as the one before
+ * it in its argument is sent (and stored) empty: tasks received together often share one. The
+ * script stores each record's JSON from the argument it already has: nothing is sent twice.
  */
 function eventArgs(hints: readonly (string | null)[], records: readonly ResultRecord[]): string[] {
   // Built from arrays joined once: a string grown a piece at a time leaves a piece of garbage
@@ -246,6 +247,7 @@ function eventArgs(hints: readonly (string | null)[], records: readonly ResultRe
   const flags: string[] = []
   const out: string[] = ['']
   let chunk: string[] = []
+  let last = ''
   for (let i = 0; i < records.length; i++) {
     const hint = hints[i]
     if (hint === null || hint === undefined) {
@@ -254,7 +256,8 @@ function eventArgs(hints: readonly (string | null)[], records: readonly ResultRe
     }
     if (hint.includes('\n')) throw new RangeError('set: an event hint holds a newline')
     flags.push(isLong(records[i]!) ? '2' : '1')
-    chunk.push(hint)
+    chunk.push(chunk.length && hint === last ? '' : hint)
+    last = hint
     if (chunk.length === EVENTS_PER_ENTRY) {
       out.push(chunk.join('\n'))
       chunk = []

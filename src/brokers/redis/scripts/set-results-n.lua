@@ -17,7 +17,8 @@
            then, with events: most events the log keeps; one character per record: '0' no
            event, '1' an event, '2' an event and a long result after the record JSON's newline;
            then the hints (recordEventHint in core/events.ts) of the records with an event, in
-           order, 32 to an argument, joined by newlines.
+           order, 32 to an argument, joined by newlines; an empty hint is the one before it
+           again (stored so too; readers and the fenced-out case below write it out).
            Each 32 records with an event make one entry of the log: `n` their count, `h` their
            hints joined by newlines, and an `r` field per record, its record JSON (taken as it
            came, cut before a long result). Readers rebuild one line "R" .. hint .. TAB .. JSON
@@ -99,10 +100,13 @@ if flags then
       if not ok[r] then all = false end
     end
     if not all then
-      local kept, at = {}, 1
+      -- An empty hint stands for the one before it: each kept one is written out in full.
+      local kept, at, last = {}, 1, ''
       for _, r in ipairs(recs) do
         local nl = string.find(hints, '\n', at, true)
-        if ok[r] then kept[#kept + 1] = string.sub(hints, at, (nl or 0) - 1) end
+        local hint = string.sub(hints, at, (nl or 0) - 1)
+        if hint ~= '' then last = hint end
+        if ok[r] then kept[#kept + 1] = last end
         at = nl and nl + 1 or #hints + 1
       end
       fields[4] = table.concat(kept, '\n')
