@@ -238,12 +238,19 @@ async function commandCount(redis: Redis, command: string): Promise<number> {
 describe('redis result store: outcome events riding on result writes', () => {
   const raw = new Redis(base)
   after(() => raw.quit())
-
-  it('writes them with the records into a log on the same connection; none for a fenced-out record', async () => {
+  /** A result store and a log on one connection of a fresh prefix. */
+  const sharedConnection = () => {
     const p = `celeriac-test-${randomUUID().slice(0, 8)}`
     const conn = new RedisConnection(`${base}${base.includes('?') ? '&' : '?'}prefix=${p}`)
-    const results = new RedisResultStore(conn)
-    const log = new RedisCoordination(conn)
+    return { p, conn, results: new RedisResultStore(conn), log: new RedisCoordination(conn) }
+  }
+  const dropAll = async (p: string) => {
+    const keys = await raw.keys(`*${p}*`)
+    if (keys.length) await raw.del(...keys)
+  }
+
+  it('writes them with the records into a log on the same connection; none for a fenced-out record', async () => {
+    const { p, conn, results, log } = sharedConnection()
     const elsewhere = new RedisCoordination(url)
     await Promise.all([results.connect(), log.connect()])
     try {
@@ -313,18 +320,14 @@ describe('redis result store: outcome events riding on result writes', () => {
         /holds a newline/,
       )
     } finally {
-      const keys = await raw.keys(`*${p}*`)
-      if (keys.length) await raw.del(...keys)
+      await dropAll(p)
       await Promise.all([results.close(), log.close(), elsewhere.close()])
       await conn.close()
     }
   })
 
   it('stores a hint shared by the records after it once; a fenced-out first record leaves it to the rest', async () => {
-    const p = `celeriac-test-${randomUUID().slice(0, 8)}`
-    const conn = new RedisConnection(`${base}${base.includes('?') ? '&' : '?'}prefix=${p}`)
-    const results = new RedisResultStore(conn)
-    const log = new RedisCoordination(conn)
+    const { p, conn, results, log } = sharedConnection()
     await Promise.all([results.connect(), log.connect()])
     try {
       const t = Date.now()
@@ -357,18 +360,14 @@ describe('redis result store: outcome events riding on result writes', () => {
       assert.ok(received.every((e) => e.at === t - 7 && e.queue === 'shared'))
       assert.equal(events.filter((e) => e.type === 'task-succeeded').length, 7)
     } finally {
-      const keys = await raw.keys(`*${p}*`)
-      if (keys.length) await raw.del(...keys)
+      await dropAll(p)
       await Promise.all([results.close(), log.close()])
       await conn.close()
     }
   })
 
   it('bounds the log in events, an entry holding up to 32 outcomes, appends counted alike', async () => {
-    const p = `celeriac-test-${randomUUID().slice(0, 8)}`
-    const conn = new RedisConnection(`${base}${base.includes('?') ? '&' : '?'}prefix=${p}`)
-    const results = new RedisResultStore(conn)
-    const log = new RedisCoordination(conn)
+    const { p, conn, results, log } = sharedConnection()
     await Promise.all([results.connect(), log.connect()])
     const batch = async (k: number, maxLen: number) => {
       const t = Date.now()
@@ -428,8 +427,7 @@ describe('redis result store: outcome events riding on result writes', () => {
       await batch(3, 1000)
       assert.equal(await raw.get(`{${p}:events:${EVENTS_STREAM}}:n`), '3')
     } finally {
-      const keys = await raw.keys(`*${p}*`)
-      if (keys.length) await raw.del(...keys)
+      await dropAll(p)
       await Promise.all([results.close(), log.close()])
       await conn.close()
     }
