@@ -117,7 +117,8 @@ export interface Coordination {
   /**
    * Appends events to a stream, dropping the oldest beyond `maxLen` events. Returns their ids.
    * An entry is one event here; a result store that writes outcomes into the log
-   * (`ResultStore.writesEventsTo`) may put several in one entry, and the bound still counts events.
+   * (`ResultStore.writesEventsTo`) may put several in one entry, and the bound still counts events
+   * (such a store may trim below the bound when it passes it, so as to trim once in many writes).
    */
   append(stream: string, events: readonly string[], maxLen: number): Promise<string[]>
   /** Up to `limit` events after the id `after` (from the oldest kept when null), oldest first. */

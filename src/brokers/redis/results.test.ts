@@ -426,6 +426,17 @@ describe('redis result store: outcome events riding on result writes', () => {
       await raw.del(`{${p}:events:${EVENTS_STREAM}}`)
       await batch(3, 1000)
       assert.equal(await raw.get(`{${p}:events:${EVENTS_STREAM}}:n`), '3')
+      // Passing the bound trims to 90 % of it, so the next writes add without trimming: 40
+      // entries of one event, then one more past a bound of 40 leaves 36.
+      await raw.del(`{${p}:events:${EVENTS_STREAM}}`)
+      for (let i = 0; i < 40; i++) await batch(1, 1000)
+      const last = await batch(1, 40)
+      assert.equal(await raw.get(`{${p}:events:${EVENTS_STREAM}}:n`), '36')
+      await batch(1, 40)
+      assert.equal(await raw.get(`{${p}:events:${EVENTS_STREAM}}:n`), '37')
+      const kept = (await held()).events.map((e) => e.id)
+      assert.equal(kept.length, 37)
+      assert.equal(kept[35], last[0], 'the newest kept, the oldest dropped')
     } finally {
       await dropAll(p)
       await Promise.all([results.close(), log.close()])

@@ -24,7 +24,8 @@
            came, cut before a long result). Readers rebuild one line "R" .. hint .. TAB .. JSON
            per record (coordination.ts, parseEvents): the outcome events ride on the result
            write, and the worker builds and sends no event of its own for them. A record dropped
-           by its fence takes its hint and JSON out of its entry.
+           by its fence takes its hint and JSON out of its entry. A write that takes the log past
+           its bound trims it to 90 % of the bound.
 
   Stored value: see includes/result.lua. Returns how many records were written.
 ]]
@@ -129,6 +130,12 @@ if flags then
       added = added + lines
     end
   end
-  log_trim(stream, counter, counts, total + added, math.floor(max))
+  -- Past the bound, trimmed to 90 % of it: a log at its bound is then trimmed once in many
+  -- writes, not on every one, and never holds more than the bound.
+  if total + added > max then
+    log_trim(stream, counter, counts, total + added, math.floor(max * 0.9))
+  else
+    redis.call('SET', counter, total + added)
+  end
 end
 return written
