@@ -105,15 +105,16 @@ export async function benchEvents(redisUrl: string, n: number, rounds: number): 
 }
 
 /** The median of each column and the cost of events as a share of the throughput without them. */
+/** The middle value (the upper of the two middle ones for an even count). */
+export function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+}
+
 export function summarize(rows: readonly EventsBenchRow[]): {
   off: EventsRun
   on: EventsRun
   costPct: number
 } {
-  const median = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b)
-    return s[Math.floor(s.length / 2)]!
-  }
   const col = (side: 'off' | 'on'): EventsRun => ({
     rate: median(rows.map((r) => r[side].rate)),
     workerUs: median(rows.map((r) => r[side].workerUs)),

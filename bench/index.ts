@@ -41,7 +41,7 @@ import { benchPools, printPools } from './pools.js'
 import { benchSqlite } from './sqlite.js'
 import { benchStartDelay, printStartDelay } from './start-delay.js'
 import { benchCanvas, printCanvas } from './canvas.js'
-import { benchEvents, benchEventsSideBySide, summarize } from './events.js'
+import { benchEvents, benchEventsSideBySide, median, summarize } from './events.js'
 import { benchCeleryMode } from './celery-mode.js'
 import { benchRabbit, rabbitVersion } from './rabbitmq.js'
 import { benchDashboard } from './dashboard.js'
@@ -260,7 +260,6 @@ if (values.broker === 'events' || values.broker === 'all') {
     ],
   )
   const side = await benchEventsSideBySide(redisUrl, n, Number(values.rounds ?? (values.quick ? 1 : 5)))
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   const extra = side.map((r) => Math.round((r.on - r.off) * 100) / 100)
   printTable(
     `What events cost the worker: CPU µs a job, a worker with events off and one with them on draining ${n.toLocaleString('en-US')} tasks each at the same time`,

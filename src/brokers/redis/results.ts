@@ -254,7 +254,8 @@ function eventArgs(hints: readonly (string | null)[], records: readonly ResultRe
       flags.push('0')
       continue
     }
-    if (hint.includes('\n')) throw new RangeError('set: an event hint holds a newline')
+    // A hint the same as the last one was checked already.
+    if (hint !== last && hint.includes('\n')) throw new RangeError('set: an event hint holds a newline')
     flags.push(isLong(records[i]!) ? '2' : '1')
     chunk.push(chunk.length && hint === last ? '' : hint)
     last = hint
