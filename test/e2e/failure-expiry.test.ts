@@ -45,7 +45,14 @@ describe('failureResultExpires on real result stores', () => {
     assert.equal(failure?.state, 'FAILURE')
     assert.equal(success.expiresAt! - success.doneAt!, HOUR, 'a success is kept for resultExpires')
     assert.equal(failure.expiresAt! - failure.doneAt!, WEEK, 'a failure is kept for failureResultExpires')
-    const dead = await (await app.broker()).listDead({ limit: 10, offset: 0 })
+    // The worker stores the result before it moves the delivery to the dead letters: the
+    // result can be seen a moment before the dead letter.
+    const broker = await app.broker()
+    let dead = await broker.listDead({ limit: 10, offset: 0 })
+    for (let i = 0; i < 100 && !dead.some((d) => d.id === bad.id); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      dead = await broker.listDead({ limit: 10, offset: 0 })
+    }
     assert.ok(
       dead.some((d) => d.id === bad.id),
       'the failure was dead-lettered',
