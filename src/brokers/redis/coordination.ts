@@ -22,6 +22,7 @@ import { slotGroups } from './cluster.js'
 import { brokerError, runScripts, type RedisClient, type ScriptCall } from './connection.js'
 import { coordinationKey, eventLogKeys, type RedisTarget } from './keys.js'
 import * as S from './scripts.generated.js'
+import { outcomeRecords } from './outcomes.js'
 import { connectionOf, type RedisConnection } from './shared.js'
 
 export class RedisCoordination implements Coordination {
@@ -287,18 +288,26 @@ function positiveMs(ms: number, what: string): number {
 
 /**
  * A log entry as set-results-n.lua writes it (`n`, `h` hints, an empty one standing for the one
- * before it, an `r` record JSON per outcome) given back as the lines parseEvents reads: "R" +
- * hint + TAB + record JSON, one per outcome.
- * Null for any other entry.
+ * before it, then `c` the outcome lines: see outcomeLine in results.ts) given back as the lines
+ * parseEvents reads: "R" + hint + TAB + record JSON, one per outcome. Entries written before the
+ * outcome lines (an `r` record JSON per outcome) read the same way. Null for any other entry.
  */
 export function outcomeEntryText(fields: readonly string[]): string | null {
   if (fields[0] !== 'n' || fields[2] !== 'h') return null
   const hints = (fields[3] ?? '').split('\n')
   let text = ''
   let hint = ''
+  if (fields[4] === 'c') {
+    const records = outcomeRecords(fields[5] ?? '')
+    if (!records) return ''
+    records.forEach((r, k) => {
+      if (hints[k]) hint = hints[k]!
+      if (r) text += `${text ? '\n' : ''}R${hint}\t${JSON.stringify(r)}`
+    })
+    return text
+  }
   for (let i = 4, k = 0; i + 1 < fields.length; i += 2, k++) {
     if (fields[i] !== 'r') continue
-    // An empty hint is the one before it again.
     if (hints[k]) hint = hints[k]!
     text += `${k ? '\n' : ''}R${hint}\t${fields[i + 1]!}`
   }

@@ -326,7 +326,7 @@ describe('redis result store: outcome events riding on result writes', () => {
     }
   })
 
-  it('stores a hint shared by the records after it once; a fenced-out first record leaves it to the rest', async () => {
+  it('stores a hint shared by the records after it once; a fenced-out first record keeps its line, marked dropped', async () => {
     const { p, conn, results, log } = sharedConnection()
     await Promise.all([results.connect(), log.connect()])
     try {
@@ -350,7 +350,16 @@ describe('redis result store: outcome events riding on result writes', () => {
       )
       const raw2 = await raw.xrange(`{${p}:events:${EVENTS_STREAM}}`, '-', '+')
       assert.equal(raw2[1]![1][3], `${hint}\n\n`, 'the hint once, then empty lines')
-      assert.equal(raw2[0]![1][3], [hint, hint, hint, hint].join('\n'), 'written out where a line went')
+      // The fenced-out record keeps its line, marked dropped: hints and lines stay paired.
+      assert.equal(raw2[0]![1][3], `${hint}\n\n\n\n`, 'the hints as sent')
+      const lines = raw2[0]![1][5]!.split('\n')
+      assert.equal(raw2[0]![1][1], '4', 'four events')
+      assert.deepEqual(
+        lines.map((l) => l.startsWith('-')),
+        [true, false, false, false, false],
+        'the first line marked dropped',
+      )
+      assert.equal(lines[1]!.split('\t')[2], '', 'the task given once, on the dropped line')
       const events = (await log.read(EVENTS_STREAM, null, 100)).flatMap((e) => parseEvents(e.data))
       const received = events.filter((e) => e.type === 'task-received')
       assert.deepEqual(

@@ -21,6 +21,7 @@ import { brokerError, runScripts, type RedisClient } from './connection.js'
 import { RedisCoordination } from './coordination.js'
 import { eventLogKeys, resultKey, type RedisTarget } from './keys.js'
 import { forgetResults, setResults } from './scripts.generated.js'
+import { outcomeLine } from './outcomes.js'
 import { connectionOf, type RedisConnection } from './shared.js'
 
 function unlimited(c: AbortController): AbortController {
@@ -235,11 +236,12 @@ export const RAW_RESULT_CHARS = 256
 const EVENTS_PER_ENTRY = 32
 
 /**
- * set-results-n.lua's event arguments: a flag per record ('0' no event, '1' an event, '2' an event
- * whose record text has a long result after its JSON), then the hints of the records with an
- * event, EVENTS_PER_ENTRY to an argument, joined by newlines. A hint the same as the one before
- * it in its argument is sent (and stored) empty: tasks received together often share one. The
- * script stores each record's JSON from the argument it already has: nothing is sent twice.
+ * set-results-n.lua's event arguments: a flag per record ('0' no event, '1' an event), then for
+ * every EVENTS_PER_ENTRY records with an event two arguments: their hints joined by newlines (a
+ * hint the same as the one before it in its argument is sent, and stored, empty: tasks received
+ * together often share one), and their outcome lines joined by newlines (outcomeLine). The log
+ * keeps these two texts as they came: what an event takes of its record is a line of about 70
+ * characters, not the record's JSON, which the server would copy into the log byte by byte.
  */
 function eventArgs(hints: readonly (string | null)[], records: readonly ResultRecord[]): string[] {
   // Built from arrays joined once: a string grown a piece at a time leaves a piece of garbage
@@ -247,7 +249,9 @@ function eventArgs(hints: readonly (string | null)[], records: readonly ResultRe
   const flags: string[] = []
   const out: string[] = ['']
   let chunk: string[] = []
+  let lines: string[] = []
   let last = ''
+  let before: ResultRecord | null = null
   for (let i = 0; i < records.length; i++) {
     const hint = hints[i]
     if (hint === null || hint === undefined) {
@@ -256,15 +260,19 @@ function eventArgs(hints: readonly (string | null)[], records: readonly ResultRe
     }
     // A hint the same as the last one was checked already.
     if (hint !== last && hint.includes('\n')) throw new RangeError('set: an event hint holds a newline')
-    flags.push(isLong(records[i]!) ? '2' : '1')
+    flags.push('1')
+    const r = records[i]!
+    lines.push(outcomeLine(r, chunk.length ? before : null))
     chunk.push(chunk.length && hint === last ? '' : hint)
     last = hint
+    before = r
     if (chunk.length === EVENTS_PER_ENTRY) {
-      out.push(chunk.join('\n'))
+      out.push(chunk.join('\n'), lines.join('\n'))
       chunk = []
+      lines = []
     }
   }
-  if (chunk.length) out.push(chunk.join('\n'))
+  if (chunk.length) out.push(chunk.join('\n'), lines.join('\n'))
   out[0] = flags.join('')
   return out
 }

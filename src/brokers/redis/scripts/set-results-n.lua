@@ -15,17 +15,16 @@
   ARGV     quadruples per record: '1' (ready) or '0', fence or '' (none), expiry epoch ms or '0'
            (kept), record JSON
            then, with events: most events the log keeps; one character per record: '0' no
-           event, '1' an event, '2' an event and a long result after the record JSON's newline;
-           then the hints (recordEventHint in core/events.ts) of the records with an event, in
-           order, 32 to an argument, joined by newlines; an empty hint is the one before it
-           again (stored so too; readers and the fenced-out case below write it out).
-           Each 32 records with an event make one entry of the log: `n` their count, `h` their
-           hints joined by newlines, and an `r` field per record, its record JSON (taken as it
-           came, cut before a long result). Readers rebuild one line "R" .. hint .. TAB .. JSON
-           per record (coordination.ts, parseEvents): the outcome events ride on the result
-           write, and the worker builds and sends no event of its own for them. A record dropped
-           by its fence takes its hint and JSON out of its entry. A write that takes the log past
-           its bound trims it to 90 % of the bound.
+           event, '1' an event; then for each 32 records with an event, in order, two arguments:
+           their hints (recordEventHint in core/events.ts) joined by newlines, an empty hint
+           being the one before it again, and their outcome lines joined by newlines (one per
+           record, see outcomes.ts).
+           Each 32 records with an event make one entry of the log: `n` the events it holds,
+           `h` the hints and `c` the lines, as they came. Readers rebuild one event per line
+           (coordination.ts, outcomeEntryText): the outcome events ride on the result write, and
+           the worker builds and sends no event of its own for them. The line of a record dropped
+           by its fence is kept, marked by a leading '-': readers skip it, and lines and hints
+           stay paired. A write that takes the log past its bound trims it to 90 % of the bound.
 
   Stored value: see includes/result.lua. Returns how many records were written.
 ]]
@@ -87,47 +86,31 @@ if flags then
   local total = log_open(stream, counter, counts)
   local added, e, i = 0, 4 * n + 2, 0
   while true do
-    local recs = {}
+    local recs, kept = {}, 0
     while #recs < 32 and i < n do
       i = i + 1
-      if string.byte(flags, i) ~= 48 then recs[#recs + 1] = i end
+      if string.byte(flags, i) ~= 48 then
+        recs[#recs + 1] = i
+        if ok[i] then kept = kept + 1 end
+      end
     end
     if #recs == 0 then break end
-    e = e + 1
-    local hints = ARGV[e]
-    if not hints then return redis.error_reply('ERR set-results: fewer hint arguments than events') end
-    local fields, lines, all = { 'n', 0, 'h', hints }, 0, true
-    for _, r in ipairs(recs) do
-      if not ok[r] then all = false end
-    end
-    if not all then
-      -- An empty hint stands for the one before it: each kept one is written out in full.
-      local kept, at, last = {}, 1, ''
+    local hints, lines = ARGV[e + 1], ARGV[e + 2]
+    e = e + 2
+    if not lines then return redis.error_reply('ERR set-results: fewer event arguments than events') end
+    if kept < #recs then
+      local out, at = {}, 1
       for _, r in ipairs(recs) do
-        local nl = string.find(hints, '\n', at, true)
-        local hint = string.sub(hints, at, (nl or 0) - 1)
-        if hint ~= '' then last = hint end
-        if ok[r] then kept[#kept + 1] = last end
-        at = nl and nl + 1 or #hints + 1
+        local nl = string.find(lines, '\n', at, true)
+        local line = string.sub(lines, at, (nl or 0) - 1)
+        out[#out + 1] = ok[r] and line or ('-' .. line)
+        at = nl and nl + 1 or #lines + 1
       end
-      fields[4] = table.concat(kept, '\n')
+      lines = table.concat(out, '\n')
     end
-    for _, r in ipairs(recs) do
-      if ok[r] then
-        local json = ARGV[4 * r]
-        if string.byte(flags, r) == 50 then
-          local cut = string.find(json, '\n', 1, true)
-          if cut then json = string.sub(json, 1, cut - 1) end
-        end
-        fields[#fields + 1] = 'r'
-        fields[#fields + 1] = json
-        lines = lines + 1
-      end
-    end
-    if lines > 0 then
-      fields[2] = lines
-      log_add(stream, counts, lines, fields)
-      added = added + lines
+    if kept > 0 then
+      log_add(stream, counts, kept, { 'n', kept, 'h', hints, 'c', lines })
+      added = added + kept
     end
   end
   -- Past the bound, trimmed to 90 % of it: a log at its bound is then trimmed once in many
