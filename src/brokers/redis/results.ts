@@ -108,16 +108,11 @@ export class RedisResultStore implements ResultStore {
           recordText(r),
         )
       }
-      const groupKeys = group.map((i) => keys[i]!)
+      // With events the batch is one group, in order: the arrays serve as they are.
+      const groupKeys = withEvents ? keys : group.map((i) => keys[i]!)
       if (withEvents) {
         groupKeys.push(...eventLogKeys(this.prefix, withEvents.stream))
-        args.push(
-          String(withEvents.maxLen),
-          ...eventArgs(
-            group.map((i) => withEvents.hints[i] ?? null),
-            group.map((i) => records[i]!),
-          ),
-        )
+        args.push(String(withEvents.maxLen), ...eventArgs(withEvents.hints, records))
       }
       return { script: setResults, keys: groupKeys, args }
     })
@@ -236,7 +231,8 @@ export const RAW_RESULT_CHARS = 256
 const EVENTS_PER_ENTRY = 32
 
 /**
- * set-results-n.lua's event arguments: a flag per record ('0' no event, '1' an event), then for
+ * set-results-n.lua's event arguments: a flag per record ('0' no event, '1' an event; none at
+ * all when every record has one), then for
  * every EVENTS_PER_ENTRY records with an event two arguments: their hints joined by newlines (a
  * hint the same as the one before it in its argument is sent, and stored, empty: tasks received
  * together often share one), and their outcome lines joined by newlines (outcomeLine). The log
@@ -252,6 +248,7 @@ function eventArgs(hints: readonly (string | null)[], records: readonly ResultRe
   let lines: string[] = []
   let last = ''
   let before: ResultRecord | null = null
+  let withEvent = 0
   for (let i = 0; i < records.length; i++) {
     const hint = hints[i]
     if (hint === null || hint === undefined) {
@@ -261,6 +258,7 @@ function eventArgs(hints: readonly (string | null)[], records: readonly ResultRe
     // A hint the same as the last one was checked already.
     if (hint !== last && hint.includes('\n')) throw new RangeError('set: an event hint holds a newline')
     flags.push('1')
+    withEvent++
     const r = records[i]!
     lines.push(outcomeLine(r, chunk.length ? before : null))
     chunk.push(chunk.length && hint === last ? '' : hint)
@@ -273,7 +271,8 @@ function eventArgs(hints: readonly (string | null)[], records: readonly ResultRe
     }
   }
   if (chunk.length) out.push(chunk.join('\n'), lines.join('\n'))
-  out[0] = flags.join('')
+  // Every record with an event (the common case): no flags at all.
+  out[0] = flags.length === withEvent ? '' : flags.join('')
   return out
 }
 

@@ -15,7 +15,7 @@
   ARGV     quadruples per record: '1' (ready) or '0', fence or '' (none), expiry epoch ms or '0'
            (kept), record JSON
            then, with events: most events the log keeps; one character per record: '0' no
-           event, '1' an event; then for each 32 records with an event, in order, two arguments:
+           event, '1' an event, or nothing when every record has one; then for each 32 records with an event, in order, two arguments:
            their hints (recordEventHint in core/events.ts) joined by newlines, an empty hint
            being the one before it again, and their outcome lines joined by newlines (one per
            record, see outcomes.ts).
@@ -41,7 +41,8 @@ if #ARGV ~= 4 * n then
   stream, counter, counts = KEYS[n + 1], KEYS[n + 2], KEYS[n + 3]
   max, flags = tonumber(ARGV[4 * n + 1]), ARGV[4 * n + 2]
   if not max or max < 0 then return redis.error_reply('ERR set-results: maxLen must be >= 0') end
-  if #flags ~= n then
+  if flags == '' then flags = nil end
+  if flags and #flags ~= n then
     return redis.error_reply('ERR set-results: ' .. #flags .. ' event flags for ' .. n .. ' records')
   end
 end
@@ -82,14 +83,14 @@ for i = 1, n do
     ok[i] = true
   end
 end
-if flags then
+if stream then
   local total = log_open(stream, counter, counts)
   local added, e, i = 0, 4 * n + 2, 0
   while true do
     local recs, kept = {}, 0
     while #recs < 32 and i < n do
       i = i + 1
-      if string.byte(flags, i) ~= 48 then
+      if not flags or string.byte(flags, i) ~= 48 then
         recs[#recs + 1] = i
         if ok[i] then kept = kept + 1 end
       end
