@@ -47,14 +47,25 @@ describe('redis outcome lines', () => {
       record('"quoted"', { state: 'RETRY', doneAt: null, updatedAt: 1_790_000_000_009, fence: null }),
       record('', { startedAt: null, task: null }),
       record('same', { state: 'REVOKED' }),
+      record('-dash', { state: 'REVOKED' }),
+      record('next', { state: 'REVOKED' }),
+      record('later', { state: 'REVOKED', doneAt: 1_790_000_000_002, startedAt: 1_790_000_000_001 }),
     ]
     assert.deepEqual(outcomeRecords(entry(records)), records.map(kept))
   })
 
   it('leave out what the line before said, and never a record field they do not need', () => {
     const [a, b] = [record('a'), record('b')]
-    const line = outcomeLine(b, a)
-    assert.equal(line, 'b\t\t\t\t\t5\t\t3', 'runtime 5 ms, the same end, fence 3')
+    const c = record('c')
+    outcomeLine(a, null)
+    assert.equal(outcomeLine(b, a), 'b\t\t\t\t\t5\t\t3', 'runtime 5 ms, the same end, fence 3')
+    assert.equal(outcomeLine(c, b), 'c', 'the same again but for the id: the id alone')
+    const d = record('d', { fence: 4, doneAt: 1_790_000_000_004 })
+    assert.equal(outcomeLine(d, c), 'd\t\t\t\t\t4\t-1\t4', 'a step back, another fence')
+    assert.deepEqual(
+      outcomeRecords([a, b, c, d].map((r, i, all) => outcomeLine(r, i ? all[i - 1]! : null)).join('\n')),
+      [a, b, c, d].map(kept),
+    )
     assert.ok(!outcomeLine(a, null).includes('long result'))
   })
 

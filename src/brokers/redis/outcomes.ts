@@ -6,48 +6,61 @@ import type { ResultRecord } from '../../contracts/result-store.js'
 
 /**
  * What an outcome event takes of its record, as one line of tab-separated fields: id, state,
- * task, worker, retries, runtime, at, fence. `at` is doneAt (updatedAt for a record not done),
- * left empty when the same as on the line `before` (none for an entry's first line); runtime is
- * at - startedAt, empty for a record never started; fence empty for none. The id is written as
- * it is unless it holds a tab or a newline or starts with a quote (then as JSON); task and worker
- * as JSON. State, task, worker and retries are left empty when the same as on the line before.
+ * task, worker, retries, runtime, at, fence. `at` is doneAt (updatedAt for a record not done):
+ * on an entry's first line (no line `before`) as it is, after it as a step from the line before
+ * ('+3', '-1'; empty for none); runtime is at - startedAt, empty for a record never started;
+ * fence empty for none. The id is written as
+ * it is unless it holds a tab or a newline or starts with a quote or a '-' (then as JSON); task and worker
+ * as JSON. State, task, worker and retries are left empty when the same as on the line before,
+ * and a line the same as the one before but for its id is the id alone.
  * About 45 characters for a UUID id: the log keeps this, not the record's JSON (which the server
  * would copy byte by byte). outcomeRecords reads it back.
  */
 export function outcomeLine(r: ResultRecord, before: ResultRecord | null): string {
   const id = r.id
-  const head = id.charCodeAt(0) !== 34 && !id.includes('\t') && !id.includes('\n') ? id : JSON.stringify(id)
-  // Most lines share all four with the line before: two joins, of texts mostly made already.
-  const middle =
-    before !== null &&
+  const c = id.charCodeAt(0)
+  // A quote starts a JSON id; a '-' marks a dropped line (set-results-n.lua).
+  const head = c !== 34 && c !== 45 && !id.includes('\t') && !id.includes('\n') ? id : JSON.stringify(id)
+  const at = r.doneAt ?? r.updatedAt
+  const run = r.startedAt === null ? -1 : at - r.startedAt
+  if (before === null)
+    return `${head}\t${r.state}\t${JSON.stringify(r.task)}\t${JSON.stringify(r.worker)}\t${r.retries}\t${tailText(run, at, true, r.fence)}`
+  const step = at - (before.doneAt ?? before.updatedAt)
+  if (
     before.state === r.state &&
     before.task === r.task &&
     before.worker === r.worker &&
     before.retries === r.retries
-      ? '\t\t\t\t\t'
-      : `\t${before?.state === r.state ? '' : r.state}\t${
-          before && before.task === r.task ? '' : JSON.stringify(r.task)
-        }\t${before && before.worker === r.worker ? '' : JSON.stringify(r.worker)}\t${
-          before && before.retries === r.retries ? '' : r.retries
-        }\t`
-  const at = r.doneAt ?? r.updatedAt
-  const sameAt = before !== null && at === (before.doneAt ?? before.updatedAt)
-  return head + middle + tailText(r.startedAt === null ? -1 : at - r.startedAt, sameAt ? -1 : at, r.fence)
+  ) {
+    // The same as the line before but for the id (most lines of a batch): the id alone.
+    if (run === lastRun && step === lastAt && !lastFirst && r.fence === lastFence) return head
+    return `${head}\t\t\t\t\t${tailText(run, step, false, r.fence)}`
+  }
+  return `${head}\t${before.state === r.state ? '' : r.state}\t${
+    before.task === r.task ? '' : JSON.stringify(r.task)
+  }\t${before.worker === r.worker ? '' : JSON.stringify(r.worker)}\t${
+    before.retries === r.retries ? '' : r.retries
+  }\t${tailText(run, step, false, r.fence)}`
 }
 
-// The outcomes of a batch mostly share their runtime, end and fence: the last tail is kept.
-// An epoch in ms is above 2^31, which V8 writes as a double, its slowest number path.
+// The outcomes of a batch mostly share their runtime, their step from the line before (0) and
+// their fence: the last tail is kept. Past an entry's first line, `at` is a step from the line
+// before, a small number: an epoch in ms is above 2^31, which V8 writes as a double, its
+// slowest number path.
 let lastRun = NaN
 let lastAt = NaN
+let lastFirst = false
 let lastFence: number | null = NaN
 let lastTail = ''
-/** Runtime, at and fence as written; -1 for an empty runtime or at. */
-function tailText(run: number, at: number, fence: number | null): string {
-  if (run === lastRun && at === lastAt && fence === lastFence) return lastTail
+/** Runtime (-1: none), at (absolute on a first line, else a step), fence, as written. */
+function tailText(run: number, at: number, first: boolean, fence: number | null): string {
+  if (run === lastRun && at === lastAt && first === lastFirst && fence === lastFence) return lastTail
   lastRun = run
   lastAt = at
+  lastFirst = first
   lastFence = fence
-  return (lastTail = `${run < 0 ? '' : run}\t${at < 0 ? '' : at}\t${fence ?? ''}`)
+  const atText = first ? at : at === 0 ? '' : at > 0 ? `+${at}` : at
+  return (lastTail = `${run < 0 ? '' : run}\t${atText}\t${fence ?? ''}`)
 }
 
 /**
@@ -63,16 +76,27 @@ export function outcomeRecords(text: string): (Record<string, unknown> | null)[]
   let retries = 0
   let at = NaN
   try {
+    let f: string[] = []
     for (const raw of text.split('\n')) {
       const dropped = raw.charCodeAt(0) === 45 /* - */
-      const f = (dropped ? raw.slice(1) : raw).split('\t')
+      const line = dropped ? raw.slice(1) : raw
+      // The id alone: every other field as on the line before.
+      if (!line.includes('\t')) {
+        if (f.length !== 8) return null
+        f[0] = line
+      } else f = line.split('\t')
       if (f.length !== 8) return null
       const num = (t: string) => (t === '' ? null : Number(t))
       if (f[1]) state = f[1]
       if (f[2]) task = JSON.parse(f[2])
       if (f[3]) worker = JSON.parse(f[3])
       if (f[4]) retries = Number(f[4])
-      if (f[6]) at = Number(f[6])
+      const step = f[6]!
+      if (step)
+        at =
+          step.charCodeAt(0) === 43 /* + */ || step.charCodeAt(0) === 45 /* - */
+            ? at + Number(step)
+            : Number(step)
       if (dropped) {
         out.push(null)
         continue
