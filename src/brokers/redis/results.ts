@@ -99,22 +99,16 @@ export class RedisResultStore implements ResultStore {
     // One script call on one server; one per slot on a Cluster (each atomic on its own).
     const calls = groups.map((group) => {
       const args: string[] = []
-      for (const i of group) {
-        const r = records[i]!
-        args.push(
-          isReady(r.state) ? '1' : '0',
-          r.fence == null ? '' : String(r.fence),
-          r.expiresAt === null ? '0' : String(Math.ceil(r.expiresAt)),
-          recordText(r),
-        )
+      if (!withEvents) {
+        for (const i of group) pushRecord(args, records[i]!)
+        return { script: setResults, keys: group.map((i) => keys[i]!), args }
       }
-      // With events the batch is one group, in order: the arrays serve as they are.
-      const groupKeys = withEvents ? keys : group.map((i) => keys[i]!)
-      if (withEvents) {
-        groupKeys.push(...eventLogKeys(this.prefix, withEvents.stream))
-        args.push(String(withEvents.maxLen), ...eventArgs(withEvents.hints, records))
-      }
-      return { script: setResults, keys: groupKeys, args }
+      // With events the batch is one group, in order: the arrays serve as they are, and one pass
+      // over the records makes both their arguments and their events'.
+      const events = eventArgs(withEvents.hints, records, args)
+      keys.push(...eventLogKeys(this.prefix, withEvents.stream))
+      args.push(String(withEvents.maxLen), ...events)
+      return { script: setResults, keys, args }
     })
     try {
       await runScripts(client, calls)
@@ -239,7 +233,21 @@ const EVENTS_PER_ENTRY = 32
  * keeps these two texts as they came: what an event takes of its record is a line of about 70
  * characters, not the record's JSON, which the server would copy into the log byte by byte.
  */
-function eventArgs(hints: readonly (string | null)[], records: readonly ResultRecord[]): string[] {
+function pushRecord(args: string[], r: ResultRecord): void {
+  args.push(
+    isReady(r.state) ? '1' : '0',
+    r.fence == null ? '' : String(r.fence),
+    r.expiresAt === null ? '0' : String(Math.ceil(r.expiresAt)),
+    recordText(r),
+  )
+}
+
+/** Also pushes each record's own four arguments to `args`, in order, as it goes. */
+function eventArgs(
+  hints: readonly (string | null)[],
+  records: readonly ResultRecord[],
+  args: string[],
+): string[] {
   // Built from arrays joined once: a string grown a piece at a time leaves a piece of garbage
   // per record, and the worker makes one of these per result batch.
   const flags: string[] = []
@@ -250,6 +258,8 @@ function eventArgs(hints: readonly (string | null)[], records: readonly ResultRe
   let before: ResultRecord | null = null
   let withEvent = 0
   for (let i = 0; i < records.length; i++) {
+    const r = records[i]!
+    pushRecord(args, r)
     const hint = hints[i]
     if (hint === null || hint === undefined) {
       flags.push('0')
@@ -259,7 +269,6 @@ function eventArgs(hints: readonly (string | null)[], records: readonly ResultRe
     if (hint !== last && hint.includes('\n')) throw new RangeError('set: an event hint holds a newline')
     flags.push('1')
     withEvent++
-    const r = records[i]!
     lines.push(outcomeLine(r, chunk.length ? before : null))
     chunk.push(chunk.length && hint === last ? '' : hint)
     last = hint
