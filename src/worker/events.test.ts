@@ -12,6 +12,7 @@ import { EVENTS_STREAM, parseEvents } from '../core/events.js'
 import { decodeMessage, encodeMessage } from '../core/message.js'
 import { EventSink, held, TaskEvents, type Held } from './events.js'
 import type { PreparedJob } from './prepare.js'
+import type { TrackedRun } from './run.js'
 
 const silent = pino({ level: 'silent' })
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -61,6 +62,11 @@ async function stored(c: MemoryCoordination) {
   return (await c.read(EVENTS_STREAM, null, 1000)).map((e) => e.data)
 }
 
+/** A run of `j` as the worker's run tracking reports it, begun now. */
+function began(j: PreparedJob): TrackedRun {
+  return { job: j, startedAt: Date.now(), stop: { abort() {}, kill() {} } }
+}
+
 describe('task events', () => {
   it('a short task is one entry; readers get received, started and its outcome back', async () => {
     const c = new MemoryCoordination()
@@ -68,7 +74,7 @@ describe('task events', () => {
     const { events, receive, settle } = taskEvents(sink, 60_000)
     const d = delivery('a')
     receive(d)
-    events.started(job(d))
+    events.started(began(job(d)))
     settle({ kind: 'ack', delivery: d }, true)
     await sink.flush()
     const raw = await stored(c)
@@ -95,7 +101,7 @@ describe('task events', () => {
     const d = delivery('b')
     receive(d)
     await sleep(60)
-    events.started(job(d))
+    events.started(began(job(d)))
     await sleep(60)
     settle({ kind: 'dead', delivery: d, reason: 'failed: boom' }, true)
     events.stop()
@@ -118,7 +124,7 @@ describe('task events', () => {
     const d = delivery('c')
     receive(d)
     const j = job(d)
-    events.started(j)
+    events.started(began(j))
     events.progressOf(j)
     sink.emit({ type: 'task-progress', at: Date.now(), worker: 'w@h:1', id: 'c', fence: 1, progress: 0.5 })
     settle({ kind: 'ack', delivery: d }, true)
@@ -146,7 +152,7 @@ describe('outcome events riding on result writes', () => {
     const [a, b] = [delivery('a'), delivery('b')]
     receive(a, 1000)
     receive(b, 1000)
-    events.started(job(a))
+    events.started(began(job(a)))
     await sleep(60) // b waits past the interval: announced as received (buffered in the sink)
     const result = { state: 'SUCCESS' } as never
     const outcomes = [

@@ -25,6 +25,7 @@ import { argsPreview, eventText, EVENTS_STREAM, recordEventHint, type CeleriacEv
 import type { Logger } from './logger.js'
 import { OutageLog } from './outage.js'
 import type { PreparedJob } from './prepare.js'
+import type { TrackedRun } from './run.js'
 import type { Outcome } from './settle.js'
 
 const MAX_BUFFERED = 10_000
@@ -174,11 +175,12 @@ export class TaskEvents {
     return { stream: this.rides.stream, maxLen: this.rides.maxLen, hints }
   }
 
-  started(job: PreparedJob): void {
-    const s = this.seen.get(job.delivery.token)
+  /** A run began (the worker's run tracking tells): its start and job, for what is announced. */
+  started(run: TrackedRun): void {
+    const s = this.seen.get(run.job.delivery.token)
     if (!s) return
-    s.startedAt = Date.now()
-    s.job = job
+    s.startedAt = run.startedAt
+    s.job = run.job
   }
 
   /** Before a progress event of the run: its start is announced first, so the log keeps order. */

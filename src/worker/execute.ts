@@ -28,8 +28,6 @@ function withFollowUp(env: ExecuteEnv, outcome: Outcome, msg: Message | null, ru
 export interface ExecuteEnv extends WorkerEnv, RunEnv {
   /** Records a STARTED state (batched by the worker). */
   readonly started: (record: ResultRecord) => void
-  /** Told when a delivery passed its checks and its task begins (events). */
-  readonly running?: (job: PreparedJob) => void
   /** Where task bodies run: a thread or process pool; absent, in this event loop. */
   readonly runner?: TaskRunner
   /** Told when the task body has returned; its outcome waits for a promise returned (a progress write in flight). */
@@ -68,7 +66,6 @@ export async function execute(env: ExecuteEnv, delivery: Delivery): Promise<Outc
       const outcome = await held
       if (outcome) return outcome
     }
-    env.running?.(prepared)
     if (env.watch) {
       job = prepared
       watched = env.watch.begin(prepared)

@@ -290,12 +290,14 @@ export class Worker extends EventEmitter {
       logTasks: this.logTasks,
       aborts: new Set(),
       revoked: { has: (id) => this.agent?.revocations.has(id) ?? false },
-      track: (run) => this.runs.set(run.job.delivery.token, run),
+      track: (run) => {
+        this.runs.set(run.job.delivery.token, run)
+        this.taskEvents?.started(run)
+      },
       untrack: (run) => this.runs.delete(run.job.delivery.token),
       started: (r) => this.recordStarted(r),
       progress: (job, encoded, at) => this.progress?.report(job, encoded, at),
       ran: (job) => this.progress?.end(job),
-      running: this.wantEvents ? (job) => this.taskEvents?.started(job) : undefined,
     }
     this.settler = new Settler(this.broker, this.results, {
       followUps: (items, written) => flow.runtime.run(items, written),
