@@ -288,7 +288,7 @@ function positiveMs(ms: number, what: string): number {
 
 /**
  * A log entry as set-results-n.lua writes it (`n`, `h` hints, an empty one standing for the one
- * before it, then `c` the outcome lines: see outcomeLine in results.ts) given back as the lines
+ * before it, then `c` the outcome lines: see outcomes.ts) given back as the lines
  * parseEvents reads: "R" + hint + TAB + record JSON, one per outcome. Entries written before the
  * outcome lines (an `r` record JSON per outcome) read the same way. Null for any other entry.
  */

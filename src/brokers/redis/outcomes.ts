@@ -9,8 +9,7 @@ import type { ResultRecord } from '../../contracts/result-store.js'
  * task, worker, retries, runtime, at, fence. `at` is doneAt (updatedAt for a record not done):
  * on an entry's first line (no line `before`) as it is, after it as a step from the line before
  * ('+3', '-1'; empty for none); runtime is at - startedAt, empty for a record never started;
- * fence empty for none. The id is written as
- * it is unless it holds a tab or a newline or starts with a quote or a '-' (then as JSON); task and worker
+ * fence empty for none. The id is written as it is unless it holds a tab or a newline or starts with a quote or a '-' (then as JSON); task and worker
  * as JSON. State, task, worker and retries are left empty when the same as on the line before,
  * and a line the same as the one before but for its id is the id alone.
  * About 45 characters for a UUID id: the log keeps this, not the record's JSON (which the server
@@ -23,24 +22,20 @@ export function outcomeLine(r: ResultRecord, before: ResultRecord | null): strin
   const head = c !== 34 && c !== 45 && !id.includes('\t') && !id.includes('\n') ? id : JSON.stringify(id)
   const at = r.doneAt ?? r.updatedAt
   const run = r.startedAt === null ? -1 : at - r.startedAt
-  if (before === null)
-    return `${head}\t${r.state}\t${JSON.stringify(r.task)}\t${JSON.stringify(r.worker)}\t${r.retries}\t${tailText(run, at, true, r.fence)}`
-  const step = at - (before.doneAt ?? before.updatedAt)
-  if (
-    before.state === r.state &&
-    before.task === r.task &&
-    before.worker === r.worker &&
-    before.retries === r.retries
-  ) {
+  const first = before === null
+  const step = first ? at : at - (before.doneAt ?? before.updatedAt)
+  const state = !first && before.state === r.state
+  const task = !first && before.task === r.task
+  const worker = !first && before.worker === r.worker
+  const retries = !first && before.retries === r.retries
+  if (state && task && worker && retries) {
     // The same as the line before but for the id (most lines of a batch): the id alone.
     if (run === lastRun && step === lastAt && !lastFirst && r.fence === lastFence) return head
-    return `${head}\t\t\t\t\t${tailText(run, step, false, r.fence)}`
+    return `${head}\t\t\t\t\t${tailText(run, step, first, r.fence)}`
   }
-  return `${head}\t${before.state === r.state ? '' : r.state}\t${
-    before.task === r.task ? '' : JSON.stringify(r.task)
-  }\t${before.worker === r.worker ? '' : JSON.stringify(r.worker)}\t${
-    before.retries === r.retries ? '' : r.retries
-  }\t${tailText(run, step, false, r.fence)}`
+  return `${head}\t${state ? '' : r.state}\t${task ? '' : JSON.stringify(r.task)}\t${
+    worker ? '' : JSON.stringify(r.worker)
+  }\t${retries ? '' : r.retries}\t${tailText(run, step, first, r.fence)}`
 }
 
 // The outcomes of a batch mostly share their runtime, their step from the line before (0) and

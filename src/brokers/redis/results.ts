@@ -224,15 +224,7 @@ export const RAW_RESULT_CHARS = 256
 /** Outcomes one log entry holds at most (readers page the log by entries). */
 const EVENTS_PER_ENTRY = 32
 
-/**
- * set-results-n.lua's event arguments: a flag per record ('0' no event, '1' an event; none at
- * all when every record has one), then for
- * every EVENTS_PER_ENTRY records with an event two arguments: their hints joined by newlines (a
- * hint the same as the one before it in its argument is sent, and stored, empty: tasks received
- * together often share one), and their outcome lines joined by newlines (outcomeLine). The log
- * keeps these two texts as they came: what an event takes of its record is a line of about 70
- * characters, not the record's JSON, which the server would copy into the log byte by byte.
- */
+/** A record's four arguments of set-results-n.lua. */
 function pushRecord(args: string[], r: ResultRecord): void {
   args.push(
     isReady(r.state) ? '1' : '0',
@@ -242,7 +234,16 @@ function pushRecord(args: string[], r: ResultRecord): void {
   )
 }
 
-/** Also pushes each record's own four arguments to `args`, in order, as it goes. */
+/**
+ * set-results-n.lua's event arguments: a flag per record ('0' no event, '1' an event; none at
+ * all when every record has one), then for every EVENTS_PER_ENTRY records with an event two
+ * arguments: their hints joined by newlines (a hint the same as the one before it in its
+ * argument is sent, and stored, empty: tasks received together often share one), and their
+ * outcome lines joined by newlines (outcomeLine). The log keeps these two texts as they came:
+ * what an event takes of its record is a line of about 37 characters for a UUID id, not the
+ * record's JSON, which the server would copy into the log byte by byte. Also pushes each
+ * record's own four arguments (pushRecord) to `args`, in order, as it goes.
+ */
 function eventArgs(
   hints: readonly (string | null)[],
   records: readonly ResultRecord[],

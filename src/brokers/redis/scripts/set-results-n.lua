@@ -15,8 +15,8 @@
   ARGV     quadruples per record: '1' (ready) or '0', fence or '' (none), expiry epoch ms or '0'
            (kept), record JSON
            then, with events: most events the log keeps; one character per record: '0' no
-           event, '1' an event, or nothing when every record has one; then for each 32 records with an event, in order, two arguments:
-           their hints (recordEventHint in core/events.ts) joined by newlines, an empty hint
+           event, '1' an event, or nothing when every record has one; then for each 32 records
+           with an event, in order, two arguments: their hints (recordEventHint in core/events.ts) joined by newlines, an empty hint
            being the one before it again, and their outcome lines joined by newlines (one per
            record, see outcomes.ts).
            Each 32 records with an event make one entry of the log: `n` the events it holds,
